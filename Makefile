@@ -1,0 +1,49 @@
+# The two commands a newcomer needs: `make demo` and `make test` (see README.md).
+PYTHON_BASE := $(shell scripts/find-python)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+
+# The second test pass, against real services (CI has both on loopback).
+CI_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/crmreports
+CI_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: install test test-embedded test-services lint demo bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON_BASE) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	scripts/install-browser
+	rm -f $(VENV)/.installed-* && touch $@
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint test-embedded test-services
+
+test-embedded: $(STAMP)
+	VAR_DIR=var/test $(PY) -m pytest
+
+test-services: $(STAMP)
+	@if PYTHON=$(PY) scripts/services-reachable; then \
+		echo "== second pass: PostgreSQL + Redis + real Celery worker"; \
+		VAR_DIR=var/test-services DATABASE_URL=$(CI_DATABASE_URL) REDIS_URL=$(CI_REDIS_URL) \
+		SECRET_KEY=test-secret-key FIELD_ENCRYPTION_KEY=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
+		$(PY) -m pytest; \
+	else \
+		echo "== second pass skipped: PostgreSQL (127.0.0.1:5432) or Redis (127.0.0.1:6379) not reachable"; \
+	fi
+
+demo: $(STAMP)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py demo
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Result:
+    """One benchmark's figures, its ratio against the in-run baseline, and the target."""
+
+    name: str
+    ratio: float
+    target: str
+    met: bool | None
+    figures: dict[str, str] = field(default_factory=dict)
+
+    def render(self) -> str:
+        figures = ", ".join(f"{key} {value}" for key, value in self.figures.items())
+        verdict = {True: "met", False: "MISSED", None: "informational"}[self.met]
+        return f"{self.name}: ratio {self.ratio:.3f} (target {self.target}: {verdict}); {figures}"
+
+
+def median_seconds(action: Callable[[], object], *, repeat: int = 7) -> float:
+    """Median wall time of `action` over `repeat` runs, after one warm-up run."""
+    action()
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)

@@ -1,0 +1,47 @@
+"""Services that end a portal's life: deleting its data when it was uninstalled."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.db import transaction
+
+from crmapp.models import (
+    Activity,
+    Deal,
+    Department,
+    Employee,
+    Lead,
+    Pipeline,
+    Portal,
+    Source,
+    Stage,
+    StageChange,
+)
+
+log = logging.getLogger(__name__)
+
+# Children before parents, so no row ever points at a deleted one mid-way.
+MIRROR_MODELS = (StageChange, Activity, Deal, Lead, Stage, Pipeline, Source, Employee, Department)
+
+
+@transaction.atomic
+def portal_data_delete(portal: Portal) -> int:
+    """Delete everything the CRM account sent us, then the portal itself; returns rows deleted."""
+    deleted = 0
+    for model in MIRROR_MODELS:
+        deleted += model.objects.for_portal(portal)._raw_delete(model.objects.db)
+    portal.delete()
+    return deleted + 1
+
+
+def portals_purge_uninstalled(*, now: datetime) -> list[str]:
+    """Delete the data of portals uninstalled long enough ago (a reinstall before keeps it)."""
+    purged = []
+    due = Portal.objects.filter(status=Portal.Status.UNINSTALLED, purge_after__lte=now)
+    for portal in due.order_by("id"):
+        rows = portal_data_delete(portal)
+        log.info("purged uninstalled portal %s: %d rows", portal, rows)
+        purged.append(portal.key)
+    return purged

@@ -1,0 +1,79 @@
+"""One installation of the app in one CRM account."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from crmapp.fields import EncryptedTextField
+
+
+class Portal(models.Model):
+    class Kind(models.TextChoices):
+        BITRIX24 = "bitrix24", "Bitrix24"
+        AMOCRM = "amocrm", "amoCRM"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "active"
+        NEEDS_REAUTH = "needs_reauth", "needs re-authorisation"
+        UNINSTALLED = "uninstalled", "uninstalled"
+
+    class Tier(models.TextChoices):
+        TRIAL = "trial", "trial"
+        BASIC = "basic", "basic"
+        SUBSCRIPTION_12 = "subscription-12", "subscription, 12 months"
+        SUBSCRIPTION_24 = "subscription-24", "subscription, 24 months"
+
+    class ImportPhase(models.TextChoices):
+        PENDING = "pending", "pending"
+        RUNNING = "running", "running"
+        DONE = "done", "done"
+        FAILED = "failed", "failed"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # Bitrix24: the portal domain; amoCRM: the account subdomain. `manage.py report --portal KEY`.
+    key = models.CharField(max_length=255)
+    domain = models.CharField(max_length=255)
+    # Bitrix24 member_id / amoCRM account id: the stable identity of the CRM account.
+    member_id = models.CharField(max_length=64)
+
+    access_token = EncryptedTextField(blank=True, default="")
+    refresh_token = EncryptedTextField(blank=True, default="")
+    token_expires_at = models.DateTimeField(null=True, blank=True)
+    # Bitrix24 signs nothing: events are verified by this per-installation secret.
+    application_token = EncryptedTextField(blank=True, default="")
+    client_endpoint = models.URLField(blank=True, default="")
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    installed_at = models.DateTimeField(auto_now_add=True)
+    uninstalled_at = models.DateTimeField(null=True, blank=True)
+    purge_after = models.DateTimeField(null=True, blank=True)
+
+    tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.TRIAL)
+    trial_started_at = models.DateTimeField(auto_now_add=True)
+    tier_until = models.DateTimeField(null=True, blank=True)
+
+    time_zone = models.CharField(max_length=64, default="Europe/Moscow")
+    language = models.CharField(max_length=8, default="ru")
+    currency = models.CharField(max_length=3, default="RUB")
+
+    import_phase = models.CharField(
+        max_length=16, choices=ImportPhase.choices, default=ImportPhase.PENDING
+    )
+    import_step = models.CharField(max_length=32, blank=True, default="")
+    import_done = models.PositiveBigIntegerField(default=0)
+    import_total = models.PositiveBigIntegerField(default=0)
+    import_started_at = models.DateTimeField(null=True, blank=True)
+    import_finished_at = models.DateTimeField(null=True, blank=True)
+    # Where a resumable import continues after a killed worker: {"step": ..., "last_id": ...}.
+    import_cursor = models.JSONField(default=dict, blank=True)
+    # Time of the last change applied to the mirror ("data as of").
+    data_as_of = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "member_id"], name="portal_unique_member"),
+            models.UniqueConstraint(fields=["kind", "key"], name="portal_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.key}"

@@ -1,0 +1,212 @@
+"""Settings, all read from the environment (see README "Configuration").
+
+Embedded default (no DATABASE_URL / REDIS_URL): SQLite in var/ and a Celery broker kept in
+files under var/broker, so `make demo` needs no server. With the variables set: PostgreSQL
+through psycopg 3 and Redis as broker, result backend and cache.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
+from crmapp.env import (
+    database_from_url,
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    env_url,
+    persistent_secret,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
+
+DATABASE_URL = env_str("DATABASE_URL")
+REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss"))
+EMBEDDED = not DATABASE_URL and not REDIS_URL
+
+DEBUG = env_bool("DEBUG", default=False)
+
+if EMBEDDED:
+    SECRET_KEY = persistent_secret(
+        "SECRET_KEY", VAR_DIR / "secret_key", lambda: secrets.token_urlsafe(50)
+    )
+    FIELD_ENCRYPTION_KEY = persistent_secret(
+        "FIELD_ENCRYPTION_KEY",
+        VAR_DIR / "field_encryption_key",
+        lambda: Fernet.generate_key().decode(),
+    )
+else:
+    # With a real database, a generated key would be lost with the machine, and with it every
+    # stored token: require both explicitly.
+    SECRET_KEY = env_str("SECRET_KEY")
+    FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY")
+    for _name, _value in (
+        ("SECRET_KEY", SECRET_KEY),
+        ("FIELD_ENCRYPTION_KEY", FIELD_ENCRYPTION_KEY),
+    ):
+        if not _value:
+            raise ImproperlyConfigured(f"{_name} is required when DATABASE_URL or REDIS_URL is set")
+
+# Comma-separated Fernet keys: the first encrypts, all decrypt (key rotation).
+FIELD_ENCRYPTION_KEYS = [key.strip() for key in FIELD_ENCRYPTION_KEY.split(",") if key.strip()]
+for _key in FIELD_ENCRYPTION_KEYS:
+    try:
+        Fernet(_key)
+    except ValueError:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEY must be Fernet keys (32 url-safe base64-encoded bytes), "
+            "comma-separated; generate one with "
+            '`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key())"`'
+        ) from None
+
+PUBLIC_URL = env_url("PUBLIC_URL", "http://127.0.0.1:8000")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+_public_host = PUBLIC_URL.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0]
+if _public_host not in ALLOWED_HOSTS:
+    ALLOWED_HOSTS.append(_public_host)
+CSRF_TRUSTED_ORIGINS = [PUBLIC_URL]
+
+BITRIX24_CLIENT_ID = env_str("BITRIX24_CLIENT_ID")
+BITRIX24_CLIENT_SECRET = env_str("BITRIX24_CLIENT_SECRET")
+BITRIX24_OAUTH_URL = env_url("BITRIX24_OAUTH_URL", "https://oauth.bitrix.info")
+AMOCRM_CLIENT_ID = env_str("AMOCRM_CLIENT_ID")
+AMOCRM_CLIENT_SECRET = env_str("AMOCRM_CLIENT_SECRET")
+AMOCRM_REDIRECT_URI = env_url("AMOCRM_REDIRECT_URI", f"{PUBLIC_URL}/amocrm/oauth/callback/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "django_htmx",
+    "crmapp",
+    "integrations",
+    "webhooks",
+    "reports",
+    "frontend",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "crmapp.urls"
+WSGI_APPLICATION = "crmapp.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": database_from_url(DATABASE_URL, sqlite_default=VAR_DIR / "db.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    # Shared by web and worker processes, unlike the per-process local-memory cache.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
+LANGUAGE_CODE = "ru"
+LANGUAGES = [("ru", "Русский"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+# Served by WhiteNoise from the apps' static folders, so web needs no separate file server.
+WHITENOISE_USE_FINDERS = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CRM sales reports API",
+    "DESCRIPTION": "The data behind every report page, per portal.",
+    "VERSION": "1",
+}
+
+# Celery. Embedded: kombu's filesystem transport, so web and worker processes exchange
+# messages through var/broker without a server.
+BROKER_DIR = VAR_DIR / "broker"
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_RESULT_BACKEND = REDIS_URL
+else:
+    for _folder in ("out", "processed", "control"):
+        (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "out"),
+        "data_folder_out": str(BROKER_DIR / "out"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
+        "store_processed": False,
+    }
+    CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "portals-purge-uninstalled": {
+        "task": "crmapp.tasks.portals_purge_uninstalled",
+        "schedule": 3600.0,
+    },
+}
+
+# Uninstalled portals keep their data this long, so a reinstall finds everything as it was.
+UNINSTALL_RETENTION_DAYS = env_int("UNINSTALL_RETENTION_DAYS", 30)

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from crmapp.celery import app as celery_app
+
+pytest_plugins = ["tests.sandbox_fixture"]
+
+_numbers = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _celery_eager(request):
+    """Unit tests run tasks inline; tests marked `worker` go through a real worker process."""
+    eager = request.node.get_closest_marker("worker") is None
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = eager
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def make_portal(db):
+    from crmapp.models import Portal
+
+    def make(**fields) -> Portal:
+        number = next(_numbers)
+        defaults = {
+            "kind": Portal.Kind.BITRIX24,
+            "key": f"portal{number}.bitrix24.ru",
+            "domain": f"portal{number}.bitrix24.ru",
+            "member_id": f"member{number:032d}",
+        }
+        return Portal.objects.create(**(defaults | fields))
+
+    return make
+
+
+@pytest.fixture
+def portal_a(make_portal):
+    return make_portal()
+
+
+@pytest.fixture
+def portal_b(make_portal):
+    return make_portal()
+
+
+def database_url_for_subprocess() -> str:
+    """A DATABASE_URL that points another process at the test database this run uses."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite://{db['NAME']}"
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path):
+    """A real `celery worker` process on a queue of its own, against the test database.
+
+    Yields the queue name; tasks sent with `apply_async(queue=...)` run in that process,
+    through the configured broker (Redis on CI, the filesystem transport embedded).
+    """
+    import os
+    import subprocess
+    import sys
+    import uuid
+
+    from django.conf import settings
+
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    env = os.environ | {
+        "DATABASE_URL": database_url_for_subprocess(),
+        "SECRET_KEY": settings.SECRET_KEY,
+        "FIELD_ENCRYPTION_KEY": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+        "VAR_DIR": str(settings.VAR_DIR),
+    }
+    if settings.REDIS_URL:
+        env["REDIS_URL"] = settings.REDIS_URL
+    log = (tmp_path / "worker.log").open("w")
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "crmapp",
+            "worker",
+            "--pool=solo",
+            "-Q",
+            queue,
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=INFO",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    yield queue
+    worker.terminate()
+    try:
+        worker.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+    log.close()
+
+
+def wait_until(condition, *, timeout: float = 60, interval: float = 0.2) -> bool:
+    """Poll `condition` until it is true or `timeout` seconds pass (a bound, not a speed check)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return condition()
