@@ -24,7 +24,7 @@ from crmapp.env import (
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR = (BASE_DIR / env_str("VAR_DIR", "var")).resolve()
 
 DATABASE_URL = env_str("DATABASE_URL")
 REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss"))
@@ -152,6 +152,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Served by WhiteNoise from the apps' static folders, so web needs no separate file server.
 WHITENOISE_USE_FINDERS = True
 
