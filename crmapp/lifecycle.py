@@ -45,3 +45,17 @@ def portals_purge_uninstalled(*, now: datetime) -> list[str]:
         log.info("purged uninstalled portal %s: %d rows", portal, rows)
         purged.append(portal.key)
     return purged
+
+
+def portal_uninstall(portal: Portal, *, purge_after: datetime, now: datetime) -> None:
+    """Disable the portal at once; its data goes at `purge_after` unless it is reinstalled.
+
+    The CRM has already revoked our tokens, so they are dropped too.
+    """
+    Portal.objects.filter(pk=portal.pk).update(
+        status=Portal.Status.UNINSTALLED,
+        uninstalled_at=now,
+        purge_after=purge_after,
+        access_token="",
+        refresh_token="",
+    )

@@ -33,3 +33,39 @@ def portal_summary(portal: Portal, *, now: datetime) -> dict:
 
 def portal_summaries(*, now: datetime) -> list[dict]:
     return [portal_summary(portal, now=now) for portal in Portal.objects.order_by("kind", "key")]
+
+
+def mirror_counts(portal: Portal) -> dict[str, int]:
+    """How much of the CRM the mirror holds (the admin's check that the import is complete)."""
+    from crmapp.models import Activity, Deal, Employee, Lead, Pipeline
+
+    return {
+        "employees": Employee.objects.for_portal(portal).filter(active=True).count(),
+        "pipelines": Pipeline.objects.for_portal(portal).count(),
+        "leads": Lead.objects.for_portal(portal).count(),
+        "deals": Deal.objects.for_portal(portal).count(),
+        "activities": Activity.objects.for_portal(portal).count(),
+    }
+
+
+def import_progress(portal: Portal, *, now: datetime) -> dict:
+    """Phase, step, done/total, percent and a naive ETA from the rate so far."""
+    done, total = portal.import_done, portal.import_total
+    percent = (
+        100
+        if portal.import_phase == Portal.ImportPhase.DONE
+        else (int(100 * done / total) if total else 0)
+    )
+    eta_seconds = None
+    if portal.import_phase == Portal.ImportPhase.RUNNING and portal.import_started_at and done:
+        elapsed = (now - portal.import_started_at).total_seconds()
+        eta_seconds = int(elapsed / done * max(total - done, 0))
+    return {
+        "phase": portal.import_phase,
+        "step": portal.import_step,
+        "done": done,
+        "total": total,
+        "percent": percent,
+        "eta_seconds": eta_seconds,
+        "error": portal.import_error,
+    }

@@ -75,6 +75,10 @@ CSRF_TRUSTED_ORIGINS = [PUBLIC_URL]
 BITRIX24_CLIENT_ID = env_str("BITRIX24_CLIENT_ID")
 BITRIX24_CLIENT_SECRET = env_str("BITRIX24_CLIENT_SECRET")
 BITRIX24_OAUTH_URL = env_url("BITRIX24_OAUTH_URL", "https://oauth.bitrix.info")
+# The CRM's JS API inside our iframe (BX24.installFinish, openPath, fitWindow).
+BITRIX24_JS_API_URL = env_str("BITRIX24_JS_API_URL", "https://api.bitrix24.com/api/v1/")
+# Origins allowed to frame the app besides the portal's own domain (the sandbox CRM host page).
+FRAME_ANCESTORS_EXTRA = env_list("FRAME_ANCESTORS_EXTRA", [])
 AMOCRM_CLIENT_ID = env_str("AMOCRM_CLIENT_ID")
 AMOCRM_CLIENT_SECRET = env_str("AMOCRM_CLIENT_SECRET")
 AMOCRM_REDIRECT_URI = env_url("AMOCRM_REDIRECT_URI", f"{PUBLIC_URL}/amocrm/oauth/callback/")
@@ -206,6 +210,14 @@ CELERY_BEAT_SCHEDULE = {
     "portals-purge-uninstalled": {
         "task": "crmapp.tasks.portals_purge_uninstalled",
         "schedule": 3600.0,
+    },
+    "inbox-sweep": {
+        "task": "webhooks.tasks.inbox_sweep",
+        "schedule": 30.0,
+    },
+    "portals-import-resume": {
+        "task": "integrations.tasks.portals_import_resume",
+        "schedule": 60.0,
     },
 }
 

@@ -30,3 +30,17 @@ def trial_days_left(portal: Portal, *, now: datetime) -> int:
         return 0
     left = portal.trial_started_at + timedelta(days=TRIAL_DAYS) - now
     return max(0, left.days + (1 if left.seconds or left.microseconds else 0))
+
+
+def months_back(moment: datetime, months: int) -> datetime:
+    """The same day and time `months` months earlier (clamped to the month's last day)."""
+    year, month = divmod(moment.year * 12 + moment.month - 1 - months, 12)
+    month += 1
+    next_month = datetime(year + month // 12, month % 12 + 1, 1)
+    days_in_month = (next_month - datetime(year, month, 1)).days
+    return moment.replace(year=year, month=month, day=min(moment.day, days_in_month))
+
+
+def window_start(portal: Portal, *, now: datetime) -> datetime:
+    """The oldest moment whose data this portal's tier keeps."""
+    return months_back(now, WINDOW_MONTHS[portal_tier(portal, now=now)])

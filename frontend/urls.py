@@ -2,9 +2,16 @@ from __future__ import annotations
 
 from django.urls import path
 
-from frontend import views
+from frontend import app_views, views
+from integrations.bitrix24.views import install as bitrix24_install
+from webhooks.bitrix24.views import bitrix24_events
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("bitrix24/install/", bitrix24_install, name="bitrix24-install"),
+    path("bitrix24/app/", app_views.bitrix24_app, name="bitrix24-app"),
+    path("bitrix24/events/", bitrix24_events, name="bitrix24-events"),
+    path("app/", app_views.app_overview, name="app-overview"),
+    path("app/progress/", app_views.app_progress, name="app-progress"),
 ]

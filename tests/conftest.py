@@ -120,3 +120,26 @@ def wait_until(condition, *, timeout: float = 60, interval: float = 0.2) -> bool
             return True
         time.sleep(interval)
     return condition()
+
+
+@pytest.fixture
+def bitrix24(sandbox_bitrix24_env, settings):
+    """A fresh sandbox Bitrix24 portal with our app's settings pointing at it."""
+    from integrations.bitrix24.sdk import sdk_configure
+
+    info = sandbox_bitrix24_env.info
+    settings.BITRIX24_CLIENT_ID = info["client_id"]
+    settings.BITRIX24_CLIENT_SECRET = info["client_secret"]
+    settings.BITRIX24_OAUTH_URL = info["oauth_url"]
+    sdk_configure()
+    return sandbox_bitrix24_env
+
+
+def install_post(client, sandbox, form: dict | None = None):
+    """POST the install payload the way the portal does: query params + form body."""
+    from urllib.parse import urlencode
+
+    form = dict(form or sandbox.info["install"])
+    query_keys = sandbox.info["control"]["install_query_params"]
+    query = {key: form.pop(key) for key in query_keys if key in form}
+    return client.post(f"/bitrix24/install/?{urlencode(query)}", form)

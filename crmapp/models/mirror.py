@@ -133,6 +133,8 @@ class Lead(PortalOwned, Utm):
     created_at = models.DateTimeField()
     modified_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The CRM's time of the last status change (MOVED_TIME), known even beyond our history.
+    moved_at = models.DateTimeField(null=True, blank=True)
     last_touch_at = models.DateTimeField()
 
     class Meta:
@@ -167,6 +169,8 @@ class Deal(PortalOwned, Utm):
     close_date = models.DateTimeField(null=True, blank=True)
     # The latest entry into the current won/lost stage, from the stage history; null while open.
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The CRM's time of the last stage change (MOVED_TIME), known even beyond our history.
+    moved_at = models.DateTimeField(null=True, blank=True)
     last_touch_at = models.DateTimeField()
     has_next_step = models.BooleanField(default=False)
 

@@ -64,6 +64,9 @@ class Portal(models.Model):
     import_total = models.PositiveBigIntegerField(default=0)
     import_started_at = models.DateTimeField(null=True, blank=True)
     import_finished_at = models.DateTimeField(null=True, blank=True)
+    import_error = models.TextField(blank=True, default="")
+    # Last time the import moved; a running import that stops moving is re-enqueued.
+    import_beat_at = models.DateTimeField(null=True, blank=True)
     # Where a resumable import continues after a killed worker: {"step": ..., "last_id": ...}.
     import_cursor = models.JSONField(default=dict, blank=True)
     # Time of the last change applied to the mirror ("data as of").

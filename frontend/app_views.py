@@ -1,0 +1,102 @@
+"""The app inside the CRM iframe: entry from the CRM, then HTMX requests with the session."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone, translation
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from crmapp.framing import frame_for_portal
+from crmapp.models import Portal
+from crmapp.selectors import import_progress, mirror_counts, portal_summary
+from frontend.session import AppSession, Role, app_session_required, session_issue
+from integrations.bitrix24.install import (
+    app_user,
+    placement_parse,
+    placement_verify,
+    portal_for_placement,
+    portal_reauthorise,
+)
+from integrations.errors import InvalidPayload
+
+log = logging.getLogger(__name__)
+RUSSIAN_SPEAKING = {"ru", "ua", "by", "kz"}
+
+
+@csrf_exempt
+@require_POST
+def bitrix24_app(request: HttpRequest) -> HttpResponse:
+    """Bitrix24 opens the app by POSTing the placement payload into the iframe."""
+    try:
+        placement = placement_parse(request.GET.dict(), request.POST.dict())
+    except InvalidPayload as error:
+        return _refusal(request, 400, f"Malformed request from Bitrix24: {error}")
+    language = "ru" if placement.lang in RUSSIAN_SPEAKING else "en"
+    with translation.override(language):
+        try:
+            portal = portal_for_placement(placement)
+        except Portal.DoesNotExist:
+            return _refusal(request, 404, "The application is not installed on this portal.")
+        try:
+            placement_verify(placement)
+            user = app_user(placement, portal)
+        except InvalidPayload as error:
+            log.warning("unconfirmed app open on %s: %s", placement.domain, error)
+            return _refusal(request, 403, "Bitrix24 did not confirm who you are.")
+        portal_reauthorise(portal, placement, user)
+        role = (
+            Role.ADMIN
+            if user.is_admin
+            else Role.HEAD
+            if user.headed_department_ids
+            else Role.MANAGER
+        )
+        session = AppSession(
+            portal_id=portal.pk,
+            user_crm_id=user.crm_id,
+            role=role,
+            department_ids=user.headed_department_ids,
+            language=language,
+        )
+        request.app_session, request.app_session_token = session, session_issue(session)
+        portal.refresh_from_db()
+        return _overview(request, portal)
+
+
+@require_GET
+@app_session_required
+def app_overview(request: HttpRequest) -> HttpResponse:
+    return _overview(request, request.portal)
+
+
+@require_GET
+@app_session_required
+def app_progress(request: HttpRequest) -> HttpResponse:
+    return _overview(request, request.portal, template="frontend/app_overview.html#progress")
+
+
+def _overview(
+    request: HttpRequest, portal: Portal, template: str = "frontend/app_overview.html"
+) -> HttpResponse:
+    now = timezone.now()
+    context = {
+        "portal": portal,
+        "summary": portal_summary(portal, now=now),
+        "progress": import_progress(portal, now=now),
+        "counts": mirror_counts(portal),
+        "session": request.app_session,
+        "session_token": request.app_session_token,
+        "bx24_js": settings.BITRIX24_JS_API_URL,
+    }
+    response = render(request, template, context)
+    response["X-App-Session"] = request.app_session_token
+    return frame_for_portal(response, portal)
+
+
+def _refusal(request: HttpRequest, status: int, message: str) -> HttpResponse:
+    return render(request, "frontend/refusal.html", {"message": message}, status=status)

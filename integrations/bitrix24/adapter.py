@@ -1,0 +1,284 @@
+"""Bitrix24 behind the CRM-neutral adapter interface (records in, records out).
+
+Every call goes through the official SDK with the portal's stored tokens; every failure
+leaves as a CrmError saying whether a retry can help.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from itertools import islice
+from typing import TypeVar
+
+from b24pysdk.errors import (
+    BitrixAPIExpiredToken,
+    BitrixAPIInvalidToken,
+    BitrixAPIServiceUnavailable,
+    BitrixAPITooManyRequests,
+    BitrixRequestError,
+    BitrixSDKException,
+)
+
+from crmapp.models import Portal
+from integrations.bitrix24 import normalize
+from integrations.bitrix24.sdk import PortalToken
+from integrations.errors import CrmError, ReauthorisationRequired
+from integrations.records import (
+    ActivityRecord,
+    DealRecord,
+    DepartmentRecord,
+    EmployeeRecord,
+    HistorySource,
+    LeadRecord,
+    PipelineRecord,
+    SourceRecord,
+    StageChangeRecord,
+    StageRecord,
+)
+
+T = TypeVar("T")
+
+DEAL_FIELDS = [
+    "ID", "TITLE", "CATEGORY_ID", "STAGE_ID", "STAGE_SEMANTIC_ID", "OPPORTUNITY", "CURRENCY_ID",
+    "ASSIGNED_BY_ID", "COMPANY_ID", "CONTACT_ID", "LEAD_ID", "SOURCE_ID", "DATE_CREATE",
+    "DATE_MODIFY", "CLOSEDATE", "CLOSED", "MOVED_TIME",
+    "UTM_SOURCE", "UTM_MEDIUM", "UTM_CAMPAIGN", "UTM_CONTENT", "UTM_TERM",
+]  # fmt: skip
+LEAD_FIELDS = [
+    "ID", "TITLE", "STATUS_ID", "STATUS_SEMANTIC_ID", "OPPORTUNITY", "CURRENCY_ID",
+    "ASSIGNED_BY_ID", "SOURCE_ID", "DATE_CREATE", "DATE_MODIFY", "DATE_CLOSED", "MOVED_TIME",
+    "UTM_SOURCE", "UTM_MEDIUM", "UTM_CAMPAIGN", "UTM_CONTENT", "UTM_TERM",
+]  # fmt: skip
+ACTIVITY_FIELDS = [
+    "ID", "OWNER_ID", "OWNER_TYPE_ID", "TYPE_ID", "PROVIDER_ID", "SUBJECT", "CREATED",
+    "LAST_UPDATED", "END_TIME", "DEADLINE", "COMPLETED", "RESPONSIBLE_ID",
+]  # fmt: skip
+STAGE_HISTORY_FIELDS = {
+    "deal": ["ID", "TYPE_ID", "OWNER_ID", "CREATED_TIME", "CATEGORY_ID", "STAGE_SEMANTIC_ID",
+             "STAGE_ID"],
+    "lead": ["ID", "TYPE_ID", "OWNER_ID", "CREATED_TIME", "STATUS_SEMANTIC_ID", "STATUS_ID"],
+}  # fmt: skip
+# The CRM entities our reports follow, and the events that say one of them changed.
+EVENTS = [
+    "ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE", "ONCRMDEALMOVETOCATEGORY",
+    "ONCRMLEADADD", "ONCRMLEADUPDATE", "ONCRMLEADDELETE",
+    "ONCRMACTIVITYADD", "ONCRMACTIVITYUPDATE", "ONCRMACTIVITYDELETE",
+    "ONAPPUNINSTALL",
+]  # fmt: skip
+CARD_PATHS = {"deal": "/crm/deal/details/{id}/", "lead": "/crm/lead/details/{id}/"}
+
+
+def b24_time(value: datetime) -> str:
+    return value.isoformat(timespec="seconds")
+
+
+class Bitrix24Adapter:
+    kind = Portal.Kind.BITRIX24
+
+    def __init__(self, portal: Portal) -> None:
+        self.portal = portal
+        self.token = PortalToken(portal)
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _run(self, action: Callable[[], T]) -> T:
+        """Run one SDK action; refresh once on a token error raised outside the SDK's own
+        retry (while a fast-list generator is consumed), and translate every failure."""
+        try:
+            try:
+                return action()
+            except (BitrixAPIExpiredToken, BitrixAPIInvalidToken):
+                self.token.refresh_and_set_oauth_token()
+                return action()
+        except ReauthorisationRequired:
+            raise
+        except (BitrixAPIServiceUnavailable, BitrixAPITooManyRequests, BitrixRequestError) as error:
+            raise CrmError(f"Bitrix24 is busy or unreachable: {error}", retryable=True) from error
+        except (BitrixAPIExpiredToken, BitrixAPIInvalidToken) as error:
+            raise CrmError(f"Bitrix24 refused fresh tokens: {error}", retryable=True) from error
+        except BitrixSDKException as error:
+            raise CrmError(f"Bitrix24 error: {error}", retryable=False) from error
+
+    def call(self, method: str, params: dict | None = None):
+        return self._run(lambda: self.token.call_method(method, params or {}))["result"]
+
+    def _all(self, method: str, params: dict | None = None) -> list:
+        """Every row of a short list (users, stages): classic paging with `start`."""
+        return self._run(lambda: self.token.call_list(method, params or {}))["result"]
+
+    def _page(self, method: str, params: dict, limit: int) -> list:
+        """Up to `limit` rows in ID order: batch + moving-ID pagination without counting."""
+        return self._run(
+            lambda: list(
+                islice(self.token.call_list_fast(method, params, limit=limit)["result"], limit)
+            )
+        )
+
+    def _by_ids(self, method: str, ids: Iterable[int], select: list[str]) -> list:
+        ids = sorted(set(ids))
+        if not ids:
+            return []
+        params = {"filter": {"@ID": ids}, "select": select}
+        return self._run(lambda: list(self.token.call_list_fast(method, params)["result"]))
+
+    # -- directory ------------------------------------------------------------------------
+
+    def departments(self) -> list[DepartmentRecord]:
+        return [normalize.department_from_b24(row) for row in self._all("department.get")]
+
+    def employees(self) -> list[EmployeeRecord]:
+        # No ACTIVE filter: fired employees still own deals and must keep their names.
+        rows = self._all("user.get", {"FILTER": {"USER_TYPE": "employee"}})
+        return [normalize.employee_from_b24(row) for row in rows]
+
+    def pipelines(self) -> list[PipelineRecord]:
+        result = self.call("crm.category.list", {"entityTypeId": 2})
+        return [normalize.pipeline_from_b24(row) for row in result["categories"]]
+
+    def stages_and_sources(self) -> tuple[list[StageRecord], list[SourceRecord]]:
+        stages, sources = [], []
+        for row in self._all("crm.status.list", {"order": {"SORT": "ASC"}}):
+            record = normalize.stage_from_b24(row)
+            if isinstance(record, StageRecord):
+                stages.append(record)
+            elif isinstance(record, SourceRecord):
+                sources.append(record)
+        return stages, sources
+
+    # -- entities, page by page (import, reconciliation) ----------------------------------
+
+    def deals_page(self, *, filter: dict, after_id: int, limit: int) -> list[DealRecord]:
+        params = {"filter": filter | {">ID": after_id}, "select": DEAL_FIELDS}
+        return [normalize.deal_from_b24(row) for row in self._page("crm.deal.list", params, limit)]
+
+    def leads_page(self, *, filter: dict, after_id: int, limit: int) -> list[LeadRecord]:
+        params = {"filter": filter | {">ID": after_id}, "select": LEAD_FIELDS}
+        return [normalize.lead_from_b24(row) for row in self._page("crm.lead.list", params, limit)]
+
+    def activities_page(self, *, filter: dict, after_id: int, limit: int) -> list[ActivityRecord]:
+        params = {"filter": filter | {">ID": after_id}, "select": ACTIVITY_FIELDS}
+        rows = self._page("crm.activity.list", params, limit)
+        return [normalize.activity_from_b24(row) for row in rows]
+
+    def stage_changes_page(
+        self, entity_type: str, *, filter: dict, after_id: int, limit: int
+    ) -> list[StageChangeRecord]:
+        params = {
+            "entityTypeId": normalize.ENTITY_TYPE_ID[entity_type],
+            "filter": filter | {">ID": after_id},
+            "select": STAGE_HISTORY_FIELDS[entity_type],
+        }
+        rows = self._page("crm.stagehistory.list", params, limit)
+        return [normalize.stage_change_from_b24(row, entity_type=entity_type) for row in rows]
+
+    def history_sources(self, since: datetime) -> list[HistorySource]:
+        """Everything the reports need from `since` on, plus what is still open from before.
+
+        Changed since the window start: every lead, deal, activity and stage move. Older but
+        still open: leads, deals and planned activities (they are "in work" and can be
+        forgotten today, however long ago they were last touched).
+        """
+        t = b24_time(since)
+
+        def source(name, entity_type, method, page, filter, **extra):
+            return HistorySource(
+                name=name,
+                entity_type=entity_type,
+                fetch=lambda after_id, limit: page(filter=filter, after_id=after_id, limit=limit),
+                estimate=lambda: self.count(method, filter, **extra),
+            )
+
+        def history(entity_type):
+            return lambda filter, after_id, limit: self.stage_changes_page(
+                entity_type, filter=filter, after_id=after_id, limit=limit
+            )
+
+        return [
+            source("leads", "lead", "crm.lead.list", self.leads_page, {">=DATE_MODIFY": t}),
+            source("open_leads", "lead", "crm.lead.list", self.leads_page,
+                   {"<DATE_MODIFY": t, "STATUS_SEMANTIC_ID": "P"}),
+            source("deals", "deal", "crm.deal.list", self.deals_page, {">=DATE_MODIFY": t}),
+            source("open_deals", "deal", "crm.deal.list", self.deals_page,
+                   {"<DATE_MODIFY": t, "CLOSED": "N"}),
+            source("activities", "activity", "crm.activity.list", self.activities_page,
+                   {">=LAST_UPDATED": t}),
+            source("planned_activities", "activity", "crm.activity.list", self.activities_page,
+                   {"<LAST_UPDATED": t, "COMPLETED": "N"}),
+            source("deal_history", "deal_history", "crm.stagehistory.list", history("deal"),
+                   {">=CREATED_TIME": t}, entityTypeId=2),
+            source("lead_history", "lead_history", "crm.stagehistory.list", history("lead"),
+                   {">=CREATED_TIME": t}, entityTypeId=1),
+        ]  # fmt: skip
+
+    def count(self, method: str, filter: dict, **params) -> int:
+        """How many rows a list would return (one page request, for progress estimates)."""
+        response = self._run(
+            lambda: self.token.call_method(method, {"filter": filter, "select": ["ID"]} | params)
+        )
+        return int(response.get("total") or 0)
+
+    # -- entities by id (events) ----------------------------------------------------------
+
+    def deals_by_id(self, ids: Iterable[int]) -> list[DealRecord]:
+        return [normalize.deal_from_b24(r) for r in self._by_ids("crm.deal.list", ids, DEAL_FIELDS)]
+
+    def leads_by_id(self, ids: Iterable[int]) -> list[LeadRecord]:
+        return [normalize.lead_from_b24(r) for r in self._by_ids("crm.lead.list", ids, LEAD_FIELDS)]
+
+    def activities_by_id(self, ids: Iterable[int]) -> list[ActivityRecord]:
+        rows = self._by_ids("crm.activity.list", ids, ACTIVITY_FIELDS)
+        return [normalize.activity_from_b24(row) for row in rows]
+
+    def stage_changes_of(
+        self, entity_type: str, owner_ids: Iterable[int]
+    ) -> list[StageChangeRecord]:
+        owner_ids = sorted(set(owner_ids))
+        if not owner_ids:
+            return []
+        params = {
+            "entityTypeId": normalize.ENTITY_TYPE_ID[entity_type],
+            "filter": {"@OWNER_ID": owner_ids},
+            "select": STAGE_HISTORY_FIELDS[entity_type],
+        }
+        rows = self._run(
+            lambda: list(self.token.call_list_fast("crm.stagehistory.list", params)["result"])
+        )
+        return [normalize.stage_change_from_b24(row, entity_type=entity_type) for row in rows]
+
+    def activities_of(self, owner_type: str, owner_ids: Iterable[int]) -> list[ActivityRecord]:
+        owner_ids = sorted(set(owner_ids))
+        if not owner_ids:
+            return []
+        params = {
+            "filter": {"OWNER_TYPE_ID": {"lead": 1, "deal": 2}[owner_type], "@OWNER_ID": owner_ids},
+            "select": ACTIVITY_FIELDS,
+        }
+        rows = self._run(
+            lambda: list(self.token.call_list_fast("crm.activity.list", params)["result"])
+        )
+        return [normalize.activity_from_b24(row) for row in rows]
+
+    # -- users, events, notifications -----------------------------------------------------
+
+    def current_user(self) -> tuple[int, bool]:
+        """The crm id of the user whose token this is, and whether they are a portal admin."""
+        user = self.call("user.current")
+        return int(user["ID"]), bool(self.call("user.admin"))
+
+    def events_bind(self, handler_url: str) -> None:
+        """Bind our event handler; handlers vanish on every app update, so bind at each install."""
+        bound = {(row["event"].upper(), row["handler"]) for row in self.call("event.get")}
+        for event in EVENTS:
+            if (event, handler_url) not in bound:
+                self.call("event.bind", {"event": event, "handler": handler_url})
+
+    def notify(self, user_crm_id: int, message: str) -> None:
+        self.call("im.notify.system.add", {"USER_ID": user_crm_id, "MESSAGE": message})
+
+    def card_url(self, entity_type: str, crm_id: int) -> str:
+        return f"https://{self.portal.domain}{CARD_PATHS[entity_type].format(id=crm_id)}"
+
+    def card_path(self, entity_type: str, crm_id: int) -> str:
+        """What BX24.openPath() takes to open the card in the CRM's slider."""
+        return CARD_PATHS[entity_type].format(id=crm_id)

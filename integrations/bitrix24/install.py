@@ -1,0 +1,127 @@
+"""Installing into a Bitrix24 portal, and recognising who opens the app.
+
+Bitrix24 POSTs the same placement payload to the install page and to the app page: DOMAIN,
+PROTOCOL, LANG, APP_SID in the query string, AUTH_ID, REFRESH_ID, member_id, status, PLACEMENT
+in the body (https://apidocs.bitrix24.com/settings/oauth/simple-way.html). Nothing in it is
+signed, so it is trusted only after app.info, called with its own token, confirms our client
+id, the member_id and the domain.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from b24pysdk import BitrixToken
+from b24pysdk.credentials import OAuthPlacementData
+from b24pysdk.errors import BitrixSDKException
+from django.conf import settings
+from django.db import transaction
+
+from crmapp.models import Department, Portal
+from integrations.bitrix24.sdk import bitrix_app
+from integrations.errors import InvalidPayload
+from integrations.tokens import TokenPair, portal_tokens_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AppUser:
+    """Who opened the app, and what they may see."""
+
+    crm_id: int
+    is_admin: bool
+    headed_department_ids: tuple[int, ...]
+
+
+def placement_parse(query: dict, form: dict) -> OAuthPlacementData:
+    try:
+        return OAuthPlacementData.from_dict(query | form)
+    except OAuthPlacementData.ValidationError as error:
+        raise InvalidPayload(str(error)) from error
+
+
+def placement_verify(placement: OAuthPlacementData) -> None:
+    """Ask Bitrix24 (app.info with the payload's own token) whether the payload is genuine."""
+    try:
+        info = placement.get_app_info(bitrix_app())
+        placement.validate_against_app_info(info)
+    except (BitrixSDKException, OAuthPlacementData.ValidationError) as error:
+        raise InvalidPayload(f"Bitrix24 did not confirm this request: {error}") from error
+    if info.client_id != settings.BITRIX24_CLIENT_ID:
+        raise InvalidPayload("the token belongs to another application")
+
+
+def _pair(placement: OAuthPlacementData) -> TokenPair:
+    token = placement.oauth_token
+    return TokenPair(token.access_token, token.refresh_token or "", token.expires)
+
+
+@transaction.atomic
+def portal_install(
+    placement: OAuthPlacementData, *, application_token: str, now: datetime
+) -> Portal:
+    """Create the portal, or bring back an installed or uninstalled one with its data."""
+    portal, created = Portal.objects.select_for_update().get_or_create(
+        kind=Portal.Kind.BITRIX24,
+        member_id=placement.member_id,
+        defaults={"key": placement.domain, "domain": placement.domain},
+    )
+    portal.key = portal.domain = placement.domain
+    portal.language = (placement.lang or "ru")[:2]
+    portal.client_endpoint = f"https://{placement.domain}/rest/"
+    portal.status = Portal.Status.ACTIVE
+    portal.uninstalled_at = portal.purge_after = None
+    if application_token:
+        portal.application_token = application_token
+    portal.save()
+    portal_tokens_store(portal, _pair(placement))
+    log.info("%s %s", "installed" if created else "reinstalled", portal)
+    return portal
+
+
+def portal_for_placement(placement: OAuthPlacementData) -> Portal:
+    portal = Portal.objects.filter(kind=Portal.Kind.BITRIX24, member_id=placement.member_id).first()
+    if portal is None or portal.status == Portal.Status.UNINSTALLED:
+        raise Portal.DoesNotExist(f"the app is not installed on {placement.domain}")
+    return portal
+
+
+def app_user(placement: OAuthPlacementData, portal: Portal) -> AppUser:
+    """Identify the user through their own token (user.current, user.admin in one batch)."""
+    token = BitrixToken(
+        domain=placement.domain,
+        auth_token=placement.oauth_token.access_token,
+        bitrix_app=bitrix_app(),
+    )
+    try:
+        batch = token.call_batch({"me": ("user.current", {}), "admin": ("user.admin", {})})
+    except BitrixSDKException as error:
+        raise InvalidPayload(f"Bitrix24 did not recognise the user: {error}") from error
+    results = batch["result"]["result"]
+    if "me" not in results:
+        raise InvalidPayload(f"Bitrix24 did not recognise the user: {batch['result']}")
+    crm_id = int(results["me"]["ID"])
+    headed = Department.objects.for_portal(portal).filter(head__crm_id=crm_id)
+    return AppUser(
+        crm_id=crm_id,
+        is_admin=bool(results.get("admin")),
+        headed_department_ids=tuple(headed.values_list("crm_id", flat=True)),
+    )
+
+
+def portal_reauthorise(portal: Portal, placement: OAuthPlacementData, user: AppUser) -> bool:
+    """An admin opening the app hands us fresh tokens: use them to leave "needs re-auth"."""
+    if portal.status != Portal.Status.NEEDS_REAUTH or not user.is_admin:
+        return False
+    if not placement.oauth_token.refresh_token:
+        return False
+    portal_tokens_store(portal, _pair(placement))
+    return True
+
+
+def uninstall_purge_after(now: datetime, *, clean: bool) -> datetime:
+    """When an uninstalled portal's data goes: at once if the admin asked, else after N days."""
+    return now if clean else now + timedelta(days=settings.UNINSTALL_RETENTION_DAYS)

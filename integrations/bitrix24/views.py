@@ -1,0 +1,55 @@
+"""POST /bitrix24/install/: the install page Bitrix24 opens in the admin's browser."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from crmapp.framing import frame_for_portal
+from integrations.bitrix24.install import placement_parse, placement_verify, portal_install
+from integrations.errors import InvalidPayload
+
+log = logging.getLogger(__name__)
+
+
+@csrf_exempt
+@require_POST
+def install(request: HttpRequest) -> HttpResponse:
+    try:
+        placement = placement_parse(request.GET.dict(), request.POST.dict())
+    except InvalidPayload as error:
+        log.warning("malformed Bitrix24 install: %s", error)
+        return _refusal(request, 400, f"Malformed install request: {error}")
+    try:
+        placement_verify(placement)
+    except InvalidPayload as error:
+        log.warning("unconfirmed Bitrix24 install for %s: %s", placement.domain, error)
+        return _refusal(request, 403, f"Bitrix24 did not confirm this install: {error}")
+
+    from integrations.tasks import portal_connect
+
+    portal = portal_install(
+        placement,
+        application_token=request.POST.get("APPLICATION_TOKEN", ""),
+        now=timezone.now(),
+    )
+    # The admin's browser must call BX24.installFinish() before Bitrix24 delivers any
+    # event; binding and the history import start a few seconds later, in the background.
+    transaction.on_commit(lambda: portal_connect.apply_async((portal.pk,), countdown=3))
+    response = render(
+        request,
+        "frontend/bitrix24_install.html",
+        {"portal": portal, "bx24_js": settings.BITRIX24_JS_API_URL},
+    )
+    return frame_for_portal(response, portal)
+
+
+def _refusal(request: HttpRequest, status: int, message: str) -> HttpResponse:
+    return render(request, "frontend/refusal.html", {"message": message}, status=status)

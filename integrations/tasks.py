@@ -1,0 +1,59 @@
+"""Celery entry points of the integrations: ids in, one service call, the retry policy."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from crmapp.models import Portal
+from integrations.errors import CrmError
+from integrations.importer import (
+    portal_import_begin,
+    portal_import_chunk,
+    portal_import_fail,
+    portals_import_stalled,
+)
+from integrations.registry import adapter_for
+
+STALLED_AFTER = timedelta(minutes=3)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=12)
+def portal_import(self, portal_id: int, run: str) -> None:
+    """One chunk of a history import; enqueues the next while there is more."""
+    portal = Portal.objects.get(pk=portal_id)
+    try:
+        more = portal_import_chunk(portal, run=run)
+    except CrmError as error:
+        if error.retryable and self.request.retries < self.max_retries:
+            raise self.retry(exc=error, countdown=min(300, 5 * 2**self.request.retries)) from error
+        portal_import_fail(portal, run=run, reason=str(error))
+        return
+    if more:
+        portal_import.delay(portal_id, run)
+
+
+@shared_task
+def portals_import_resume() -> int:
+    """Re-enqueue imports whose next chunk was lost (killed worker, broker restart)."""
+    stalled = portals_import_stalled(now=timezone.now(), after=STALLED_AFTER)
+    for portal, run in stalled:
+        portal_import.delay(portal.pk, run)
+    return len(stalled)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=8)
+def portal_connect(self, portal_id: int) -> None:
+    """After install: bind our event handler, then import the history."""
+    portal = Portal.objects.get(pk=portal_id)
+    try:
+        adapter_for(portal).events_bind(f"{settings.PUBLIC_URL}/bitrix24/events/")
+    except CrmError as error:
+        if error.retryable:
+            raise self.retry(exc=error, countdown=min(300, 5 * 2**self.request.retries)) from error
+        raise
+    run = portal_import_begin(portal, now=timezone.now())
+    portal_import.delay(portal_id, run)

@@ -1,0 +1,102 @@
+"""Storing, claiming and settling inbox rows (no CRM calls here)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F
+
+from crmapp.models import Portal
+from webhooks.models import InboundEvent
+
+MAX_ATTEMPTS = 8
+# A claimed row not settled within this time belongs to a worker that died: reclaim it.
+CLAIM_TIMEOUT = timedelta(minutes=2)
+
+
+def inbound_event_store(
+    portal: Portal,
+    *,
+    body: str,
+    name: str,
+    entity_type: str,
+    action: str,
+    entity_id: int | None,
+    now: datetime,
+) -> InboundEvent:
+    """Keep the event; a duplicate of a settled one is reopened, since the entity may have
+    changed again since (we re-read current state, so processing twice is harmless)."""
+    key = hashlib.sha256(body.encode()).hexdigest()
+    event, created = InboundEvent.objects.for_portal(portal).get_or_create(
+        portal=portal,
+        key=key,
+        defaults={
+            "name": name,
+            "entity_type": entity_type,
+            "action": action,
+            "entity_id": entity_id,
+            "body": body,
+            "received_at": now,
+            "next_attempt_at": now,
+        },
+    )
+    if not created and event.status == InboundEvent.Status.DONE:
+        InboundEvent.objects.for_portal(portal).filter(pk=event.pk).update(
+            status=InboundEvent.Status.PENDING, attempts=0, next_attempt_at=now
+        )
+    return event
+
+
+@transaction.atomic
+def portal_inbox_claim(portal: Portal, *, now: datetime, limit: int = 500) -> list[InboundEvent]:
+    """Take due rows for processing (and rows of a worker that died holding them)."""
+    due = InboundEvent.objects.for_portal(portal).filter(
+        status=InboundEvent.Status.PENDING, next_attempt_at__lte=now
+    ) | InboundEvent.objects.for_portal(portal).filter(
+        status=InboundEvent.Status.PROCESSING, claimed_at__lt=now - CLAIM_TIMEOUT
+    )
+    ids = list(
+        due.select_for_update(skip_locked=True).order_by("id").values_list("id", flat=True)[:limit]
+    )
+    InboundEvent.objects.for_portal(portal).filter(id__in=ids).update(
+        status=InboundEvent.Status.PROCESSING, claimed_at=now, attempts=F("attempts") + 1
+    )
+    return list(InboundEvent.objects.for_portal(portal).filter(id__in=ids).order_by("id"))
+
+
+def inbound_events_done(portal: Portal, events: list[InboundEvent], *, now: datetime) -> None:
+    InboundEvent.objects.for_portal(portal).filter(
+        id__in=[e.pk for e in events], status=InboundEvent.Status.PROCESSING
+    ).update(status=InboundEvent.Status.DONE, processed_at=now, last_error="")
+
+
+def inbound_events_failed(
+    portal: Portal, events: list[InboundEvent], *, error: str, retryable: bool, now: datetime
+) -> None:
+    """Back off and retry, or end in the visible dead-letter state."""
+    for event in events:
+        dead = not retryable or event.attempts >= MAX_ATTEMPTS
+        InboundEvent.objects.for_portal(portal).filter(pk=event.pk).update(
+            status=InboundEvent.Status.DEAD if dead else InboundEvent.Status.PENDING,
+            next_attempt_at=now + timedelta(seconds=min(3600, 5 * 2**event.attempts)),
+            last_error=error[:2000],
+        )
+
+
+def portals_with_due_events(*, now: datetime) -> list[int]:
+    """Portals whose inbox holds due pending rows or rows claimed too long ago.
+
+    The one cross-portal read of the inbox: it returns ids only, for the sweeper.
+    """
+    pending = InboundEvent.all_portals.filter(
+        status=InboundEvent.Status.PENDING, next_attempt_at__lte=now
+    )
+    stale = InboundEvent.all_portals.filter(
+        status=InboundEvent.Status.PROCESSING, claimed_at__lt=now - CLAIM_TIMEOUT
+    )
+    return sorted(
+        set(pending.values_list("portal_id", flat=True))
+        | set(stale.values_list("portal_id", flat=True))
+    )
