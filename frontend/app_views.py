@@ -8,6 +8,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -26,6 +28,20 @@ from integrations.errors import InvalidPayload
 
 log = logging.getLogger(__name__)
 RUSSIAN_SPEAKING = {"ru", "ua", "by", "kz"}
+IMPORT_STEPS = {
+    "directory": gettext_lazy("employees and pipelines"),
+    "leads": gettext_lazy("leads"),
+    "open_leads": gettext_lazy("older leads still in work"),
+    "deals": gettext_lazy("deals"),
+    "open_deals": gettext_lazy("older deals still in work"),
+    "activities": gettext_lazy("calls, meetings, emails and tasks"),
+    "planned_activities": gettext_lazy("planned activities"),
+    "deal_history": gettext_lazy("deal stage history"),
+    "lead_history": gettext_lazy("lead status history"),
+    "derive_deals": gettext_lazy("last touches of deals"),
+    "derive_leads": gettext_lazy("last touches of leads"),
+    "done": gettext_lazy("done"),
+}
 
 
 @csrf_exempt
@@ -35,19 +51,19 @@ def bitrix24_app(request: HttpRequest) -> HttpResponse:
     try:
         placement = placement_parse(request.GET.dict(), request.POST.dict())
     except InvalidPayload as error:
-        return _refusal(request, 400, f"Malformed request from Bitrix24: {error}")
+        return _refusal(request, 400, _("Malformed request from Bitrix24: %s") % error)
     language = "ru" if placement.lang in RUSSIAN_SPEAKING else "en"
     with translation.override(language):
         try:
             portal = portal_for_placement(placement)
         except Portal.DoesNotExist:
-            return _refusal(request, 404, "The application is not installed on this portal.")
+            return _refusal(request, 404, _("The application is not installed on this portal."))
         try:
             placement_verify(placement)
             user = app_user(placement, portal)
         except InvalidPayload as error:
             log.warning("unconfirmed app open on %s: %s", placement.domain, error)
-            return _refusal(request, 403, "Bitrix24 did not confirm who you are.")
+            return _refusal(request, 403, _("Bitrix24 did not confirm who you are."))
         portal_reauthorise(portal, placement, user)
         role = (
             Role.ADMIN
@@ -84,10 +100,12 @@ def _overview(
     request: HttpRequest, portal: Portal, template: str = "frontend/app_overview.html"
 ) -> HttpResponse:
     now = timezone.now()
+    progress = import_progress(portal, now=now)
+    progress["step_label"] = IMPORT_STEPS.get(progress["step"], progress["step"])
     context = {
         "portal": portal,
         "summary": portal_summary(portal, now=now),
-        "progress": import_progress(portal, now=now),
+        "progress": progress,
         "counts": mirror_counts(portal),
         "session": request.app_session,
         "session_token": request.app_session_token,

@@ -14,6 +14,7 @@ from functools import wraps
 from django.core import signing
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
+from django.utils.translation import gettext
 
 from crmapp.models import Portal
 
@@ -59,7 +60,7 @@ def app_session_required(view):
             portal = Portal.objects.get(pk=session.portal_id, status__in=_OPEN_STATUSES)
         except (signing.BadSignature, Portal.DoesNotExist):
             return HttpResponse(
-                "Your session has expired: reopen the application in the CRM.",
+                gettext("Your session has expired: reopen the application in the CRM."),
                 status=401,
                 content_type="text/plain; charset=utf-8",
             )

@@ -143,3 +143,62 @@ def install_post(client, sandbox, form: dict | None = None):
     query_keys = sandbox.info["control"]["install_query_params"]
     query = {key: form.pop(key) for key in query_keys if key in form}
     return client.post(f"/bitrix24/install/?{urlencode(query)}", form)
+
+
+def sandbox_token(sandbox, user_id: int = 1):
+    """A b24pysdk token of our app for `user_id`, through the OAuth code flow."""
+    from b24pysdk import BitrixApp, BitrixToken
+
+    info = sandbox.info
+    app = BitrixApp(client_id=info["client_id"], client_secret=info["client_secret"])
+    renewed = app.get_oauth_token(sandbox.control.oauth_code(user_id=user_id))
+    return BitrixToken(
+        domain=info["domain"],
+        auth_token=renewed.oauth_token.access_token,
+        refresh_token=renewed.oauth_token.refresh_token,
+        bitrix_app=app,
+    )
+
+
+@pytest.fixture
+def installed(client, bitrix24, django_capture_on_commit_callbacks):
+    """The sandbox portal installed through the real install POST and fully imported."""
+    from crmapp.models import Portal
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = install_post(client, bitrix24)
+    assert response.status_code == 200, response.content
+    portal = Portal.objects.get(member_id=bitrix24.info["install"]["member_id"])
+    assert portal.import_phase == Portal.ImportPhase.DONE, portal.import_error
+    return portal
+
+
+def open_app(client, sandbox, user_id: int = 1, placement: str = "DEFAULT"):
+    """Open the app page the way the portal does when `user_id` clicks it."""
+    from urllib.parse import urlencode
+
+    payload = sandbox.control.placement(user_id=user_id, placement=placement)
+    return client.post(f"/bitrix24/app/?{urlencode(payload['query'])}", payload["body"])
+
+
+@pytest.fixture
+def connected(client, bitrix24):
+    """The sandbox portal installed through the install POST, with its directory (employees,
+    departments, pipelines) but without the history import: quick, for page tests."""
+    from crmapp.models import Portal
+    from integrations.mirror import mirror_directory_apply
+    from integrations.registry import adapter_for
+
+    assert install_post(client, bitrix24).status_code == 200
+    portal = Portal.objects.get(member_id=bitrix24.info["install"]["member_id"])
+    adapter = adapter_for(portal)
+    stages, sources = adapter.stages_and_sources()
+    mirror_directory_apply(
+        portal,
+        departments=adapter.departments(),
+        employees=adapter.employees(),
+        pipelines=adapter.pipelines(),
+        stages=stages,
+        sources=sources,
+    )
+    return portal

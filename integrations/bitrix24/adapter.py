@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from b24pysdk.errors import (
     BitrixAPIExpiredToken,
+    BitrixAPIInternalServerError,
     BitrixAPIInvalidToken,
     BitrixAPIServiceUnavailable,
     BitrixAPITooManyRequests,
@@ -93,7 +94,12 @@ class Bitrix24Adapter:
                 return action()
         except ReauthorisationRequired:
             raise
-        except (BitrixAPIServiceUnavailable, BitrixAPITooManyRequests, BitrixRequestError) as error:
+        except (
+            BitrixAPIServiceUnavailable,
+            BitrixAPITooManyRequests,
+            BitrixAPIInternalServerError,
+            BitrixRequestError,
+        ) as error:
             raise CrmError(f"Bitrix24 is busy or unreachable: {error}", retryable=True) from error
         except (BitrixAPIExpiredToken, BitrixAPIInvalidToken) as error:
             raise CrmError(f"Bitrix24 refused fresh tokens: {error}", retryable=True) from error

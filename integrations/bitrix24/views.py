@@ -9,6 +9,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -26,12 +27,12 @@ def install(request: HttpRequest) -> HttpResponse:
         placement = placement_parse(request.GET.dict(), request.POST.dict())
     except InvalidPayload as error:
         log.warning("malformed Bitrix24 install: %s", error)
-        return _refusal(request, 400, f"Malformed install request: {error}")
+        return _refusal(request, 400, _("Malformed install request: %s") % error)
     try:
         placement_verify(placement)
     except InvalidPayload as error:
         log.warning("unconfirmed Bitrix24 install for %s: %s", placement.domain, error)
-        return _refusal(request, 403, f"Bitrix24 did not confirm this install: {error}")
+        return _refusal(request, 403, _("Bitrix24 did not confirm this install: %s") % error)
 
     from integrations.tasks import portal_connect
 

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from crmapp.models import Activity, Deal, Lead, Portal, StageChange
+from integrations import importer
+from integrations.errors import CrmError
+from integrations.importer import portal_import_begin, portal_import_chunk
+
+
+@pytest.fixture
+def portal(bitrix24, make_portal):
+    info, install = bitrix24.info, bitrix24.info["install"]
+    return make_portal(
+        key=info["domain"],
+        domain=info["domain"],
+        member_id=install["member_id"],
+        access_token=install["AUTH_ID"],
+        refresh_token=install["REFRESH_ID"],
+    )
+
+
+def _run(portal: Portal, run: str) -> int:
+    chunks = 0
+    while portal_import_chunk(Portal.objects.get(pk=portal.pk), run=run):
+        chunks += 1
+    return chunks
+
+
+def _mirror(portal: Portal) -> dict:
+    return {
+        "deals": sorted(Deal.objects.for_portal(portal).values_list("crm_id", "amount", "stage_id")),
+        "leads": Lead.objects.for_portal(portal).count(),
+        "activities": Activity.objects.for_portal(portal).count(),
+        "history": StageChange.objects.for_portal(portal).count(),
+    }
+
+
+@pytest.mark.django_db
+def test_it_resumes_a_killed_import_without_duplicates(portal, monkeypatch, django_db_blocker):
+    monkeypatch.setattr(importer, "CHUNK", 300)
+    run = portal_import_begin(portal, now=timezone.now())
+    for _ in range(6):
+        portal_import_chunk(Portal.objects.get(pk=portal.pk), run=run)
+
+    # The worker dies after fetching a page, before committing it.
+    real_apply = importer._apply_page
+
+    def die(*args, **kwargs):
+        raise SystemExit("worker killed")
+
+    monkeypatch.setattr(importer, "_apply_page", die)
+    with pytest.raises(SystemExit):
+        portal_import_chunk(Portal.objects.get(pk=portal.pk), run=run)
+    monkeypatch.setattr(importer, "_apply_page", real_apply)
+    _run(portal, run)
+    resumed = _mirror(portal)
+    done = Portal.objects.get(pk=portal.pk)
+
+    # A clean run over the same data gives the same mirror and the same count.
+    fresh_run = portal_import_begin(portal, now=timezone.now())
+    _run(portal, fresh_run)
+    assert _mirror(portal) == resumed
+    assert done.import_phase == Portal.ImportPhase.DONE
+    assert done.import_done == done.import_total == Portal.objects.get(pk=portal.pk).import_total
+
+
+@pytest.mark.django_db
+def test_it_ignores_a_superseded_run(portal):
+    old = portal_import_begin(portal, now=timezone.now())
+    new = portal_import_begin(portal, now=timezone.now())
+
+    assert portal_import_chunk(Portal.objects.get(pk=portal.pk), run=old) is False
+    assert portal_import_chunk(Portal.objects.get(pk=portal.pk), run=new) is True
+
+
+@pytest.mark.django_db
+def test_it_waits_out_the_rate_limit(bitrix24, portal):
+    bitrix24.control.rate_limit(3, 20)
+    run = portal_import_begin(portal, now=timezone.now())
+    _run(portal, run)
+    bitrix24.control.rate_limit(1000, 200)
+
+    assert Portal.objects.get(pk=portal.pk).import_phase == Portal.ImportPhase.DONE
+    assert Deal.objects.for_portal(portal).count() > 500
+
+
+@pytest.mark.django_db
+def test_it_imports_only_the_basic_window(portal):
+    Portal.objects.filter(pk=portal.pk).update(
+        trial_started_at=timezone.now() - timedelta(days=30)
+    )
+    portal.refresh_from_db()
+    run = portal_import_begin(portal, now=timezone.now())
+    _run(portal, run)
+
+    since = timezone.now() - timedelta(days=93)
+    deals = Deal.objects.for_portal(portal)
+    assert deals.exists()
+    assert not deals.filter(modified_at__lt=since).exclude(semantic="open").exists()
+    assert not StageChange.objects.for_portal(portal).filter(changed_at__lt=since).exists()
+    assert not Activity.objects.for_portal(portal).filter(
+        completed=True, completed_at__lt=since - timedelta(days=1)
+    ).exists()
+
+
+@pytest.mark.django_db
+def test_it_retries_when_bitrix24_is_unreachable(bitrix24, portal, monkeypatch):
+    from integrations.tasks import portal_import
+
+    run = portal_import_begin(portal, now=timezone.now())
+    bitrix24.control.fault("*", "INTERNAL_SERVER_ERROR", count=1)
+    with pytest.raises(CrmError) as failure:
+        portal_import_chunk(Portal.objects.get(pk=portal.pk), run=run)
+    assert failure.value.retryable
+    assert portal_import.max_retries > 0
+    _run(portal, run)
+    assert Portal.objects.get(pk=portal.pk).import_phase == Portal.ImportPhase.DONE
