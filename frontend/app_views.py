@@ -21,6 +21,7 @@ from integrations.bitrix24.install import (
     app_user,
     placement_parse,
     placement_verify,
+    portal_application_token_learn,
     portal_for_placement,
     portal_reauthorise,
 )
@@ -65,6 +66,7 @@ def bitrix24_app(request: HttpRequest) -> HttpResponse:
             log.warning("unconfirmed app open on %s: %s", placement.domain, error)
             return _refusal(request, 403, _("Bitrix24 did not confirm who you are."))
         portal_reauthorise(portal, placement, user)
+        portal_application_token_learn(portal, placement, request.POST.get("APPLICATION_TOKEN", ""))
         role = (
             Role.ADMIN
             if user.is_admin

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from celery import shared_task
-from django.conf import settings
 from django.utils import timezone
 
 from crmapp.models import Portal
@@ -50,7 +49,7 @@ def portal_connect(self, portal_id: int) -> None:
     """After install: bind our event handler, then import the history."""
     portal = Portal.objects.get(pk=portal_id)
     try:
-        adapter_for(portal).events_bind(f"{settings.PUBLIC_URL}/bitrix24/events/")
+        adapter_for(portal).events_bind()
     except CrmError as error:
         if error.retryable:
             raise self.retry(exc=error, countdown=min(300, 5 * 2**self.request.retries)) from error

@@ -20,6 +20,7 @@ from b24pysdk.errors import (
     BitrixRequestError,
     BitrixSDKException,
 )
+from django.conf import settings
 
 from crmapp.models import Portal
 from integrations.bitrix24 import normalize
@@ -65,7 +66,7 @@ EVENTS = [
     "ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE", "ONCRMDEALMOVETOCATEGORY",
     "ONCRMLEADADD", "ONCRMLEADUPDATE", "ONCRMLEADDELETE",
     "ONCRMACTIVITYADD", "ONCRMACTIVITYUPDATE", "ONCRMACTIVITYDELETE",
-    "ONAPPUNINSTALL",
+    "ONAPPINSTALL", "ONAPPUNINSTALL",
 ]  # fmt: skip
 CARD_PATHS = {"deal": "/crm/deal/details/{id}/", "lead": "/crm/lead/details/{id}/"}
 
@@ -272,8 +273,9 @@ class Bitrix24Adapter:
         user = self.call("user.current")
         return int(user["ID"]), bool(self.call("user.admin"))
 
-    def events_bind(self, handler_url: str) -> None:
+    def events_bind(self) -> None:
         """Bind our event handler; handlers vanish on every app update, so bind at each install."""
+        handler_url = f"{settings.PUBLIC_URL}/bitrix24/events/"
         bound = {(row["event"].upper(), row["handler"]) for row in self.call("event.get")}
         for event in EVENTS:
             if (event, handler_url) not in bound:

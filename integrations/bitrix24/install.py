@@ -122,6 +122,17 @@ def portal_reauthorise(portal: Portal, placement: OAuthPlacementData, user: AppU
     return True
 
 
+def portal_application_token_learn(
+    portal: Portal, placement: OAuthPlacementData, token: str
+) -> None:
+    """A verified app page payload carries the application token (simple-way.md): keep it,
+    in case ONAPPINSTALL was lost or came before our handler was bound."""
+    if token and token != portal.application_token:
+        portal.application_token = token
+        portal.save(update_fields=["application_token"])
+        log.info("application token of %s learnt from the app page", portal)
+
+
 def uninstall_purge_after(now: datetime, *, clean: bool) -> datetime:
     """When an uninstalled portal's data goes: at once if the admin asked, else after N days."""
     return now if clean else now + timedelta(days=settings.UNINSTALL_RETENTION_DAYS)

@@ -14,8 +14,13 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from crmapp.framing import frame_for_portal
-from integrations.bitrix24.install import placement_parse, placement_verify, portal_install
-from integrations.errors import InvalidPayload
+from integrations.bitrix24.install import (
+    placement_parse,
+    placement_verify,
+    portal_install,
+)
+from integrations.errors import CrmError, InvalidPayload
+from integrations.registry import adapter_for
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +46,13 @@ def install(request: HttpRequest) -> HttpResponse:
         application_token=request.POST.get("APPLICATION_TOKEN", ""),
         now=timezone.now(),
     )
-    # The admin's browser must call BX24.installFinish() before Bitrix24 delivers any
-    # event; binding and the history import start a few seconds later, in the background.
+    # Bind before this page calls BX24.installFinish(), which makes Bitrix24 send ONAPPINSTALL
+    # (with the application token) to the bound handlers. If Bitrix24 is busy, the connect
+    # task binds again, and the token also arrives with the first app page open.
+    try:
+        adapter_for(portal).events_bind()
+    except CrmError as error:
+        log.warning("binding events of %s deferred: %s", portal, error)
     transaction.on_commit(lambda: portal_connect.apply_async((portal.pk,), countdown=3))
     response = render(
         request,

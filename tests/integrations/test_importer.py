@@ -32,7 +32,9 @@ def _run(portal: Portal, run: str) -> int:
 
 def _mirror(portal: Portal) -> dict:
     return {
-        "deals": sorted(Deal.objects.for_portal(portal).values_list("crm_id", "amount", "stage_id")),
+        "deals": sorted(
+            Deal.objects.for_portal(portal).values_list("crm_id", "amount", "stage_id")
+        ),
         "leads": Lead.objects.for_portal(portal).count(),
         "activities": Activity.objects.for_portal(portal).count(),
         "history": StageChange.objects.for_portal(portal).count(),
@@ -90,9 +92,7 @@ def test_it_waits_out_the_rate_limit(bitrix24, portal):
 
 @pytest.mark.django_db
 def test_it_imports_only_the_basic_window(portal):
-    Portal.objects.filter(pk=portal.pk).update(
-        trial_started_at=timezone.now() - timedelta(days=30)
-    )
+    Portal.objects.filter(pk=portal.pk).update(trial_started_at=timezone.now() - timedelta(days=30))
     portal.refresh_from_db()
     run = portal_import_begin(portal, now=timezone.now())
     _run(portal, run)
@@ -102,9 +102,11 @@ def test_it_imports_only_the_basic_window(portal):
     assert deals.exists()
     assert not deals.filter(modified_at__lt=since).exclude(semantic="open").exists()
     assert not StageChange.objects.for_portal(portal).filter(changed_at__lt=since).exists()
-    assert not Activity.objects.for_portal(portal).filter(
-        completed=True, completed_at__lt=since - timedelta(days=1)
-    ).exists()
+    assert (
+        not Activity.objects.for_portal(portal)
+        .filter(completed=True, completed_at__lt=since - timedelta(days=1))
+        .exists()
+    )
 
 
 @pytest.mark.django_db

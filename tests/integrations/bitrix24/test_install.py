@@ -26,8 +26,9 @@ def test_it_installs_and_mirrors_the_sandbox_portal(installed, bitrix24):
     # The trial keeps 24 months: what changed since then, and what is still open from before.
     since = window_start(portal, now=portal.import_started_at)
 
-    deals = _all(token, "crm.deal.list", ["ID", "STAGE_ID", "OPPORTUNITY", "ASSIGNED_BY_ID",
-                                          "CATEGORY_ID", "COMPANY_ID", "DATE_MODIFY", "CLOSED"])  # fmt: skip
+    fields = ["ID", "STAGE_ID", "OPPORTUNITY", "ASSIGNED_BY_ID", "CATEGORY_ID", "COMPANY_ID",
+              "DATE_MODIFY", "CLOSED"]  # fmt: skip
+    deals = _all(token, "crm.deal.list", fields)
     expected = [d for d in deals if _at(d["DATE_MODIFY"]) >= since or d["CLOSED"] == "N"]
     mirrored = {
         d.crm_id: d
@@ -82,9 +83,11 @@ def test_it_derives_win_times_and_next_steps_from_history(installed):
         )
         if last_win:
             assert deal.closed_at == last_win.changed_at
-    open_with_plans = Activity.objects.for_portal(portal).filter(
-        owner_type="deal", completed=False
-    ).values_list("owner_crm_id", flat=True)
+    open_with_plans = (
+        Activity.objects.for_portal(portal)
+        .filter(owner_type="deal", completed=False)
+        .values_list("owner_crm_id", flat=True)
+    )
     planned = Deal.objects.for_portal(portal).filter(semantic="open", crm_id__in=open_with_plans)
     assert planned.exists()
     assert not planned.filter(has_next_step=False).exists()
@@ -94,7 +97,9 @@ def test_it_derives_win_times_and_next_steps_from_history(installed):
 @pytest.mark.django_db
 def test_it_binds_its_event_handler(installed, bitrix24, settings):
     handlers = sandbox_token(bitrix24).call_method("event.get")["result"]
-    bound = {row["event"].upper() for row in handlers if row["handler"].endswith("/bitrix24/events/")}
+    bound = {
+        row["event"].upper() for row in handlers if row["handler"].endswith("/bitrix24/events/")
+    }
     assert {"ONCRMDEALUPDATE", "ONCRMDEALMOVETOCATEGORY", "ONCRMLEADADD",
             "ONCRMACTIVITYDELETE", "ONAPPUNINSTALL"} <= bound  # fmt: skip
 
