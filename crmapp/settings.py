@@ -79,6 +79,9 @@ BITRIX24_OAUTH_URL = env_url("BITRIX24_OAUTH_URL", "https://oauth.bitrix.info")
 BITRIX24_JS_API_URL = env_str("BITRIX24_JS_API_URL", "https://api.bitrix24.com/api/v1/")
 # Origins allowed to frame the app besides the portal's own domain (the sandbox CRM host page).
 FRAME_ANCESTORS_EXTRA = env_list("FRAME_ANCESTORS_EXTRA", [])
+# The sandbox CRM whose host page /crm-host/ frames the app (demo and tests only).
+SANDBOX_INFO_FILE = env_str("SANDBOX_INFO_FILE")
+SANDBOX_INFO: dict | None = None
 AMOCRM_CLIENT_ID = env_str("AMOCRM_CLIENT_ID")
 AMOCRM_CLIENT_SECRET = env_str("AMOCRM_CLIENT_SECRET")
 AMOCRM_REDIRECT_URI = env_url("AMOCRM_REDIRECT_URI", f"{PUBLIC_URL}/amocrm/oauth/callback/")
@@ -196,6 +199,8 @@ else:
         "processed_folder": str(BROKER_DIR / "processed"),
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        # The transport polls its folder; the default second would add a second per chunk.
+        "polling_interval": 0.1,
     }
     CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True

@@ -113,7 +113,9 @@ def _overview(
         "session_token": request.app_session_token,
         "bx24_js": settings.BITRIX24_JS_API_URL,
     }
-    response = render(request, template, context)
+    # Times on the page are the portal's, not the server's.
+    with timezone.override(portal.time_zone):
+        response = render(request, template, context)
     response["X-App-Session"] = request.app_session_token
     return frame_for_portal(response, portal)
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from frontend import app_views, views
+from frontend import app_views, crm_host, views
 from integrations.bitrix24.views import install as bitrix24_install
 from webhooks.bitrix24.views import bitrix24_events
 
@@ -14,4 +14,6 @@ urlpatterns = [
     path("bitrix24/events/", bitrix24_events, name="bitrix24-events"),
     path("app/", app_views.app_overview, name="app-overview"),
     path("app/progress/", app_views.app_progress, name="app-progress"),
+    path("crm-host/", crm_host.crm_host, name="crm-host"),
+    path("crm-host/install-finish/", crm_host.crm_host_install_finish, name="crm-host-finish"),
 ]

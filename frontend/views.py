@@ -1,16 +1,16 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
-from django.utils import timezone
-
-from crmapp.selectors import portal_summaries
+from django.shortcuts import redirect, render
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """The operator's start page: installed portals and their import progress."""
-    return render(request, "frontend/home.html", {"portals": portal_summaries(now=timezone.now())})
+    """The product's public page; with a sandbox CRM configured (the demo), that portal."""
+    if settings.SANDBOX_INFO or settings.SANDBOX_INFO_FILE:
+        return redirect("crm-host")
+    return render(request, "frontend/home.html")
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

@@ -37,6 +37,7 @@ UPSERT = {
         portal, records, derive=False
     ),
 }
+DERIVED_FROM = {"lead", "deal"}
 DERIVE = {
     "derive_deals": (Deal, mirror.deals_derived_refresh),
     "derive_leads": (Lead, mirror.leads_derived_refresh),
@@ -94,7 +95,11 @@ def _import_directory(portal: Portal, adapter, sources, steps: list[str], *, run
     employees = adapter.employees()
     pipelines = adapter.pipelines()
     stages, sources_ = adapter.stages_and_sources()
-    total = sum(source.estimate() for source in sources)
+    estimates = [(source, source.estimate()) for source in sources]
+    # Every lead and deal is visited once more at the end to derive its last touch.
+    total = sum(n for _, n in estimates) + sum(
+        n for source, n in estimates if source.entity_type in DERIVED_FROM
+    )
     with transaction.atomic():
         if not _still_current(portal, run):
             return False
@@ -106,8 +111,6 @@ def _import_directory(portal: Portal, adapter, sources, steps: list[str], *, run
             stages=stages,
             sources=sources_,
         )
-        # Derived fields are recomputed over the whole mirror at the end: count them in.
-        total += Deal.objects.for_portal(portal).count() + Lead.objects.for_portal(portal).count()
         _advance(portal, steps, step=0, after_id=0, done=0, total=total)
     return True
 

@@ -202,3 +202,29 @@ def connected(client, bitrix24):
         sources=sources,
     )
     return portal
+
+
+@pytest.fixture
+def browser_page(monkeypatch):
+    """A page in Debian's headless Chromium, driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM is not touched inside.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        yield page
+        browser.close()
+
+
+def screenshot_path(name: str):
+    """Where browser tests keep their screenshots (test-output/, ignored by git)."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parent.parent / "test-output"
+    folder.mkdir(exist_ok=True)
+    return folder / name

@@ -4,10 +4,17 @@ import pytest
 
 
 @pytest.mark.django_db
-def test_it_lists_installed_portals(client, portal_a):
+def test_it_shows_no_portal_to_the_public(client, portal_a):
     response = client.get("/")
     assert response.status_code == 200
-    assert portal_a.key in response.content.decode()
+    assert portal_a.key not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_it_leads_to_the_sandbox_portal_in_the_demo(client, settings):
+    settings.SANDBOX_INFO_FILE = "/nonexistent/sandbox.json"
+    assert client.get("/")["Location"] == "/crm-host/"
+    assert client.get("/crm-host/").status_code == 404
 
 
 @pytest.mark.django_db

@@ -1,74 +1,125 @@
-"""`make demo`: run the whole product on one machine (web + worker with beat)."""
+"""`make demo`: the whole product on one machine against a sandbox Bitrix24 portal.
+
+Starts the sandbox CRM, the web server and a worker (with beat), installs the app into the
+sandbox through the real install POST — what the admin's browser does in the marketplace —
+and leaves http://127.0.0.1:8000/ showing the sandbox portal page with the app in its frame.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
+from urllib.parse import urlencode
 
-from django.core.management.base import BaseCommand
+import requests
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from integrations.sandbox.client import SandboxControl
 
 ADDRESS = "127.0.0.1:8000"
+SANDBOX_PORT = 8443
 
 
 class Command(BaseCommand):
-    help = f"Serve the app on http://{ADDRESS}/ with a background worker (embedded default)."
+    help = f"Serve the app on http://{ADDRESS}/ framed by a sandbox Bitrix24 portal."
 
-    def handle(self, *args, **options):
-        children = [
-            self._start(
-                "worker",
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "crmapp",
-                    "worker",
-                    "--beat",
-                    "--pool=threads",
-                    "--concurrency=4",
-                    "--loglevel=INFO",
-                ],
-            ),
-            self._start(
-                "web",
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "crmapp.wsgi",
-                    "--bind",
-                    ADDRESS,
-                    "--workers",
-                    "2",
-                    "--threads",
-                    "4",
-                    "--access-logfile",
-                    "-",
-                ],
-            ),
-        ]
-        self.stdout.write(self.style.SUCCESS(f"Serving on http://{ADDRESS}/ (Ctrl-C stops)"))
+    def add_arguments(self, parser):
+        parser.add_argument("--scale", default="medium", choices=["small", "medium", "large"])
+        parser.add_argument("--seed", type=int, default=1)
+
+    def handle(self, *args, scale: str, seed: int, **options):
+        self.children: list[subprocess.Popen] = []
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
-            while all(child.poll() is None for child in children):
+            info = self._sandbox(scale=scale, seed=seed)
+            env = self._environment(info)
+            worker = ["celery", "-A", "crmapp", "worker", "--beat", "--pool=threads",
+                      "--concurrency=4", "--loglevel=INFO"]  # fmt: skip
+            self._start("worker", worker, env)
+            self._start("web", ["gunicorn", "crmapp.wsgi", "--bind", ADDRESS, "--workers", "2",
+                                "--threads", "4", "--access-logfile", "-"], env)  # fmt: skip
+            self._wait_for_web()
+            self._install(info)
+            self.stdout.write(self.style.SUCCESS(
+                f"Serving on http://{ADDRESS}/ — the sandbox portal with the app inside "
+                "(import progress is on the page). Ctrl-C stops."
+            ))  # fmt: skip
+            while all(child.poll() is None for child in self.children):
                 time.sleep(0.5)
-            failed = next(child for child in children if child.poll() is not None)
-            self.stderr.write(f"{failed.args[2]} exited with {failed.returncode}; stopping")
-        except (KeyboardInterrupt, SystemExit):
+            failed = next(child for child in self.children if child.poll() is not None)
+            raise CommandError(f"{failed.args[3]} exited with {failed.returncode}")
+        except KeyboardInterrupt:
             pass
         finally:
-            for child in children:
-                child.terminate()
-            for child in children:
-                try:
-                    child.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    child.kill()
+            self._stop()
 
-    def _start(self, name: str, command: list[str]) -> subprocess.Popen:
-        self.stdout.write(f"starting {name}: {' '.join(command[2:])}")
-        return subprocess.Popen(command, env=os.environ.copy())
+    def _sandbox(self, *, scale: str, seed: int) -> dict:
+        data_dir = settings.VAR_DIR / "sandbox"
+        command = ["sandbox", "serve", "--crm", "bitrix24", "--seed", str(seed), "--scale", scale,
+                   "--port", str(SANDBOX_PORT), "--data-dir", str(data_dir)]  # fmt: skip
+        self.stdout.write(f"starting the sandbox Bitrix24 ({scale}; the first run generates it)")
+        child = subprocess.Popen(
+            [sys.executable, "manage.py", *command], stdout=subprocess.PIPE, text=True
+        )
+        self.children.append(child)
+        line = child.stdout.readline()
+        if not line:
+            raise CommandError("the sandbox CRM did not start")
+        info = json.loads(line)
+        info_file = settings.VAR_DIR / "sandbox-bitrix24.json"
+        info_file.write_text(json.dumps(info))
+        return info
+
+    def _environment(self, info: dict) -> dict:
+        return os.environ | {
+            "BITRIX24_CLIENT_ID": info["client_id"],
+            "BITRIX24_CLIENT_SECRET": info["client_secret"],
+            "BITRIX24_OAUTH_URL": info["oauth_url"],
+            "REQUESTS_CA_BUNDLE": info["ca_bundle"],
+            "PUBLIC_URL": f"http://{ADDRESS}",
+            "SANDBOX_INFO_FILE": str(settings.VAR_DIR / "sandbox-bitrix24.json"),
+            "BITRIX24_JS_API_URL": "/static/frontend/sandbox/bx24.js",
+            "FRAME_ANCESTORS_EXTRA": f"http://{ADDRESS}",
+        }
+
+    def _start(self, name: str, command: list[str], env: dict) -> None:
+        self.stdout.write(f"starting {name}: {' '.join(command)}")
+        self.children.append(subprocess.Popen([sys.executable, "-m", *command], env=env))
+
+    def _wait_for_web(self) -> None:
+        for _ in range(120):
+            try:
+                requests.get(f"http://{ADDRESS}/healthz", timeout=2).raise_for_status()
+                return
+            except requests.RequestException:
+                time.sleep(0.5)
+        raise CommandError(f"the web server did not answer on http://{ADDRESS}/")
+
+    def _install(self, info: dict) -> None:
+        """The install POST the portal sends, then BX24.installFinish() from the install page."""
+        form = dict(info["install"])
+        query = {key: form.pop(key) for key in info["control"]["install_query_params"]}
+        response = requests.post(
+            f"http://{ADDRESS}/bitrix24/install/?{urlencode(query)}", data=form, timeout=60
+        )
+        if response.status_code != 200:
+            raise CommandError(f"install refused ({response.status_code}): {response.text[:300]}")
+        SandboxControl(info).install_finish()
+        self.stdout.write("installed into the sandbox portal; the history import has started")
+
+    def _stop(self) -> None:
+        for child in reversed(self.children):
+            if child.poll() is None:
+                child.terminate()
+        for child in self.children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        Path(settings.VAR_DIR / "sandbox-bitrix24.json").unlink(missing_ok=True)

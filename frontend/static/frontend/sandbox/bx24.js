@@ -1,0 +1,17 @@
+// The BX24 JS API as the sandbox CRM host page provides it: the calls our pages make,
+// sent to the portal page (our parent frame) with postMessage, as the real library does.
+(function () {
+  function send(command, params) {
+    window.parent.postMessage({ bx24: command, params: params || {} }, "*");
+  }
+  window.BX24 = {
+    init: function (callback) { if (callback) setTimeout(callback, 0); },
+    installFinish: function () { send("installFinish"); },
+    fitWindow: function () {
+      send("resize", { height: document.documentElement.scrollHeight });
+    },
+    openPath: function (path) { send("openPath", { path: path }); },
+    getAuth: function () { return false; },
+    placement: { info: function () { return { placement: "DEFAULT", options: {} }; } }
+  };
+})();
