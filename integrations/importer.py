@@ -1,9 +1,15 @@
-"""History import: chunked, resumable, with progress (CRM-agnostic).
+"""History import: chunked, resumable, parallel per source, with progress (CRM-agnostic).
 
-Each chunk fetches one page from the CRM outside any transaction (a token refresh must
-commit on its own), then, in one transaction, checks the run is still current, upserts the
-page and advances the cursor. A worker killed between the two simply redoes the chunk; the
-upsert is idempotent, so nothing is duplicated.
+After the directory (employees, pipelines, stages), every history source (leads, deals,
+activities, stage history …) is walked by its own chain of chunk tasks, so the CRM's rate
+limit, not our database, bounds the speed; when all are through, the derived fields (last
+touch, win time, next step) are computed in one more chain.
+
+Each chunk fetches one page from the CRM outside any transaction (a token refresh must commit
+on its own), then, in one transaction, checks that the run and its own cursor are still where
+the chunk started, upserts the page and advances the cursor. A worker killed in between
+simply redoes the chunk; a duplicate task finds the cursor moved and skips. Upserts are
+idempotent, so nothing is ever duplicated.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ log = logging.getLogger(__name__)
 
 CHUNK = 5000
 DERIVE_CHUNK = 2000
+DIRECTORY, SOURCES, DERIVE, DONE = "directory", "sources", "derive", "done"
+FINISHED = -1  # a source cursor that has reached the end
 UPSERT = {
     "lead": lambda portal, records: mirror.mirror_leads_upsert(portal, records),
     "deal": lambda portal, records: mirror.mirror_deals_upsert(portal, records),
@@ -37,11 +45,11 @@ UPSERT = {
         portal, records, derive=False
     ),
 }
-DERIVED_FROM = {"lead", "deal"}
-DERIVE = {
-    "derive_deals": (Deal, mirror.deals_derived_refresh),
-    "derive_leads": (Lead, mirror.leads_derived_refresh),
-}
+# Every lead and deal is visited once more at the end to derive its last touch.
+DERIVE_STEPS = [
+    ("derive_deals", Deal, mirror.deals_derived_refresh),
+    ("derive_leads", Lead, mirror.leads_derived_refresh),
+]
 
 
 def portal_import_begin(portal: Portal, *, now: datetime) -> str:
@@ -50,89 +58,95 @@ def portal_import_begin(portal: Portal, *, now: datetime) -> str:
     with transaction.atomic():
         portal = Portal.objects.select_for_update().get(pk=portal.pk)
         portal.import_phase = Portal.ImportPhase.RUNNING
-        portal.import_step = "directory"
-        portal.import_done = 0
-        portal.import_total = 0
-        portal.import_started_at = now
-        portal.import_beat_at = now
+        portal.import_step = DIRECTORY
+        portal.import_done = portal.import_total = 0
+        portal.import_started_at = portal.import_beat_at = now
         portal.import_finished_at = None
         portal.import_error = ""
         portal.import_cursor = {
             "run": run,
             "since": window_start(portal, now=now).isoformat(),
-            "source": 0,
-            "after_id": 0,
+            "phase": DIRECTORY,
+            "sources": {},
+            "derive": [0, 0],
         }
         portal.save()
     return run
 
 
-def portal_import_chunk(portal: Portal, *, run: str) -> bool:
-    """Do the next piece of the run; True while there is more to do."""
+def portal_import_chunk(portal: Portal, *, run: str, part: str = DIRECTORY) -> list[str]:
+    """Do the next piece of `part` (the directory, a source's name, or "derive").
+
+    Returns the parts that should run next (each as its own task): the same part while it has
+    more, every source after the directory, "derive" after the last source, nothing at the end.
+    """
     cursor = portal.import_cursor
     if cursor.get("run") != run or portal.import_phase != Portal.ImportPhase.RUNNING:
-        return False
+        return []
+    if part == DIRECTORY:
+        return _import_directory(portal, run) if cursor["phase"] == DIRECTORY else []
+    if part == DERIVE:
+        return _derive(portal, run) if cursor["phase"] == DERIVE else []
+    source = _sources(portal)[part]
+    after_id = cursor["sources"].get(part, FINISHED)
+    if after_id == FINISHED:
+        return []
+    records = source.fetch(after_id, CHUNK)
+    with transaction.atomic():
+        if not _lock_if_unmoved(portal, run, ("sources", part), after_id):
+            return []
+        UPSERT[source.entity_type](portal, records)
+        finished = len(records) < CHUNK
+        portal.import_cursor["sources"][part] = (
+            FINISHED if finished else max(int(r.crm_id) for r in records)
+        )
+        following = [part]
+        if finished:
+            following = []
+            if all(v == FINISHED for v in portal.import_cursor["sources"].values()):
+                portal.import_cursor["phase"] = DERIVE
+                following = [DERIVE]
+        _save_progress(portal, added=len(records), step=source.name)
+    return following
+
+
+def _sources(portal: Portal) -> dict:
+    since = datetime.fromisoformat(portal.import_cursor["since"])
+    return {source.name: source for source in adapter_for(portal).history_sources(since)}
+
+
+def _import_directory(portal: Portal, run: str) -> list[str]:
     adapter = adapter_for(portal)
-    since = datetime.fromisoformat(cursor["since"])
-    sources = adapter.history_sources(since)
-    steps = [source.name for source in sources] + list(DERIVE) + ["done"]
-    step = cursor["source"]
-
-    if portal.import_step == "directory":
-        return _import_directory(portal, adapter, sources, steps, run=run)
-    if step < len(sources):
-        source = sources[step]
-        records = source.fetch(cursor["after_id"], CHUNK)
-        return _apply_page(portal, run, source.entity_type, records, steps, step=step)
-    if steps[step] in DERIVE:
-        return _derive(portal, run, steps, step=step)
-    _finish(portal, run)
-    return False
-
-
-def _import_directory(portal: Portal, adapter, sources, steps: list[str], *, run: str) -> bool:
-    departments = adapter.departments()
-    employees = adapter.employees()
-    pipelines = adapter.pipelines()
-    stages, sources_ = adapter.stages_and_sources()
-    estimates = [(source, source.estimate()) for source in sources]
-    # Every lead and deal is visited once more at the end to derive its last touch.
-    total = sum(n for _, n in estimates) + sum(
-        n for source, n in estimates if source.entity_type in DERIVED_FROM
+    sources = _sources(portal)
+    departments, employees = adapter.departments(), adapter.employees()
+    pipelines, (stages, crm_sources) = adapter.pipelines(), adapter.stages_and_sources()
+    estimates = {name: source.estimate() for name, source in sources.items()}
+    total = sum(estimates.values()) + sum(
+        n for name, n in estimates.items() if sources[name].entity_type in ("lead", "deal")
     )
     with transaction.atomic():
-        if not _still_current(portal, run):
-            return False
+        if not _lock_if_unmoved(portal, run, ("phase",), DIRECTORY):
+            return []
         mirror.mirror_directory_apply(
             portal,
             departments=departments,
             employees=employees,
             pipelines=pipelines,
             stages=stages,
-            sources=sources_,
+            sources=crm_sources,
         )
-        _advance(portal, steps, step=0, after_id=0, done=0, total=total)
-    return True
+        portal.import_cursor["phase"] = SOURCES
+        portal.import_cursor["sources"] = dict.fromkeys(sources, 0)
+        portal.import_total = total
+        _save_progress(portal, step=next(iter(sources)))
+    return list(sources)
 
 
-def _apply_page(
-    portal: Portal, run: str, entity_type: str, records: list, steps: list[str], *, step: int
-) -> bool:
-    with transaction.atomic():
-        if not _still_current(portal, run):
-            return False
-        UPSERT[entity_type](portal, records)
-        if len(records) < CHUNK:
-            step, after_id = step + 1, 0
-        else:
-            after_id = max(int(record.crm_id) for record in records)
-        _advance(portal, steps, step=step, after_id=after_id, added=len(records))
-    return True
-
-
-def _derive(portal: Portal, run: str, steps: list[str], *, step: int) -> bool:
-    model, refresh = DERIVE[steps[step]]
-    after_id = portal.import_cursor["after_id"]
+def _derive(portal: Portal, run: str) -> list[str]:
+    step, after_id = portal.import_cursor["derive"]
+    if step >= len(DERIVE_STEPS):
+        return _finish(portal, run)
+    name, model, refresh = DERIVE_STEPS[step]
     ids = list(
         model.objects.for_portal(portal)
         .filter(crm_id__gt=after_id)
@@ -140,71 +154,75 @@ def _derive(portal: Portal, run: str, steps: list[str], *, step: int) -> bool:
         .values_list("crm_id", flat=True)[:DERIVE_CHUNK]
     )
     with transaction.atomic():
-        if not _still_current(portal, run):
-            return False
+        if not _lock_if_unmoved(portal, run, ("derive",), [step, after_id]):
+            return []
         refresh(portal, ids)
-        if len(ids) < DERIVE_CHUNK:
-            step, after_id = step + 1, 0
-        else:
-            after_id = ids[-1]
-        _advance(portal, steps, step=step, after_id=after_id, added=len(ids))
-    return True
+        position = [step + 1, 0] if len(ids) < DERIVE_CHUNK else [step, ids[-1]]
+        portal.import_cursor["derive"] = position
+        _save_progress(portal, added=len(ids), step=name)
+    return [DERIVE]
 
 
-def _still_current(portal: Portal, run: str) -> bool:
-    """Lock the portal row and check no newer run replaced this one (call inside atomic)."""
+def _finish(portal: Portal, run: str) -> list[str]:
+    with transaction.atomic():
+        if not _lock_if_unmoved(portal, run, ("phase",), DERIVE):
+            return []
+        now = timezone.now()
+        portal.import_cursor["phase"] = DONE
+        Portal.objects.filter(pk=portal.pk).update(
+            import_cursor=portal.import_cursor,
+            import_phase=Portal.ImportPhase.DONE,
+            import_step=DONE,
+            import_done=portal.import_total,
+            import_finished_at=now,
+            import_beat_at=now,
+            data_as_of=now,
+        )
+    log.info("import of %s finished: %d entities", portal, portal.import_total)
+    return []
+
+
+def _lock_if_unmoved(portal: Portal, run: str, path: tuple[str, ...], expected) -> bool:
+    """Lock the portal row; true if the run is current and the cursor at `path` still holds
+    `expected` (where this chunk started). Refreshes the in-memory cursor and counters from
+    the row. Call inside atomic."""
     fresh = Portal.objects.select_for_update().get(pk=portal.pk)
     portal.import_cursor = fresh.import_cursor
     portal.import_done, portal.import_total = fresh.import_done, fresh.import_total
-    return (
-        fresh.import_cursor.get("run") == run and fresh.import_phase == Portal.ImportPhase.RUNNING
-    )
+    value = fresh.import_cursor
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    running = fresh.import_phase == Portal.ImportPhase.RUNNING
+    return running and fresh.import_cursor.get("run") == run and value == expected
 
 
-def _advance(
-    portal: Portal,
-    steps: list[str],
-    *,
-    step: int,
-    after_id: int,
-    added: int = 0,
-    done: int | None = None,
-    total: int | None = None,
-) -> None:
-    portal.import_cursor = portal.import_cursor | {"source": step, "after_id": after_id}
-    portal.import_step = steps[step]
-    portal.import_done = portal.import_done + added if done is None else done
-    portal.import_total = max(portal.import_total if total is None else total, portal.import_done)
+def _save_progress(portal: Portal, *, step: str, added: int = 0) -> None:
+    portal.import_done += added
+    portal.import_total = max(portal.import_total, portal.import_done)
     Portal.objects.filter(pk=portal.pk).update(
         import_cursor=portal.import_cursor,
-        import_step=portal.import_step,
+        import_step=step,
         import_done=portal.import_done,
         import_total=portal.import_total,
         import_beat_at=timezone.now(),
     )
 
 
-def _finish(portal: Portal, run: str) -> None:
-    with transaction.atomic():
-        if not _still_current(portal, run):
-            return
-        now = timezone.now()
-        Portal.objects.filter(pk=portal.pk).update(
-            import_phase=Portal.ImportPhase.DONE,
-            import_step="done",
-            import_done=portal.import_total,
-            import_finished_at=now,
-            data_as_of=now,
-        )
-    log.info("import of %s finished: %d entities", portal, portal.import_total)
+def portal_import_unfinished_parts(portal: Portal) -> list[str]:
+    """What a resumed run must restart: the phase's chains that have not reached the end."""
+    cursor = portal.import_cursor
+    if cursor.get("phase") == SOURCES:
+        return [name for name, after in cursor["sources"].items() if after != FINISHED]
+    return [cursor.get("phase", DIRECTORY)]
 
 
-def portals_import_stalled(*, now: datetime, after: timedelta) -> list[tuple[Portal, str]]:
+def portals_import_stalled(*, now: datetime, after: timedelta) -> list[Portal]:
     """Running imports that made no progress for `after` (their next chunk was lost)."""
-    stalled = Portal.objects.filter(
-        import_phase=Portal.ImportPhase.RUNNING, import_beat_at__lt=now - after
+    return list(
+        Portal.objects.filter(
+            import_phase=Portal.ImportPhase.RUNNING, import_beat_at__lt=now - after
+        )
     )
-    return [(portal, portal.import_cursor.get("run", "")) for portal in stalled]
 
 
 def portal_import_fail(portal: Portal, *, run: str, reason: str) -> None:

@@ -8,7 +8,12 @@ from django.utils import timezone
 from crmapp.models import Activity, Deal, Lead, Portal, StageChange
 from integrations import importer
 from integrations.errors import CrmError
-from integrations.importer import portal_import_begin, portal_import_chunk
+from integrations.importer import (
+    DIRECTORY,
+    portal_import_begin,
+    portal_import_chunk,
+    portal_import_unfinished_parts,
+)
 
 
 @pytest.fixture
@@ -23,9 +28,11 @@ def portal(bitrix24, make_portal):
     )
 
 
-def _run(portal: Portal, run: str) -> int:
-    chunks = 0
-    while portal_import_chunk(Portal.objects.get(pk=portal.pk), run=run):
+def _run(portal: Portal, run: str, parts: list[str] | None = None) -> int:
+    """Run the import's chunk tasks inline, in the order a worker would take them."""
+    queue, chunks = list(parts or [DIRECTORY]), 0
+    while queue:
+        queue += portal_import_chunk(Portal.objects.get(pk=portal.pk), run=run, part=queue.pop(0))
         chunks += 1
     return chunks
 
@@ -45,20 +52,23 @@ def _mirror(portal: Portal) -> dict:
 def test_it_resumes_a_killed_import_without_duplicates(portal, monkeypatch, django_db_blocker):
     monkeypatch.setattr(importer, "CHUNK", 300)
     run = portal_import_begin(portal, now=timezone.now())
-    for _ in range(6):
-        portal_import_chunk(Portal.objects.get(pk=portal.pk), run=run)
+    sources = portal_import_chunk(Portal.objects.get(pk=portal.pk), run=run)
+    for part in sources:
+        portal_import_chunk(Portal.objects.get(pk=portal.pk), run=run, part=part)
 
-    # The worker dies after fetching a page, before committing it.
-    real_apply = importer._apply_page
-
+    # The worker dies after fetching a page of deals, before committing it.
     def die(*args, **kwargs):
         raise SystemExit("worker killed")
 
-    monkeypatch.setattr(importer, "_apply_page", die)
+    monkeypatch.setitem(importer.UPSERT, "deal", die)
     with pytest.raises(SystemExit):
-        portal_import_chunk(Portal.objects.get(pk=portal.pk), run=run)
-    monkeypatch.setattr(importer, "_apply_page", real_apply)
-    _run(portal, run)
+        portal_import_chunk(Portal.objects.get(pk=portal.pk), run=run, part="deals")
+    monkeypatch.undo()
+    monkeypatch.setattr(importer, "CHUNK", 300)
+    # What the resume watchdog re-enqueues, plus a duplicate of a chain still queued.
+    parts = portal_import_unfinished_parts(Portal.objects.get(pk=portal.pk))
+    assert "deals" in parts
+    _run(portal, run, [*parts, "deals"])
     resumed = _mirror(portal)
     done = Portal.objects.get(pk=portal.pk)
 
@@ -75,8 +85,8 @@ def test_it_ignores_a_superseded_run(portal):
     old = portal_import_begin(portal, now=timezone.now())
     new = portal_import_begin(portal, now=timezone.now())
 
-    assert portal_import_chunk(Portal.objects.get(pk=portal.pk), run=old) is False
-    assert portal_import_chunk(Portal.objects.get(pk=portal.pk), run=new) is True
+    assert portal_import_chunk(Portal.objects.get(pk=portal.pk), run=old) == []
+    assert "deals" in portal_import_chunk(Portal.objects.get(pk=portal.pk), run=new)
 
 
 @pytest.mark.django_db
@@ -116,7 +126,7 @@ def test_it_retries_when_bitrix24_is_unreachable(bitrix24, portal, monkeypatch):
     run = portal_import_begin(portal, now=timezone.now())
     bitrix24.control.fault("*", "INTERNAL_SERVER_ERROR", count=1)
     with pytest.raises(CrmError) as failure:
-        portal_import_chunk(Portal.objects.get(pk=portal.pk), run=run)
+        portal_import_chunk(Portal.objects.get(pk=portal.pk), run=run, part=DIRECTORY)
     assert failure.value.retryable
     assert portal_import.max_retries > 0
     _run(portal, run)
