@@ -15,8 +15,10 @@ idempotent, so nothing is ever duplicated.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from datetime import datetime, timedelta
+from itertools import islice
 
 from django.db import transaction
 from django.utils import timezone
@@ -29,12 +31,14 @@ from integrations.registry import adapter_for
 log = logging.getLogger(__name__)
 
 CHUNK = 5000
+TASK_SECONDS = 60
 DERIVE_CHUNK = 2000
 DIRECTORY, SOURCES, DERIVE, DONE = "directory", "sources", "derive", "done"
 FINISHED = -1  # a source cursor that has reached the end
+# During an import the derived fields wait for the last step, when all history is in.
 UPSERT = {
-    "lead": lambda portal, records: mirror.mirror_leads_upsert(portal, records),
-    "deal": lambda portal, records: mirror.mirror_deals_upsert(portal, records),
+    "lead": lambda portal, records: mirror.mirror_leads_upsert(portal, records, derive=False),
+    "deal": lambda portal, records: mirror.mirror_deals_upsert(portal, records, derive=False),
     "activity": lambda portal, records: mirror.mirror_activities_upsert(
         portal, records, derive=False
     ),
@@ -87,40 +91,53 @@ def portal_import_chunk(portal: Portal, *, run: str, part: str = DIRECTORY) -> l
         return _import_directory(portal, run) if cursor["phase"] == DIRECTORY else []
     if part == DERIVE:
         return _derive(portal, run) if cursor["phase"] == DERIVE else []
+    return _import_source(portal, run, part)
+
+
+def _import_source(portal: Portal, run: str, part: str) -> list[str]:
+    """Stream one source page by page, committing every CHUNK records with its cursor, for
+    up to TASK_SECONDS (then the chain continues in a new task)."""
     source = _sources(portal)[part]
-    after_id = cursor["sources"].get(part, FINISHED)
+    after_id = portal.import_cursor["sources"].get(part, FINISHED)
     if after_id == FINISHED:
         return []
-    records = source.fetch(after_id, CHUNK)
-    with transaction.atomic():
-        if not _lock_if_unmoved(portal, run, ("sources", part), after_id):
-            return []
-        UPSERT[source.entity_type](portal, records)
+    started = time.monotonic()
+    stream = source.stream(after_id)
+    while True:
+        records = list(islice(stream, CHUNK))
         finished = len(records) < CHUNK
-        portal.import_cursor["sources"][part] = (
-            FINISHED if finished else max(int(r.crm_id) for r in records)
-        )
-        following = [part]
-        if finished:
-            following = []
-            if all(v == FINISHED for v in portal.import_cursor["sources"].values()):
-                portal.import_cursor["phase"] = DERIVE
-                following = [DERIVE]
-        _save_progress(portal, added=len(records), step=source.name)
-    return following
+        position = FINISHED if finished else max(int(r.crm_id) for r in records)
+        with transaction.atomic():
+            UPSERT[source.entity_type](portal, records)
+            # Checked after the upsert, so parallel chains only queue for the cursor update.
+            if not _lock_if_unmoved(portal, run, ("sources", part), after_id):
+                transaction.set_rollback(True)
+                return []
+            portal.import_cursor["sources"][part] = position
+            following = [part]
+            if finished:
+                following = []
+                if all(v == FINISHED for v in portal.import_cursor["sources"].values()):
+                    portal.import_cursor["phase"] = DERIVE
+                    following = [DERIVE]
+            _save_progress(portal, added=len(records), step=source.name)
+        if finished or time.monotonic() - started > TASK_SECONDS:
+            return following
+        after_id = position
 
 
-def _sources(portal: Portal) -> dict:
+def _sources(portal: Portal, adapter=None) -> dict:
     since = datetime.fromisoformat(portal.import_cursor["since"])
-    return {source.name: source for source in adapter_for(portal).history_sources(since)}
+    adapter = adapter or adapter_for(portal)
+    return {source.name: source for source in adapter.history_sources(since)}
 
 
 def _import_directory(portal: Portal, run: str) -> list[str]:
     adapter = adapter_for(portal)
-    sources = _sources(portal)
+    sources = _sources(portal, adapter)
     departments, employees = adapter.departments(), adapter.employees()
     pipelines, (stages, crm_sources) = adapter.pipelines(), adapter.stages_and_sources()
-    estimates = {name: source.estimate() for name, source in sources.items()}
+    estimates = adapter.estimates(list(sources.values()))
     total = sum(estimates.values()) + sum(
         n for name, n in estimates.items() if sources[name].entity_type in ("lead", "deal")
     )

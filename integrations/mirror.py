@@ -8,10 +8,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Count, Max, Q
+from django.db.models import (
+    Case,
+    DateTimeField,
+    Exists,
+    F,
+    Max,
+    OuterRef,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from crmapp.models import (
@@ -163,7 +173,7 @@ def mirror_directory_apply(
 
 
 @transaction.atomic
-def mirror_leads_upsert(portal: Portal, records: list[LeadRecord]) -> None:
+def mirror_leads_upsert(portal: Portal, records: list[LeadRecord], *, derive: bool = True) -> None:
     employees = _employee_ids(portal, (r.responsible_crm_id for r in records))
     statuses = _ids(Stage, portal, entity_type="lead")
     rows = [
@@ -181,7 +191,7 @@ def mirror_leads_upsert(portal: Portal, records: list[LeadRecord]) -> None:
             modified_at=r.modified_at,
             closed_at=r.closed_at if r.semantic != "open" else None,
             moved_at=r.moved_at,
-            last_touch_at=_latest(r.created_at, r.moved_at),
+            last_touch_at=max(r.created_at, r.moved_at or r.created_at),
             **_utm_fields(r.utm),
         )
         for r in records
@@ -194,12 +204,13 @@ def mirror_leads_upsert(portal: Portal, records: list[LeadRecord]) -> None:
          "created_at", "modified_at", "closed_at", "moved_at", "last_touch_at", *UTM_FIELDS],
         ["crm_id"],
     )  # fmt: skip
-    leads_derived_refresh(portal, [r.crm_id for r in records])
+    if derive:
+        leads_derived_refresh(portal, [r.crm_id for r in records])
     _touch(portal)
 
 
 @transaction.atomic
-def mirror_deals_upsert(portal: Portal, records: list[DealRecord]) -> None:
+def mirror_deals_upsert(portal: Portal, records: list[DealRecord], *, derive: bool = True) -> None:
     employees = _employee_ids(portal, (r.responsible_crm_id for r in records))
     pipelines = _ids(Pipeline, portal)
     stages = _ids(Stage, portal, entity_type="deal")
@@ -224,7 +235,7 @@ def mirror_deals_upsert(portal: Portal, records: list[DealRecord]) -> None:
             # Until the stage history says when, a closed deal closed at its last move.
             closed_at=(r.moved_at or r.modified_at) if r.semantic != "open" else None,
             moved_at=r.moved_at,
-            last_touch_at=_latest(r.created_at, r.moved_at),
+            last_touch_at=max(r.created_at, r.moved_at or r.created_at),
             **_utm_fields(r.utm),
         )
         for r in records
@@ -238,7 +249,8 @@ def mirror_deals_upsert(portal: Portal, records: list[DealRecord]) -> None:
          "modified_at", "close_date", "closed_at", "moved_at", "last_touch_at", *UTM_FIELDS],
         ["crm_id"],
     )  # fmt: skip
-    deals_derived_refresh(portal, [r.crm_id for r in records])
+    if derive:
+        deals_derived_refresh(portal, [r.crm_id for r in records])
     _touch(portal)
 
 
@@ -352,79 +364,59 @@ def _derive_owners(portal: Portal, owners: Iterable[tuple[str, int]]) -> None:
         leads_derived_refresh(portal, by_type["lead"])
 
 
-def _touches(portal: Portal, entity_type: str, crm_ids: Iterable[int]) -> dict[int, dict]:
-    """Per entity: latest entry into each semantic, last activity times, open activities."""
-    facts: dict[int, dict] = defaultdict(dict)
-    changes = (
-        StageChange.objects.for_portal(portal)
-        .filter(entity_type=entity_type, owner_crm_id__in=crm_ids)
-        .values("owner_crm_id", "semantic")
-        .annotate(last=Max("changed_at"))
+def _owned(model, portal: Portal, entity_type: str):
+    """Rows of `model` (Activity or StageChange) that belong to the outer lead or deal."""
+    owner_field = "owner_type" if model is Activity else "entity_type"
+    return model.objects.for_portal(portal).filter(
+        **{owner_field: entity_type}, owner_crm_id=OuterRef("crm_id")
     )
-    for row in changes:
-        facts[row["owner_crm_id"]][row["semantic"]] = row["last"]
-    activities = (
-        Activity.objects.for_portal(portal)
-        .filter(owner_type=entity_type, owner_crm_id__in=crm_ids)
-        .values("owner_crm_id")
-        .annotate(
-            created=Max("created_at"),
-            happened=Max("completed_at"),
-            planned=Count("pk", filter=Q(completed=False)),
-        )
-    )
-    for row in activities:
-        facts[row["owner_crm_id"]].update(
-            created=row["created"], happened=row["happened"], planned=row["planned"]
-        )
-    return facts
 
 
-def _latest(*times: datetime | None) -> datetime:
-    return max(t for t in times if t)
+def _latest_time(queryset, field: str):
+    return Subquery(
+        queryset.order_by().values("owner_crm_id").annotate(last=Max(field)).values("last")[:1]
+    )
+
+
+def _last_touch(portal: Portal, entity_type: str):
+    """Latest of creation, last move, stage changes, activity creation and completion.
+
+    Each term falls back to the creation time, so no NULL reaches GREATEST (SQLite's MAX()
+    would return NULL for it).
+    """
+    activities = _owned(Activity, portal, entity_type)
+    terms = [
+        F("moved_at"),
+        _latest_time(_owned(StageChange, portal, entity_type), "changed_at"),
+        _latest_time(activities, "created_at"),
+        _latest_time(activities.filter(completed=True), "completed_at"),
+    ]
+    return Greatest(F("created_at"), *(Coalesce(term, F("created_at")) for term in terms))
+
+
+def _closed_at(portal: Portal, entity_type: str):
+    """The latest entry into a stage of the current semantic: a deal won, reopened and won
+    again closes at its last win (DESIGN.md "won"); open ones are not closed."""
+    entries = _owned(StageChange, portal, entity_type).filter(semantic=OuterRef("semantic"))
+    return Case(
+        When(semantic="open", then=Value(None)),
+        default=Coalesce(_latest_time(entries, "changed_at"), F("closed_at")),
+        output_field=DateTimeField(),
+    )
 
 
 def deals_derived_refresh(portal: Portal, crm_ids: Iterable[int]) -> None:
-    """Recompute closed_at, last_touch_at and has_next_step from history and activities."""
-    crm_ids = list(crm_ids)
-    facts = _touches(portal, "deal", crm_ids)
-    deals = list(Deal.objects.for_portal(portal).filter(crm_id__in=crm_ids))
-    for deal in deals:
-        fact = facts.get(deal.crm_id, {})
-        if deal.semantic != "open":
-            # The latest entry into a stage of the current semantic: a deal won, reopened
-            # and won again closes at its last win (DESIGN.md "won").
-            deal.closed_at = fact.get(deal.semantic) or deal.closed_at
-        else:
-            deal.closed_at = None
-        deal.last_touch_at = _latest(
-            deal.created_at,
-            deal.moved_at,
-            *(fact.get(s) for s in ("open", "won", "lost")),
-            fact.get("created"),
-            fact.get("happened"),
-        )
-        deal.has_next_step = bool(fact.get("planned"))
-    Deal.objects.for_portal(portal).bulk_update(
-        deals, ["closed_at", "last_touch_at", "has_next_step"], batch_size=1000
+    """Recompute closed_at, last_touch_at and has_next_step from history and activities,
+    in one set-based UPDATE (the same path for one event and for a whole import)."""
+    Deal.objects.for_portal(portal).filter(crm_id__in=list(crm_ids)).update(
+        closed_at=_closed_at(portal, "deal"),
+        last_touch_at=_last_touch(portal, "deal"),
+        has_next_step=Exists(_owned(Activity, portal, "deal").filter(completed=False)),
     )
 
 
 def leads_derived_refresh(portal: Portal, crm_ids: Iterable[int]) -> None:
-    crm_ids = list(crm_ids)
-    facts = _touches(portal, "lead", crm_ids)
-    leads = list(Lead.objects.for_portal(portal).filter(crm_id__in=crm_ids))
-    for lead in leads:
-        fact = facts.get(lead.crm_id, {})
-        if lead.semantic != "open":
-            lead.closed_at = fact.get(lead.semantic) or lead.closed_at
-        lead.last_touch_at = _latest(
-            lead.created_at,
-            lead.moved_at,
-            *(fact.get(s) for s in ("open", "won", "lost")),
-            fact.get("created"),
-            fact.get("happened"),
-        )
-    Lead.objects.for_portal(portal).bulk_update(
-        leads, ["closed_at", "last_touch_at"], batch_size=1000
+    Lead.objects.for_portal(portal).filter(crm_id__in=list(crm_ids)).update(
+        closed_at=_closed_at(portal, "lead"),
+        last_touch_at=_last_touch(portal, "lead"),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -128,11 +128,11 @@ class StageChangeRecord:
 class HistorySource:
     """One stream of history an import walks in CRM-id order.
 
-    `fetch(after_id, limit)` returns up to `limit` records with ids above `after_id`;
-    `estimate()` how many there are in all (for the progress bar).
+    `stream(after_id)` yields the records with ids above `after_id`, lazily; `count` is the
+    CRM request that counts them (batched with the others for the progress bar).
     """
 
     name: str
     entity_type: str  # lead | deal | activity | lead_history | deal_history
-    fetch: Callable[[int, int], list]
-    estimate: Callable[[], int]
+    stream: Callable[[int], Iterator]
+    count: tuple[str, dict]

@@ -6,9 +6,8 @@ leaves as a CrmError saying whether a retry can help.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from itertools import islice
 from typing import TypeVar
 
 from b24pysdk.errors import (
@@ -75,6 +74,21 @@ def b24_time(value: datetime) -> str:
     return value.isoformat(timespec="seconds")
 
 
+def _crm_error(error: BitrixSDKException) -> CrmError:
+    """The SDK's error as ours: busy, unreachable or token trouble can pass; the rest cannot."""
+    transient = (
+        BitrixAPIServiceUnavailable,
+        BitrixAPITooManyRequests,
+        BitrixAPIInternalServerError,
+        BitrixRequestError,
+        BitrixAPIExpiredToken,
+        BitrixAPIInvalidToken,
+    )
+    if isinstance(error, transient):
+        return CrmError(f"Bitrix24 is busy or unreachable: {error}", retryable=True)
+    return CrmError(f"Bitrix24 error: {error}", retryable=False)
+
+
 class Bitrix24Adapter:
     kind = Portal.Kind.BITRIX24
 
@@ -95,17 +109,8 @@ class Bitrix24Adapter:
                 return action()
         except ReauthorisationRequired:
             raise
-        except (
-            BitrixAPIServiceUnavailable,
-            BitrixAPITooManyRequests,
-            BitrixAPIInternalServerError,
-            BitrixRequestError,
-        ) as error:
-            raise CrmError(f"Bitrix24 is busy or unreachable: {error}", retryable=True) from error
-        except (BitrixAPIExpiredToken, BitrixAPIInvalidToken) as error:
-            raise CrmError(f"Bitrix24 refused fresh tokens: {error}", retryable=True) from error
         except BitrixSDKException as error:
-            raise CrmError(f"Bitrix24 error: {error}", retryable=False) from error
+            raise _crm_error(error) from error
 
     def call(self, method: str, params: dict | None = None):
         return self._run(lambda: self.token.call_method(method, params or {}))["result"]
@@ -113,14 +118,6 @@ class Bitrix24Adapter:
     def _all(self, method: str, params: dict | None = None) -> list:
         """Every row of a short list (users, stages): classic paging with `start`."""
         return self._run(lambda: self.token.call_list(method, params or {}))["result"]
-
-    def _page(self, method: str, params: dict, limit: int) -> list:
-        """Up to `limit` rows in ID order: batch + moving-ID pagination without counting."""
-        return self._run(
-            lambda: list(
-                islice(self.token.call_list_fast(method, params, limit=limit)["result"], limit)
-            )
-        )
 
     def _by_ids(self, method: str, ids: Iterable[int], select: list[str]) -> list:
         ids = sorted(set(ids))
@@ -153,31 +150,31 @@ class Bitrix24Adapter:
                 sources.append(record)
         return stages, sources
 
-    # -- entities, page by page (import, reconciliation) ----------------------------------
+    # -- entities in CRM-id order (import, reconciliation) --------------------------------
 
-    def deals_page(self, *, filter: dict, after_id: int, limit: int) -> list[DealRecord]:
-        params = {"filter": filter | {">ID": after_id}, "select": DEAL_FIELDS}
-        return [normalize.deal_from_b24(row) for row in self._page("crm.deal.list", params, limit)]
+    def _stream(self, method: str, params: dict, after_id: int) -> Iterator[dict]:
+        """Rows with ids above `after_id`, lazily, through batch + moving-ID pagination.
 
-    def leads_page(self, *, filter: dict, after_id: int, limit: int) -> list[LeadRecord]:
-        params = {"filter": filter | {">ID": after_id}, "select": LEAD_FIELDS}
-        return [normalize.lead_from_b24(row) for row in self._page("crm.lead.list", params, limit)]
-
-    def activities_page(self, *, filter: dict, after_id: int, limit: int) -> list[ActivityRecord]:
-        params = {"filter": filter | {">ID": after_id}, "select": ACTIVITY_FIELDS}
-        rows = self._page("crm.activity.list", params, limit)
-        return [normalize.activity_from_b24(row) for row in rows]
-
-    def stage_changes_page(
-        self, entity_type: str, *, filter: dict, after_id: int, limit: int
-    ) -> list[StageChangeRecord]:
-        params = {
-            "entityTypeId": normalize.ENTITY_TYPE_ID[entity_type],
-            "filter": filter | {">ID": after_id},
-            "select": STAGE_HISTORY_FIELDS[entity_type],
-        }
-        rows = self._page("crm.stagehistory.list", params, limit)
-        return [normalize.stage_change_from_b24(row, entity_type=entity_type) for row in rows]
+        A generator that raised is finished, so a token refresh mid-stream restarts the
+        listing after the last row handed out rather than retrying inside it.
+        """
+        refreshed = False
+        while True:
+            listing = dict(params, filter=params["filter"] | {">ID": after_id})
+            try:
+                for row in self.token.call_list_fast(method, listing)["result"]:
+                    after_id = int(row["ID"])
+                    yield row
+                return
+            except (BitrixAPIExpiredToken, BitrixAPIInvalidToken) as error:
+                if refreshed:
+                    raise CrmError(
+                        f"Bitrix24 refused fresh tokens: {error}", retryable=True
+                    ) from error
+                self._run(self.token.refresh_and_set_oauth_token)
+                refreshed = True
+            except BitrixSDKException as error:
+                raise _crm_error(error) from error
 
     def history_sources(self, since: datetime) -> list[HistorySource]:
         """Everything the reports need from `since` on, plus what is still open from before.
@@ -188,42 +185,47 @@ class Bitrix24Adapter:
         """
         t = b24_time(since)
 
-        def source(name, entity_type, method, page, filter, **extra):
+        def source(name, entity_type, method, filter, select, parse, **extra):
+            params = {"filter": filter, "select": select, **extra}
             return HistorySource(
                 name=name,
                 entity_type=entity_type,
-                fetch=lambda after_id, limit: page(filter=filter, after_id=after_id, limit=limit),
-                estimate=lambda: self.count(method, filter, **extra),
+                stream=lambda after_id: map(parse, self._stream(method, params, after_id)),
+                count=(method, {"filter": filter, "select": ["ID"], **extra}),
             )
 
         def history(entity_type):
-            return lambda filter, after_id, limit: self.stage_changes_page(
-                entity_type, filter=filter, after_id=after_id, limit=limit
-            )
+            return lambda row: normalize.stage_change_from_b24(row, entity_type=entity_type)
 
+        lead, deal, activity = (
+            normalize.lead_from_b24,
+            normalize.deal_from_b24,
+            normalize.activity_from_b24,
+        )
         return [
-            source("leads", "lead", "crm.lead.list", self.leads_page, {">=DATE_MODIFY": t}),
-            source("open_leads", "lead", "crm.lead.list", self.leads_page,
-                   {"<DATE_MODIFY": t, "STATUS_SEMANTIC_ID": "P"}),
-            source("deals", "deal", "crm.deal.list", self.deals_page, {">=DATE_MODIFY": t}),
-            source("open_deals", "deal", "crm.deal.list", self.deals_page,
-                   {"<DATE_MODIFY": t, "CLOSED": "N"}),
-            source("activities", "activity", "crm.activity.list", self.activities_page,
-                   {">=LAST_UPDATED": t}),
-            source("planned_activities", "activity", "crm.activity.list", self.activities_page,
-                   {"<LAST_UPDATED": t, "COMPLETED": "N"}),
-            source("deal_history", "deal_history", "crm.stagehistory.list", history("deal"),
-                   {">=CREATED_TIME": t}, entityTypeId=2),
-            source("lead_history", "lead_history", "crm.stagehistory.list", history("lead"),
-                   {">=CREATED_TIME": t}, entityTypeId=1),
+            source("leads", "lead", "crm.lead.list", {">=DATE_MODIFY": t}, LEAD_FIELDS, lead),
+            source("open_leads", "lead", "crm.lead.list",
+                   {"<DATE_MODIFY": t, "STATUS_SEMANTIC_ID": "P"}, LEAD_FIELDS, lead),
+            source("deals", "deal", "crm.deal.list", {">=DATE_MODIFY": t}, DEAL_FIELDS, deal),
+            source("open_deals", "deal", "crm.deal.list",
+                   {"<DATE_MODIFY": t, "CLOSED": "N"}, DEAL_FIELDS, deal),
+            source("activities", "activity", "crm.activity.list",
+                   {">=LAST_UPDATED": t}, ACTIVITY_FIELDS, activity),
+            source("planned_activities", "activity", "crm.activity.list",
+                   {"<LAST_UPDATED": t, "COMPLETED": "N"}, ACTIVITY_FIELDS, activity),
+            source("deal_history", "deal_history", "crm.stagehistory.list",
+                   {">=CREATED_TIME": t}, STAGE_HISTORY_FIELDS["deal"], history("deal"),
+                   entityTypeId=2),
+            source("lead_history", "lead_history", "crm.stagehistory.list",
+                   {">=CREATED_TIME": t}, STAGE_HISTORY_FIELDS["lead"], history("lead"),
+                   entityTypeId=1),
         ]  # fmt: skip
 
-    def count(self, method: str, filter: dict, **params) -> int:
-        """How many rows a list would return (one page request, for progress estimates)."""
-        response = self._run(
-            lambda: self.token.call_method(method, {"filter": filter, "select": ["ID"]} | params)
-        )
-        return int(response.get("total") or 0)
+    def estimates(self, sources: list[HistorySource]) -> dict[str, int]:
+        """How many rows each source holds, in one batch request (for the progress bar)."""
+        commands = {source.name: source.count for source in sources}
+        response = self._run(lambda: self.token.call_batch(commands))["result"]
+        return {name: int(response["result_total"].get(name) or 0) for name in commands}
 
     # -- entities by id (events) ----------------------------------------------------------
 

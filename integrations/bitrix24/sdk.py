@@ -14,24 +14,32 @@ from integrations.tokens import TokenPair, portal_tokens_refresh
 
 
 def sdk_configure() -> None:
-    """Point the SDK at our OAuth server and retry policy (called once at start-up).
-
-    The SDK keeps the OAuth server in class attributes of its requester, not per call.
-    QUERY_LIMIT_EXCEEDED (503) is retried by the SDK with a growing delay; the real limit
-    drains 2 requests/s, so waiting about a second first is what lets the bucket empty.
-    """
+    """Point the SDK at our OAuth server (once, at start-up: the SDK keeps it in class
+    attributes of its requester, not per call)."""
     base = settings.BITRIX24_OAUTH_URL
     BitrixOAuthRequester._OAUTH_TOKEN_URL = f"{base}/oauth/token/"
     BitrixOAuthRequester._APP_INFO_URL = f"{base}/rest/app.info/"
+
+
+def _retry_policy() -> None:
+    """The SDK's retry policy, for the calling thread (its Config is thread-local, so a
+    threaded worker's threads would otherwise get the default of 3 quick attempts).
+
+    QUERY_LIMIT_EXCEEDED (503) is retried every half second, for up to a minute: the bucket
+    drains 2 requests/s and a refused request does not fill it (limits.md). A constant delay
+    keeps parallel import chains at the limit and fair to each other; a growing one lets the
+    chain that waited longest lose every race to the fresh ones.
+    """
     Config().configure(
         default_timeout=30,
-        default_max_retries=8,
-        default_initial_retry_delay=1,
-        default_retry_delay_increment=1,
+        default_max_retries=120,
+        default_initial_retry_delay=0.5,
+        default_retry_delay_increment=0,
     )
 
 
 def bitrix_app() -> BitrixApp:
+    _retry_policy()
     return BitrixApp(
         client_id=settings.BITRIX24_CLIENT_ID, client_secret=settings.BITRIX24_CLIENT_SECRET
     )

@@ -1,0 +1,42 @@
+"""A real Celery worker process for benchmarks, and its peak memory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
+
+
+def worker_start(env: dict, *, pool: str = "threads", concurrency: int = 4) -> subprocess.Popen:
+    command = [sys.executable, "-m", "celery", "-A", "crmapp", "worker", f"--pool={pool}",
+               f"--concurrency={concurrency}", "--loglevel=WARNING"]  # fmt: skip
+    log = (Path(settings.VAR_DIR) / "bench-worker.log").open("a")
+    return subprocess.Popen(command, env=os.environ | env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def worker_peak_rss_mb(worker: subprocess.Popen) -> float:
+    """The process tree's high-water resident memory (VmHWM), read before it is stopped."""
+    total = 0
+    for pid in [worker.pid, *_children(worker.pid)]:
+        status = Path(f"/proc/{pid}/status")
+        if status.exists():
+            for line in status.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1])
+    return total / 1024
+
+
+def worker_stop(worker: subprocess.Popen) -> None:
+    worker.terminate()
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
