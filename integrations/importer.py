@@ -114,16 +114,19 @@ def _import_source(portal: Portal, run: str, part: str) -> list[str]:
                 transaction.set_rollback(True)
                 return []
             portal.import_cursor["sources"][part] = position
-            following = [part]
-            if finished:
-                following = []
-                if all(v == FINISHED for v in portal.import_cursor["sources"].values()):
-                    portal.import_cursor["phase"] = DERIVE
-                    following = [DERIVE]
+            following = _after_sources(portal) if finished else [part]
             _save_progress(portal, added=len(records), step=source.name)
         if finished or time.monotonic() - started > TASK_SECONDS:
             return following
         after_id = position
+
+
+def _after_sources(portal: Portal) -> list[str]:
+    """Once every source is through, the derive phase (call where the cursor is locked)."""
+    if all(after == FINISHED for after in portal.import_cursor["sources"].values()):
+        portal.import_cursor["phase"] = DERIVE
+        return [DERIVE]
+    return []
 
 
 def _sources(portal: Portal, adapter=None) -> dict:
@@ -135,8 +138,7 @@ def _sources(portal: Portal, adapter=None) -> dict:
 def _import_directory(portal: Portal, run: str) -> list[str]:
     adapter = adapter_for(portal)
     sources = _sources(portal, adapter)
-    departments, employees = adapter.departments(), adapter.employees()
-    pipelines, (stages, crm_sources) = adapter.pipelines(), adapter.stages_and_sources()
+    directory = adapter.directory()
     estimates = adapter.estimates(list(sources.values()))
     total = sum(estimates.values()) + sum(
         n for name, n in estimates.items() if sources[name].entity_type in ("lead", "deal")
@@ -144,23 +146,23 @@ def _import_directory(portal: Portal, run: str) -> list[str]:
     with transaction.atomic():
         if not _lock_if_unmoved(portal, run, ("phase",), DIRECTORY):
             return []
-        mirror.mirror_directory_apply(
-            portal,
-            departments=departments,
-            employees=employees,
-            pipelines=pipelines,
-            stages=stages,
-            sources=crm_sources,
-        )
+        mirror.mirror_directory_apply(portal, directory)
         portal.import_cursor["phase"] = SOURCES
-        portal.import_cursor["sources"] = dict.fromkeys(sources, 0)
+        # A source that is empty now needs no listing: what appears later arrives as events.
+        portal.import_cursor["sources"] = {
+            name: 0 if estimates[name] else FINISHED for name in sources
+        }
+        following = [name for name, after in portal.import_cursor["sources"].items() if after == 0]
+        following = following or _after_sources(portal)
         portal.import_total = total
         _save_progress(portal, step=next(iter(sources)))
-    return list(sources)
+    return following
 
 
 def _derive(portal: Portal, run: str) -> list[str]:
     step, after_id = portal.import_cursor["derive"]
+    if (step, after_id) == (0, 0):
+        mirror.mirror_statistics_refresh()
     if step >= len(DERIVE_STEPS):
         return _finish(portal, run)
     name, model, refresh = DERIVE_STEPS[step]

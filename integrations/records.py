@@ -51,6 +51,17 @@ class SourceRecord:
     name: str
 
 
+@dataclass(frozen=True)
+class Directory:
+    """Who and what the CRM's numbers are about: people, teams, pipelines and their stages."""
+
+    departments: list[DepartmentRecord]
+    employees: list[EmployeeRecord]
+    pipelines: list[PipelineRecord]
+    stages: list[StageRecord]
+    sources: list[SourceRecord]
+
+
 @dataclass(frozen=True, slots=True)
 class Utm:
     source: str = ""

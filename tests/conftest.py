@@ -191,16 +191,7 @@ def connected(client, bitrix24):
 
     assert install_post(client, bitrix24).status_code == 200
     portal = Portal.objects.get(member_id=bitrix24.info["install"]["member_id"])
-    adapter = adapter_for(portal)
-    stages, sources = adapter.stages_and_sources()
-    mirror_directory_apply(
-        portal,
-        departments=adapter.departments(),
-        employees=adapter.employees(),
-        pipelines=adapter.pipelines(),
-        stages=stages,
-        sources=sources,
-    )
+    mirror_directory_apply(portal, adapter_for(portal).directory())
     return portal
 
 

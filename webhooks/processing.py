@@ -13,6 +13,7 @@ from collections import defaultdict
 
 from b24pysdk.errors import BitrixSDKException
 from django.conf import settings
+from django.db import transaction
 
 from crmapp.models import Portal
 from integrations import mirror
@@ -43,30 +44,35 @@ def inbox_apply(portal: Portal, events: list[InboundEvent]) -> None:
 
 def entities_refresh(portal: Portal, ids: dict[str, set[int]]) -> None:
     """Fetch the named leads, deals and activities as they are now and mirror them;
-    ids the CRM no longer returns were deleted."""
+    ids the CRM no longer returns were deleted. Everything is read first, then written in
+    one transaction, so a reader never sees a deal without its new history."""
     adapter = adapter_for(portal)
-    for entity_type in ("lead", "deal"):
-        wanted = ids.get(entity_type, set())
-        if not wanted:
-            continue
-        fetch = adapter.deals_by_id if entity_type == "deal" else adapter.leads_by_id
-        upsert = mirror.mirror_deals_upsert if entity_type == "deal" else mirror.mirror_leads_upsert
-        records = fetch(wanted)
-        history = adapter.stage_changes_of(entity_type, wanted)
-        activities = adapter.activities_of(entity_type, wanted)
-        upsert(portal, records)
-        mirror.mirror_stage_changes_upsert(portal, history)
-        mirror.mirror_activities_upsert(portal, activities)
-        gone = wanted - {record.crm_id for record in records}
-        if gone:
-            mirror.mirror_delete(portal, entity_type, gone)
-    wanted = ids.get("activity", set())
-    if wanted:
-        records = adapter.activities_by_id(wanted)
-        mirror.mirror_activities_upsert(portal, records)
-        gone = wanted - {record.crm_id for record in records}
-        if gone:
-            mirror.mirror_delete(portal, "activity", gone)
+    fetched = {}
+    for entity_type, fetch in (("lead", adapter.leads_by_id), ("deal", adapter.deals_by_id)):
+        if wanted := ids.get(entity_type, set()):
+            fetched[entity_type] = (
+                wanted,
+                fetch(wanted),
+                adapter.stage_changes_of(entity_type, wanted),
+                adapter.activities_of(entity_type, wanted),
+            )
+    activity_ids = ids.get("activity", set())
+    activities = adapter.activities_by_id(activity_ids) if activity_ids else []
+
+    upsert = {"lead": mirror.mirror_leads_upsert, "deal": mirror.mirror_deals_upsert}
+    refresh = {"lead": mirror.leads_derived_refresh, "deal": mirror.deals_derived_refresh}
+    with transaction.atomic():
+        for entity_type, (wanted, records, history, owned) in fetched.items():
+            upsert[entity_type](portal, records, derive=False)
+            mirror.mirror_stage_changes_upsert(portal, history, derive=False)
+            mirror.mirror_activities_upsert(portal, owned, derive=False)
+            refresh[entity_type](portal, wanted)
+            if gone := wanted - {record.crm_id for record in records}:
+                mirror.mirror_delete(portal, entity_type, gone)
+        if activity_ids:
+            mirror.mirror_activities_upsert(portal, activities)
+            if gone := activity_ids - {record.crm_id for record in activities}:
+                mirror.mirror_delete(portal, "activity", gone)
 
 
 def portal_install_confirm(portal: Portal, event: InboundEvent) -> None:

@@ -28,11 +28,9 @@ from integrations.errors import CrmError, ReauthorisationRequired
 from integrations.records import (
     ActivityRecord,
     DealRecord,
-    DepartmentRecord,
-    EmployeeRecord,
+    Directory,
     HistorySource,
     LeadRecord,
-    PipelineRecord,
     SourceRecord,
     StageChangeRecord,
     StageRecord,
@@ -67,6 +65,17 @@ EVENTS = [
     "ONCRMACTIVITYADD", "ONCRMACTIVITYUPDATE", "ONCRMACTIVITYDELETE",
     "ONAPPINSTALL", "ONAPPUNINSTALL",
 ]  # fmt: skip
+# Errors inside a batch that a later try can get past (system errors, limits.md).
+TRANSIENT_ERROR_CODES = {
+    "INTERNAL_SERVER_ERROR", "ERROR_UNEXPECTED_ANSWER", "QUERY_LIMIT_EXCEEDED",
+    "OVERLOAD_LIMIT", "OPERATION_TIME_LIMIT", "expired_token", "invalid_token",
+}  # fmt: skip
+DIRECTORY_COMMANDS = {
+    "departments": ("department.get", {}),
+    "employees": ("user.get", {"FILTER": {"USER_TYPE": "employee"}}),
+    "pipelines": ("crm.category.list", {"entityTypeId": 2}),
+    "statuses": ("crm.status.list", {"order": {"SORT": "ASC"}}),
+}
 CARD_PATHS = {"deal": "/crm/deal/details/{id}/", "lead": "/crm/lead/details/{id}/"}
 
 
@@ -128,27 +137,30 @@ class Bitrix24Adapter:
 
     # -- directory ------------------------------------------------------------------------
 
-    def departments(self) -> list[DepartmentRecord]:
-        return [normalize.department_from_b24(row) for row in self._all("department.get")]
-
-    def employees(self) -> list[EmployeeRecord]:
-        # No ACTIVE filter: fired employees still own deals and must keep their names.
-        rows = self._all("user.get", {"FILTER": {"USER_TYPE": "employee"}})
-        return [normalize.employee_from_b24(row) for row in rows]
-
-    def pipelines(self) -> list[PipelineRecord]:
-        result = self.call("crm.category.list", {"entityTypeId": 2})
-        return [normalize.pipeline_from_b24(row) for row in result["categories"]]
-
-    def stages_and_sources(self) -> tuple[list[StageRecord], list[SourceRecord]]:
-        stages, sources = [], []
-        for row in self._all("crm.status.list", {"order": {"SORT": "ASC"}}):
-            record = normalize.stage_from_b24(row)
-            if isinstance(record, StageRecord):
-                stages.append(record)
-            elif isinstance(record, SourceRecord):
-                sources.append(record)
-        return stages, sources
+    def directory(self) -> Directory:
+        """Departments, employees (fired ones too: they still own deals), pipelines, stages
+        and sources: one batch request, paging on only where a list is longer than a page."""
+        batch = self._run(lambda: self.token.call_batch(DIRECTORY_COMMANDS))["result"]
+        if errors := batch.get("result_error"):
+            codes = {error.get("error") for error in errors.values()}
+            raise CrmError(
+                f"Bitrix24 refused the directory: {errors}",
+                retryable=codes <= TRANSIENT_ERROR_CODES,
+            )
+        # PHP sends an empty map as [], so a batch with nothing more to page has a list here.
+        more = batch.get("result_next") or {}
+        rows = {
+            name: self._all(method, params) if more.get(name) else batch["result"][name]
+            for name, (method, params) in DIRECTORY_COMMANDS.items()
+        }
+        statuses = [normalize.stage_from_b24(row) for row in rows["statuses"]]
+        return Directory(
+            departments=[normalize.department_from_b24(row) for row in rows["departments"]],
+            employees=[normalize.employee_from_b24(row) for row in rows["employees"]],
+            pipelines=[normalize.pipeline_from_b24(row) for row in rows["pipelines"]["categories"]],
+            stages=[record for record in statuses if isinstance(record, StageRecord)],
+            sources=[record for record in statuses if isinstance(record, SourceRecord)],
+        )
 
     # -- entities in CRM-id order (import, reconciliation) --------------------------------
 
@@ -225,7 +237,8 @@ class Bitrix24Adapter:
         """How many rows each source holds, in one batch request (for the progress bar)."""
         commands = {source.name: source.count for source in sources}
         response = self._run(lambda: self.token.call_batch(commands))["result"]
-        return {name: int(response["result_total"].get(name) or 0) for name in commands}
+        totals = response.get("result_total") or {}
+        return {name: int(totals.get(name) or 0) for name in commands}
 
     # -- entities by id (events) ----------------------------------------------------------
 

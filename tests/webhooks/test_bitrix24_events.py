@@ -214,3 +214,12 @@ def test_it_follows_the_sandbox_live(client, bitrix24, live_server, settings):
     )
     bitrix24.control.move_deal(9, 1)
     assert wait_until(lambda: Deal.objects.for_portal(portal).get(crm_id=9).pipeline.crm_id == 1)
+    # Nothing may still be in flight when the next test empties the database.
+    assert bitrix24.control.wait_events()
+    assert wait_until(
+        lambda: (
+            not InboundEvent.objects.for_portal(portal)
+            .exclude(status=InboundEvent.Status.DONE)
+            .exists()
+        )
+    )
