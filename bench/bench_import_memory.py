@@ -29,7 +29,7 @@ def _deals_only_peak(scale: str) -> tuple[float, int, float]:
     try:
         portal = empty_portal(sandbox)
         run = portal_import_begin(portal, now=timezone.now())
-        sources = portal_import_chunk(portal, run=run)
+        sources = portal_import_chunk(Portal.objects.get(pk=portal.pk), run=run)
         portal.refresh_from_db()
         cursor = portal.import_cursor
         cursor["sources"] = {

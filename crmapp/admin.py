@@ -12,3 +12,6 @@ class PortalAdmin(admin.ModelAdmin):
     search_fields = ("key", "domain", "member_id")
     fields = ("kind", "key", "domain", "member_id", "status", "tier", "tier_until", "time_zone")
     readonly_fields = ("kind", "key", "domain", "member_id")
+
+    def get_queryset(self, request):
+        return Portal.objects.all()

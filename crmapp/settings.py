@@ -220,6 +220,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "webhooks.tasks.inbox_sweep",
         "schedule": 30.0,
     },
+    "portals-reconcile": {
+        "task": "integrations.tasks.portals_reconcile",
+        "schedule": 300.0,
+    },
+    "portals-reconcile-deletions": {
+        "task": "integrations.tasks.portals_reconcile",
+        "schedule": 24 * 3600.0,
+        "kwargs": {"deletions": True},
+    },
     "portals-import-resume": {
         "task": "integrations.tasks.portals_import_resume",
         "schedule": 60.0,

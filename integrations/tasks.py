@@ -8,6 +8,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from crmapp.models import Portal
+from integrations import reconcile
 from integrations.errors import CrmError
 from integrations.importer import (
     DIRECTORY,
@@ -60,3 +61,26 @@ def portal_connect(self, portal_id: int) -> None:
         raise
     run = portal_import_begin(portal, now=timezone.now())
     portal_import.delay(portal_id, run)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=5)
+def portal_reconcile(self, portal_id: int, deletions: bool = False) -> None:
+    portal = Portal.objects.get(pk=portal_id)
+    try:
+        if deletions:
+            reconcile.portal_deletions_reconcile(portal)
+        else:
+            reconcile.portal_reconcile(portal, now=timezone.now())
+    except CrmError as error:
+        if error.retryable:
+            raise self.retry(exc=error, countdown=min(600, 30 * 2**self.request.retries)) from error
+        raise
+
+
+@shared_task
+def portals_reconcile(deletions: bool = False) -> int:
+    """Every few minutes: changes lost on the way; nightly (deletions=True): deletions."""
+    portals = reconcile.portals_to_reconcile()
+    for portal in portals:
+        portal_reconcile.delay(portal.pk, deletions)
+    return len(portals)

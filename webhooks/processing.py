@@ -13,12 +13,11 @@ from collections import defaultdict
 
 from b24pysdk.errors import BitrixSDKException
 from django.conf import settings
-from django.db import transaction
 
 from crmapp.models import Portal
 from integrations import mirror
 from integrations.errors import InvalidPayload
-from integrations.registry import adapter_for
+from integrations.sync import entities_refresh
 from integrations.tokens import TokenPair, portal_tokens_store
 from webhooks.bitrix24.parse import bitrix24_event_parse
 from webhooks.models import InboundEvent
@@ -40,39 +39,6 @@ def inbox_apply(portal: Portal, events: list[InboundEvent]) -> None:
         mirror.mirror_delete(portal, entity_type, ids - upserts[entity_type])
     if any(upserts.values()):
         entities_refresh(portal, upserts)
-
-
-def entities_refresh(portal: Portal, ids: dict[str, set[int]]) -> None:
-    """Fetch the named leads, deals and activities as they are now and mirror them;
-    ids the CRM no longer returns were deleted. Everything is read first, then written in
-    one transaction, so a reader never sees a deal without its new history."""
-    adapter = adapter_for(portal)
-    fetched = {}
-    for entity_type, fetch in (("lead", adapter.leads_by_id), ("deal", adapter.deals_by_id)):
-        if wanted := ids.get(entity_type, set()):
-            fetched[entity_type] = (
-                wanted,
-                fetch(wanted),
-                adapter.stage_changes_of(entity_type, wanted),
-                adapter.activities_of(entity_type, wanted),
-            )
-    activity_ids = ids.get("activity", set())
-    activities = adapter.activities_by_id(activity_ids) if activity_ids else []
-
-    upsert = {"lead": mirror.mirror_leads_upsert, "deal": mirror.mirror_deals_upsert}
-    refresh = {"lead": mirror.leads_derived_refresh, "deal": mirror.deals_derived_refresh}
-    with transaction.atomic():
-        for entity_type, (wanted, records, history, owned) in fetched.items():
-            upsert[entity_type](portal, records, derive=False)
-            mirror.mirror_stage_changes_upsert(portal, history, derive=False)
-            mirror.mirror_activities_upsert(portal, owned, derive=False)
-            refresh[entity_type](portal, wanted)
-            if gone := wanted - {record.crm_id for record in records}:
-                mirror.mirror_delete(portal, entity_type, gone)
-        if activity_ids:
-            mirror.mirror_activities_upsert(portal, activities)
-            if gone := activity_ids - {record.crm_id for record in activities}:
-                mirror.mirror_delete(portal, "activity", gone)
 
 
 def portal_install_confirm(portal: Portal, event: InboundEvent) -> None:

@@ -69,6 +69,8 @@ class Portal(models.Model):
     import_beat_at = models.DateTimeField(null=True, blank=True)
     # Where a resumable import continues after a killed worker: {"step": ..., "last_id": ...}.
     import_cursor = models.JSONField(default=dict, blank=True)
+    # Reconciliation re-reads what changed in the CRM since this moment (lost events).
+    reconciled_at = models.DateTimeField(null=True, blank=True)
     # Time of the last change applied to the mirror ("data as of").
     data_as_of = models.DateTimeField(null=True, blank=True)
 

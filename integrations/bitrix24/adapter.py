@@ -233,6 +233,28 @@ class Bitrix24Adapter:
                    entityTypeId=1),
         ]  # fmt: skip
 
+    def changed_since(self, since: datetime) -> dict[str, set[int]]:
+        """Ids of the leads, deals and activities modified after `since` (reconciliation)."""
+        t = b24_time(since)
+        listings = {
+            "lead": ("crm.lead.list", {">DATE_MODIFY": t}),
+            "deal": ("crm.deal.list", {">DATE_MODIFY": t}),
+            "activity": ("crm.activity.list", {">LAST_UPDATED": t}),
+        }
+        return {
+            entity_type: {
+                int(row["ID"])
+                for row in self._stream(method, {"filter": filter, "select": ["ID"]}, 0)
+            }
+            for entity_type, (method, filter) in listings.items()
+        }
+
+    def all_ids(self, entity_type: str) -> set[int]:
+        """Every id of a lead, deal or activity the CRM still has (finding deletions)."""
+        method = {"lead": "crm.lead.list", "deal": "crm.deal.list", "activity": "crm.activity.list"}
+        params = {"filter": {}, "select": ["ID"]}
+        return {int(row["ID"]) for row in self._stream(method[entity_type], params, 0)}
+
     def estimates(self, sources: list[HistorySource]) -> dict[str, int]:
         """How many rows each source holds, in one batch request (for the progress bar)."""
         commands = {source.name: source.count for source in sources}
