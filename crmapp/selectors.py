@@ -8,11 +8,6 @@ from crmapp.models import Portal
 from crmapp.tiers import WINDOW_MONTHS, portal_tier, trial_days_left
 
 
-def portal_by_key(key: str) -> Portal:
-    """The portal a CLI user names by its domain (Bitrix24) or subdomain (amoCRM)."""
-    return Portal.objects.get(key=key)
-
-
 def portal_summary(portal: Portal, *, now: datetime) -> dict:
     tier = portal_tier(portal, now=now)
     return {

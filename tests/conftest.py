@@ -135,6 +135,19 @@ def bitrix24(sandbox_bitrix24_env, settings):
     return sandbox_bitrix24_env
 
 
+@pytest.fixture
+def sandbox_portal(bitrix24, make_portal):
+    """A portal row holding the sandbox installation's tokens: no install, no import."""
+    info, install = bitrix24.info, bitrix24.info["install"]
+    return make_portal(
+        key=info["domain"],
+        domain=info["domain"],
+        member_id=install["member_id"],
+        access_token=install["AUTH_ID"],
+        refresh_token=install["REFRESH_ID"],
+    )
+
+
 def install_post(client, sandbox, form: dict | None = None):
     """POST the install payload the way the portal does: query params + form body."""
     from urllib.parse import urlencode

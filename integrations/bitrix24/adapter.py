@@ -76,7 +76,6 @@ DIRECTORY_COMMANDS = {
     "pipelines": ("crm.category.list", {"entityTypeId": 2}),
     "statuses": ("crm.status.list", {"order": {"SORT": "ASC"}}),
 }
-CARD_PATHS = {"deal": "/crm/deal/details/{id}/", "lead": "/crm/lead/details/{id}/"}
 
 
 def b24_time(value: datetime) -> str:
@@ -303,12 +302,7 @@ class Bitrix24Adapter:
         )
         return [normalize.activity_from_b24(row) for row in rows]
 
-    # -- users, events, notifications -----------------------------------------------------
-
-    def current_user(self) -> tuple[int, bool]:
-        """The crm id of the user whose token this is, and whether they are a portal admin."""
-        user = self.call("user.current")
-        return int(user["ID"]), bool(self.call("user.admin"))
+    # -- events -----------------------------------------------------------------------------
 
     def events_bind(self) -> None:
         """Bind our event handler; handlers vanish on every app update, so bind at each install."""
@@ -317,13 +311,3 @@ class Bitrix24Adapter:
         for event in EVENTS:
             if (event, handler_url) not in bound:
                 self.call("event.bind", {"event": event, "handler": handler_url})
-
-    def notify(self, user_crm_id: int, message: str) -> None:
-        self.call("im.notify.system.add", {"USER_ID": user_crm_id, "MESSAGE": message})
-
-    def card_url(self, entity_type: str, crm_id: int) -> str:
-        return f"https://{self.portal.domain}{CARD_PATHS[entity_type].format(id=crm_id)}"
-
-    def card_path(self, entity_type: str, crm_id: int) -> str:
-        """What BX24.openPath() takes to open the card in the CRM's slider."""
-        return CARD_PATHS[entity_type].format(id=crm_id)

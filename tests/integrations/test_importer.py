@@ -17,15 +17,8 @@ from integrations.importer import (
 
 
 @pytest.fixture
-def portal(bitrix24, make_portal):
-    info, install = bitrix24.info, bitrix24.info["install"]
-    return make_portal(
-        key=info["domain"],
-        domain=info["domain"],
-        member_id=install["member_id"],
-        access_token=install["AUTH_ID"],
-        refresh_token=install["REFRESH_ID"],
-    )
+def portal(sandbox_portal):
+    return sandbox_portal
 
 
 def _run(portal: Portal, run: str, parts: list[str] | None = None) -> int:

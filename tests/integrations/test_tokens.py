@@ -18,15 +18,8 @@ WORKERS = 12
 
 
 @pytest.fixture
-def portal(bitrix24, make_portal):
-    info, install = bitrix24.info, bitrix24.info["install"]
-    return make_portal(
-        key=info["domain"],
-        domain=info["domain"],
-        member_id=install["member_id"],
-        access_token=install["AUTH_ID"],
-        refresh_token=install["REFRESH_ID"],
-    )
+def portal(sandbox_portal):
+    return sandbox_portal
 
 
 @pytest.fixture
