@@ -203,6 +203,8 @@ else:
         "polling_interval": 0.1,
     }
     CELERY_RESULT_BACKEND = None
+# One queue for everything; a separate name lets tests (or a second deployment) share a broker.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -234,6 +236,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
 }
+
+# An inbox row claimed by a worker that has not settled it for this long is taken over (the
+# worker died); keep it well above the time a batch of events takes to apply.
+INBOX_CLAIM_TIMEOUT_SECONDS = env_int("INBOX_CLAIM_TIMEOUT_SECONDS", 120)
 
 # Uninstalled portals keep their data this long, so a reinstall finds everything as it was.
 UNINSTALL_RETENTION_DAYS = env_int("UNINSTALL_RETENTION_DAYS", 30)

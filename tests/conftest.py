@@ -58,56 +58,63 @@ def database_url_for_subprocess() -> str:
     return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db, tmp_path):
-    """A real `celery worker` process on a queue of its own, against the test database.
+class CeleryWorkers:
+    """Real `celery worker` processes on a queue of their own, against the test database,
+    through the configured broker (Redis on CI, the filesystem transport embedded)."""
 
-    Yields the queue name; tasks sent with `apply_async(queue=...)` run in that process,
-    through the configured broker (Redis on CI, the filesystem transport embedded).
-    """
-    import os
-    import subprocess
-    import sys
+    def __init__(self, queue: str, log_dir) -> None:
+        self.queue, self.log_dir, self.processes = queue, log_dir, []
+
+    def start(self, **env: str):
+        import os
+        import subprocess
+        import sys
+
+        from django.conf import settings
+
+        environment = os.environ | {
+            "DATABASE_URL": database_url_for_subprocess(),
+            "SECRET_KEY": settings.SECRET_KEY,
+            "FIELD_ENCRYPTION_KEY": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+            "VAR_DIR": str(settings.VAR_DIR),
+            "CELERY_QUEUE": self.queue,
+            **({"REDIS_URL": settings.REDIS_URL} if settings.REDIS_URL else {}),
+            **env,
+        }
+        log = (self.log_dir / f"worker-{len(self.processes)}.log").open("w")
+        command = [sys.executable, "-m", "celery", "-A", "crmapp", "worker", "--pool=solo",
+                   "-Q", self.queue, "--without-gossip", "--without-mingle",
+                   "--loglevel=INFO"]  # fmt: skip
+        process = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT)
+        self.processes.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        import subprocess
+
+        for process in self.processes:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture
+def celery_workers(transactional_db, tmp_path):
+    """Start real worker processes with `.start(**env)`; tasks reach them on `.queue`."""
     import uuid
 
-    from django.conf import settings
+    workers = CeleryWorkers(f"test-{uuid.uuid4().hex[:12]}", tmp_path)
+    yield workers
+    workers.stop_all()
 
-    queue = f"test-{uuid.uuid4().hex[:12]}"
-    env = os.environ | {
-        "DATABASE_URL": database_url_for_subprocess(),
-        "SECRET_KEY": settings.SECRET_KEY,
-        "FIELD_ENCRYPTION_KEY": ",".join(settings.FIELD_ENCRYPTION_KEYS),
-        "VAR_DIR": str(settings.VAR_DIR),
-    }
-    if settings.REDIS_URL:
-        env["REDIS_URL"] = settings.REDIS_URL
-    log = (tmp_path / "worker.log").open("w")
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "crmapp",
-            "worker",
-            "--pool=solo",
-            "-Q",
-            queue,
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=INFO",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    yield queue
-    worker.terminate()
-    try:
-        worker.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-    log.close()
+
+@pytest.fixture
+def celery_worker_process(celery_workers):
+    """One real worker; yields the queue that reaches it."""
+    celery_workers.start()
+    return celery_workers.queue
 
 
 def wait_until(condition, *, timeout: float = 60, interval: float = 0.2) -> bool:

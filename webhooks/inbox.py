@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
@@ -12,8 +13,11 @@ from crmapp.models import Portal
 from webhooks.models import InboundEvent
 
 MAX_ATTEMPTS = 8
-# A claimed row not settled within this time belongs to a worker that died: reclaim it.
-CLAIM_TIMEOUT = timedelta(minutes=2)
+
+
+def _claim_timeout() -> timedelta:
+    """A claimed row not settled within this time belongs to a worker that died."""
+    return timedelta(seconds=settings.INBOX_CLAIM_TIMEOUT_SECONDS)
 
 
 def inbound_event_store(
@@ -55,7 +59,7 @@ def portal_inbox_claim(portal: Portal, *, now: datetime, limit: int = 500) -> li
     due = InboundEvent.objects.for_portal(portal).filter(
         status=InboundEvent.Status.PENDING, next_attempt_at__lte=now
     ) | InboundEvent.objects.for_portal(portal).filter(
-        status=InboundEvent.Status.PROCESSING, claimed_at__lt=now - CLAIM_TIMEOUT
+        status=InboundEvent.Status.PROCESSING, claimed_at__lt=now - _claim_timeout()
     )
     ids = list(
         due.select_for_update(skip_locked=True).order_by("id").values_list("id", flat=True)[:limit]
@@ -94,7 +98,7 @@ def portals_with_due_events(*, now: datetime) -> list[int]:
         status=InboundEvent.Status.PENDING, next_attempt_at__lte=now
     )
     stale = InboundEvent.all_portals.filter(
-        status=InboundEvent.Status.PROCESSING, claimed_at__lt=now - CLAIM_TIMEOUT
+        status=InboundEvent.Status.PROCESSING, claimed_at__lt=now - _claim_timeout()
     )
     return sorted(
         set(pending.values_list("portal_id", flat=True))
