@@ -6,6 +6,7 @@ import hashlib
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 
@@ -29,28 +30,50 @@ def inbound_event_store(
     action: str,
     entity_id: int | None,
     now: datetime,
-) -> InboundEvent:
-    """Keep the event; a duplicate of a settled one is reopened, since the entity may have
-    changed again since (we re-read current state, so processing twice is harmless)."""
-    key = hashlib.sha256(body.encode()).hexdigest()
-    event, created = InboundEvent.objects.for_portal(portal).get_or_create(
+) -> None:
+    """Keep the event, in one INSERT … ON CONFLICT statement.
+
+    A duplicate lands on the same row and makes it pending again: the entity may have changed
+    since the row was applied, or while it is being applied (the worker then leaves it
+    pending), and since we re-read current state, applying it twice is harmless.
+    """
+    event = InboundEvent(
         portal=portal,
-        key=key,
-        defaults={
-            "name": name,
-            "entity_type": entity_type,
-            "action": action,
-            "entity_id": entity_id,
-            "body": body,
-            "received_at": now,
-            "next_attempt_at": now,
-        },
+        key=hashlib.sha256(body.encode()).hexdigest(),
+        name=name,
+        entity_type=entity_type,
+        action=action,
+        entity_id=entity_id,
+        body=body,
+        received_at=now,
+        next_attempt_at=now,
+        status=InboundEvent.Status.PENDING,
+        attempts=0,
     )
-    if not created and event.status == InboundEvent.Status.DONE:
-        InboundEvent.objects.for_portal(portal).filter(pk=event.pk).update(
-            status=InboundEvent.Status.PENDING, attempts=0, next_attempt_at=now
-        )
-    return event
+    InboundEvent.objects.bulk_create(
+        [event],
+        update_conflicts=True,
+        unique_fields=["portal", "key"],
+        update_fields=["status", "attempts", "next_attempt_at"],
+    )
+
+
+def portal_inbox_drain_wanted(portal: Portal) -> bool:
+    """True if no drain of this portal is already queued (and mark one as queued).
+
+    Coalesces a burst: the first event of a portal enqueues a drain, the following ones find
+    it queued and ride along; the drain clears the mark before it claims rows, so an event
+    stored after that enqueues the next one. A lost drain message is the sweeper's to repair.
+    """
+    return cache.add(_drain_key(portal.pk), 1, timeout=int(_claim_timeout().total_seconds()))
+
+
+def portal_inbox_drain_started(portal_id: int) -> None:
+    cache.delete(_drain_key(portal_id))
+
+
+def _drain_key(portal_id: int) -> str:
+    return f"inbox-drain-queued:{portal_id}"
 
 
 @transaction.atomic

@@ -9,6 +9,7 @@ from webhooks.inbox import (
     inbound_events_done,
     inbound_events_failed,
     portal_inbox_claim,
+    portal_inbox_drain_started,
     portals_with_due_events,
 )
 from webhooks.processing import inbox_apply, portal_install_confirm
@@ -18,6 +19,7 @@ from webhooks.processing import inbox_apply, portal_install_confirm
 def portal_inbox_drain(portal_id: int) -> int:
     """Apply what is due in the portal's inbox; failures back off or go to dead letters."""
     portal = Portal.objects.get(pk=portal_id)
+    portal_inbox_drain_started(portal_id)
     events = portal_inbox_claim(portal, now=timezone.now())
     for event in [e for e in events if e.name == "ONAPPINSTALL"]:
         try:

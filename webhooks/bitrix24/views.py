@@ -16,7 +16,7 @@ from crmapp.models import Portal
 from integrations.bitrix24.install import uninstall_purge_after
 from integrations.errors import InvalidPayload
 from webhooks.bitrix24.parse import bitrix24_event_parse
-from webhooks.inbox import inbound_event_store
+from webhooks.inbox import inbound_event_store, portal_inbox_drain_wanted
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,11 @@ def bitrix24_events(request: HttpRequest) -> HttpResponse:
         event = bitrix24_event_parse(body)
     except (UnicodeDecodeError, InvalidPayload) as error:
         return _refuse(400, f"malformed Bitrix24 event: {error}", request)
-    portal = Portal.objects.filter(kind=Portal.Kind.BITRIX24, member_id=event.member_id).first()
+    portal = (
+        Portal.objects.filter(kind=Portal.Kind.BITRIX24, member_id=event.member_id)
+        .only("id", "status", "application_token", "key")
+        .first()
+    )
     if portal is None or portal.status == Portal.Status.UNINSTALLED:
         return _refuse(404, "unknown portal: the application is not installed there", request)
     if not _verified(portal, event):
@@ -64,7 +68,7 @@ def bitrix24_events(request: HttpRequest) -> HttpResponse:
                 from crmapp.tasks import portals_purge_uninstalled
 
                 transaction.on_commit(portals_purge_uninstalled.delay)
-        else:
+        elif portal_inbox_drain_wanted(portal):
             transaction.on_commit(lambda: portal_inbox_drain.delay(portal.pk))
     return HttpResponse("ok", content_type="text/plain")
 
