@@ -14,15 +14,11 @@ def entities_refresh(portal: Portal, ids: dict[str, set[int]]) -> None:
     ids the CRM no longer returns were deleted. Everything is read first, then written in
     one transaction, so a reader never sees a deal without its new history."""
     adapter = adapter_for(portal)
-    fetched = {}
-    for entity_type, fetch in (("lead", adapter.leads_by_id), ("deal", adapter.deals_by_id)):
-        if wanted := ids.get(entity_type, set()):
-            fetched[entity_type] = (
-                wanted,
-                fetch(wanted),
-                adapter.stage_changes_of(entity_type, wanted),
-                adapter.activities_of(entity_type, wanted),
-            )
+    fetched = {
+        entity_type: (wanted, *adapter.entities_current(entity_type, wanted))
+        for entity_type in ("lead", "deal")
+        if (wanted := ids.get(entity_type, set()))
+    }
     activity_ids = ids.get("activity", set())
     activities = adapter.activities_by_id(activity_ids) if activity_ids else []
 
