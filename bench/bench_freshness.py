@@ -9,7 +9,6 @@ Uses PostgreSQL and Redis on loopback when they answer (as on CI), else the embe
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -22,6 +21,7 @@ import requests
 from django.conf import settings
 
 from bench.result import Result
+from bench.services import http_wait, services_reachable
 from bench.workers import worker_start, worker_stop
 from crmapp.env import database_from_url
 from integrations.sandbox import start_sandbox
@@ -31,7 +31,7 @@ CHANGES = 40
 
 
 def run() -> list[Result]:
-    services = all(_reachable(port) for port in (5432, 6379))
+    services = services_reachable()
     env = _environment(services)
     sandbox = start_sandbox(seed=4, scale="small", rate_limit=(50, 2))
     info = sandbox.info
@@ -50,7 +50,7 @@ def run() -> list[Result]:
     )  # fmt: skip
     worker = worker_start(env)
     try:
-        _wait_up()
+        http_wait(f"http://127.0.0.1:{PORT}/healthz")
         _install(info)
         sandbox.control.install_finish()
         read = _reader(env)
@@ -133,17 +133,17 @@ def _reader(env: dict):
     config = database_from_url(env["DATABASE_URL"], sqlite_default=settings.VAR_DIR)
     if config["ENGINE"].endswith("sqlite3"):
         connection = sqlite3.connect(config["NAME"], timeout=20, isolation_level=None)
-        placeholder = "?"
+        param_marker = "?"
     else:
         connection = psycopg.connect(
             host=config["HOST"], port=config["PORT"], user=config["USER"],
             dbname=config["NAME"], autocommit=True,
         )  # fmt: skip
-        placeholder = "%s"
+        param_marker = "%s"
 
     def read(sql: str, *params):
         cursor = connection.cursor()
-        cursor.execute(sql.replace("%s", placeholder), params)
+        cursor.execute(sql.replace("%s", param_marker), params)
         row = cursor.fetchone()
         cursor.close()
         return row[0] if row else None
@@ -173,21 +173,3 @@ def _wait_amount(read, deal_id: int, amount: str) -> None:
 def _percentile(values: list[float], percent: int) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(percent / 100 * (len(ordered) - 1)))]
-
-
-def _wait_up() -> None:
-    for _ in range(100):
-        try:
-            requests.get(f"http://127.0.0.1:{PORT}/healthz", timeout=1)
-            return
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise RuntimeError("gunicorn did not start")
-
-
-def _reachable(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False

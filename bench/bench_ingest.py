@@ -8,7 +8,6 @@ Needs PostgreSQL and Redis on loopback (as on CI); reports "skipped" otherwise.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +21,7 @@ import requests
 from django.conf import settings
 
 from bench.result import Result
+from bench.services import http_wait, services_reachable
 
 DATABASE_URL = "postgres://postgres@127.0.0.1:5432/crmreports_bench_ingest"
 REDIS_URL = "redis://127.0.0.1:6379/12"
@@ -32,7 +32,7 @@ APP_TOKEN = "c" * 32
 
 
 def run() -> list[Result]:
-    if not all(_reachable(port) for port in (5432, 6379)):
+    if not services_reachable():
         return [Result("webhook ingest", 0, ">= 0.5", None, {"skipped": "no PostgreSQL/Redis"})]
     queue = f"bench-ingest-{uuid.uuid4().hex[:8]}"
     env = os.environ | {
@@ -50,7 +50,7 @@ def run() -> list[Result]:
         env=env,
     )  # fmt: skip
     try:
-        _wait_up()
+        http_wait(f"http://127.0.0.1:{PORT}/healthz")
         empty = _rate(lambda i: ("/bench/empty/", "x=1"))
         ingest = _rate(_event)
     finally:
@@ -123,26 +123,8 @@ def _prepare_database(env: dict) -> None:
     subprocess.run([*manage, "shell", "-c", create], env=env, check=True)
 
 
-def _wait_up() -> None:
-    for _ in range(100):
-        try:
-            requests.get(f"http://127.0.0.1:{PORT}/healthz", timeout=1)
-            return
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise RuntimeError("gunicorn did not start")
-
-
 def _drop_queue(queue: str) -> None:
     import redis
 
     client = redis.Redis.from_url(REDIS_URL)
     client.delete(queue)
-
-
-def _reachable(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False

@@ -63,7 +63,7 @@ def _ids(model, portal: Portal, **filters) -> dict:
 
 
 def _employee_ids(portal: Portal, crm_ids: Iterable[int | None]) -> dict[int, int]:
-    """Employee pks by CRM id, creating a placeholder for someone hired since the last sync."""
+    """Employee pks by CRM id, creating a stand-in row for someone hired since the last sync."""
     known = _ids(Employee, portal)
     missing = {crm_id for crm_id in crm_ids if crm_id and crm_id not in known}
     if missing:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 
@@ -51,25 +52,31 @@ def bitrix24_events(request: HttpRequest) -> HttpResponse:
     from webhooks.tasks import portal_inbox_drain
 
     now = timezone.now()
-    with transaction.atomic():
-        inbound_event_store(
-            portal,
-            body=body,
-            name=event.name,
-            entity_type=event.entity_type,
-            action=event.action,
-            entity_id=event.entity_id,
-            now=now,
-        )
-        if event.name == "ONAPPUNINSTALL":
-            purge_after = uninstall_purge_after(now, clean=event.clean)
-            portal_uninstall(portal, purge_after=purge_after, now=now)
+    # Stored (committed: one statement in autocommit) before anything is enqueued or answered.
+    store = functools.partial(
+        inbound_event_store,
+        portal,
+        body=body,
+        name=event.name,
+        entity_type=event.entity_type,
+        action=event.action,
+        entity_id=event.entity_id,
+        now=now,
+    )
+    if event.name == "ONAPPUNINSTALL":
+        with transaction.atomic():
+            store()
+            portal_uninstall(
+                portal, purge_after=uninstall_purge_after(now, clean=event.clean), now=now
+            )
             if event.clean:
                 from crmapp.tasks import portals_purge_uninstalled
 
                 transaction.on_commit(portals_purge_uninstalled.delay)
-        elif portal_inbox_drain_wanted(portal):
-            transaction.on_commit(lambda: portal_inbox_drain.delay(portal.pk))
+    else:
+        store()
+        if portal_inbox_drain_wanted(portal):
+            portal_inbox_drain.delay(portal.pk)
     return HttpResponse("ok", content_type="text/plain")
 
 

@@ -62,11 +62,6 @@ def _assert_time(payload: dict[str, Any], fixture: dict[str, Any]) -> None:
     assert set(fixture["time"]) <= set(payload["time"])
 
 
-pytestmark = pytest.mark.skipif(
-    not FIXTURES.is_dir(), reason="shared fixtures not checked out beside the repo"
-)
-
-
 def test_it_shapes_deal_get_like_the_docs(sandbox_bitrix24_fresh: Sandbox) -> None:
     fixture = _fixture("bitrix24_crm_deal_get_response.json")
     payload = _call(sandbox_bitrix24_fresh, "crm.deal.get", id=1)
