@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import transaction
 
 from crmapp.models import Portal
 
@@ -15,3 +16,11 @@ class PortalAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return Portal.objects.all()
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "time_zone" in form.changed_data:
+            from reports.tasks import portal_facts_rebuild
+
+            # Days are the portal's days: another time zone re-buckets every aggregate.
+            transaction.on_commit(lambda: portal_facts_rebuild.delay(obj.pk))

@@ -19,11 +19,24 @@ from crmapp.models import (
     Stage,
     StageChange,
 )
+from reports.models import DayFact, FactCheck
 
 log = logging.getLogger(__name__)
 
 # Children before parents, so no row ever points at a deleted one mid-way.
-MIRROR_MODELS = (StageChange, Activity, Deal, Lead, Stage, Pipeline, Source, Employee, Department)
+MIRROR_MODELS = (
+    DayFact,
+    FactCheck,
+    StageChange,
+    Activity,
+    Deal,
+    Lead,
+    Stage,
+    Pipeline,
+    Source,
+    Employee,
+    Department,
+)
 
 
 @transaction.atomic

@@ -186,10 +186,9 @@ SPECTACULAR_SETTINGS = {
 # Celery. Embedded: kombu's filesystem transport, so web and worker processes exchange
 # messages through var/broker without a server.
 BROKER_DIR = VAR_DIR / "broker"
-if REDIS_URL:
-    CELERY_BROKER_URL = REDIS_URL
-    CELERY_RESULT_BACKEND = REDIS_URL
-else:
+# A broker of its own (CELERY_BROKER_URL) is optional; by default it is the Redis of REDIS_URL.
+CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", schemes=("redis", "rediss")) or REDIS_URL
+if not CELERY_BROKER_URL:
     for _folder in ("out", "processed", "control"):
         (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
@@ -202,7 +201,7 @@ else:
         # The transport polls its folder; the default second would add a second per chunk.
         "polling_interval": 0.1,
     }
-    CELERY_RESULT_BACKEND = None
+CELERY_RESULT_BACKEND = None  # tasks report through the database, not through results
 # One queue for everything; a separate name lets tests (or a second deployment) share a broker.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 CELERY_TASK_IGNORE_RESULT = True
@@ -234,6 +233,10 @@ CELERY_BEAT_SCHEDULE = {
     "portals-import-resume": {
         "task": "integrations.tasks.portals_import_resume",
         "schedule": 60.0,
+    },
+    "portals-facts-check": {
+        "task": "reports.tasks.portals_facts_check",
+        "schedule": 6 * 3600.0,
     },
 }
 

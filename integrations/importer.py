@@ -27,13 +27,15 @@ from crmapp.models import Deal, Lead, Portal
 from crmapp.tiers import window_start
 from integrations import mirror
 from integrations.registry import adapter_for
+from reports.aggregates import ENTITY_TYPES, facts_rebuild_chunk
+from reports.models import DayFact
 
 log = logging.getLogger(__name__)
 
 CHUNK = 5000
 TASK_SECONDS = 60
 DERIVE_CHUNK = 2000
-DIRECTORY, SOURCES, DERIVE, DONE = "directory", "sources", "derive", "done"
+DIRECTORY, SOURCES, DERIVE, FACTS, DONE = "directory", "sources", "derive", "facts", "done"
 FINISHED = -1  # a source cursor that has reached the end
 # During an import the derived fields wait for the last step, when all history is in.
 UPSERT = {
@@ -61,6 +63,8 @@ def portal_import_begin(portal: Portal, *, now: datetime) -> str:
     run = uuid.uuid4().hex
     with transaction.atomic():
         portal = Portal.objects.select_for_update().get(pk=portal.pk)
+        # The aggregates are recounted at the end; until then events leave them alone.
+        DayFact.objects.for_portal(portal)._raw_delete(DayFact.objects.db)
         portal.import_phase = Portal.ImportPhase.RUNNING
         portal.import_step = DIRECTORY
         portal.import_done = portal.import_total = 0
@@ -73,6 +77,7 @@ def portal_import_begin(portal: Portal, *, now: datetime) -> str:
             "phase": DIRECTORY,
             "sources": {},
             "derive": [0, 0],
+            "facts": None,
         }
         portal.save()
     return run
@@ -91,6 +96,8 @@ def portal_import_chunk(portal: Portal, *, run: str, part: str = DIRECTORY) -> l
         return _import_directory(portal, run) if cursor["phase"] == DIRECTORY else []
     if part == DERIVE:
         return _derive(portal, run) if cursor["phase"] == DERIVE else []
+    if part == FACTS:
+        return _count_facts(portal, run) if cursor["phase"] == FACTS else []
     return _import_source(portal, run, part)
 
 
@@ -140,8 +147,11 @@ def _import_directory(portal: Portal, run: str) -> list[str]:
     sources = _sources(portal, adapter)
     directory = adapter.directory()
     estimates = adapter.estimates(list(sources.values()))
-    total = sum(estimates.values()) + sum(
-        n for name, n in estimates.items() if sources[name].entity_type in ("lead", "deal")
+    # Every listed entity once, leads and deals again (derive), then leads, deals and
+    # activities once more (aggregates).
+    revisits = {"lead": 2, "deal": 2, "activity": 1}
+    total = sum(
+        n * (1 + revisits.get(sources[name].entity_type, 0)) for name, n in estimates.items()
     )
     with transaction.atomic():
         if not _lock_if_unmoved(portal, run, ("phase",), DIRECTORY):
@@ -164,7 +174,13 @@ def _derive(portal: Portal, run: str) -> list[str]:
     if (step, after_id) == (0, 0):
         mirror.mirror_statistics_refresh()
     if step >= len(DERIVE_STEPS):
-        return _finish(portal, run)
+        with transaction.atomic():
+            if not _lock_if_unmoved(portal, run, ("phase",), DERIVE):
+                return []
+            portal.import_cursor["phase"] = FACTS
+            portal.import_cursor["facts"] = [0, 0]
+            _save_progress(portal, step=FACTS)
+        return [FACTS]
     name, model, refresh = DERIVE_STEPS[step]
     ids = list(
         model.objects.for_portal(portal)
@@ -182,9 +198,28 @@ def _derive(portal: Portal, run: str) -> list[str]:
     return [DERIVE]
 
 
+def _count_facts(portal: Portal, run: str) -> list[str]:
+    """Count the mirror into the aggregates, type by type in id order, for up to
+    TASK_SECONDS. Events meanwhile keep counted entities in step (facts_tracking)."""
+    started = time.monotonic()
+    while True:
+        position = portal.import_cursor["facts"]
+        index, after_id = position
+        if index >= len(ENTITY_TYPES):
+            return _finish(portal, run)
+        with transaction.atomic():
+            if not _lock_if_unmoved(portal, run, ("facts",), position):
+                return []
+            counted, last_id = facts_rebuild_chunk(portal, ENTITY_TYPES[index], after_id)
+            portal.import_cursor["facts"] = [index + 1, 0] if last_id is None else [index, last_id]
+            _save_progress(portal, added=counted, step=f"facts_{ENTITY_TYPES[index]}")
+        if time.monotonic() - started > TASK_SECONDS:
+            return [FACTS]
+
+
 def _finish(portal: Portal, run: str) -> list[str]:
     with transaction.atomic():
-        if not _lock_if_unmoved(portal, run, ("phase",), DERIVE):
+        if not _lock_if_unmoved(portal, run, ("phase",), FACTS):
             return []
         now = timezone.now()
         portal.import_cursor["phase"] = DONE

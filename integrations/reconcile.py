@@ -14,9 +14,8 @@ from datetime import datetime, timedelta
 from itertools import batched
 
 from crmapp.models import Activity, Deal, Lead, Portal
-from integrations.mirror import mirror_delete
 from integrations.registry import adapter_for
-from integrations.sync import entities_refresh
+from integrations.sync import entities_delete, entities_refresh
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,7 @@ def portal_deletions_reconcile(portal: Portal) -> dict[str, int]:
         ours = set(model.objects.for_portal(portal).values_list("crm_id", flat=True))
         gone = ours - theirs
         if gone:
-            mirror_delete(portal, entity_type, gone)
+            entities_delete(portal, entity_type, gone)
         removed[entity_type] = len(gone)
     log.info("deletions reconciled for %s: %s", portal, removed)
     return removed

@@ -15,9 +15,8 @@ from b24pysdk.errors import BitrixSDKException
 from django.conf import settings
 
 from crmapp.models import Portal
-from integrations import mirror
 from integrations.errors import InvalidPayload
-from integrations.sync import entities_refresh
+from integrations.sync import entities_delete, entities_refresh
 from integrations.tokens import TokenPair, portal_tokens_store
 from webhooks.bitrix24.parse import bitrix24_event_parse
 from webhooks.models import InboundEvent
@@ -36,7 +35,7 @@ def inbox_apply(portal: Portal, events: list[InboundEvent]) -> None:
             deletes[event.entity_type].add(event.entity_id)
     for entity_type, ids in deletes.items():
         # A later add of the same id in this batch wins (ids are never reused, but be safe).
-        mirror.mirror_delete(portal, entity_type, ids - upserts[entity_type])
+        entities_delete(portal, entity_type, ids - upserts[entity_type])
     if any(upserts.values()):
         entities_refresh(portal, upserts)
 

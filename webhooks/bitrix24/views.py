@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hmac
 import logging
@@ -17,7 +18,11 @@ from crmapp.models import Portal
 from integrations.bitrix24.install import uninstall_purge_after
 from integrations.errors import InvalidPayload
 from webhooks.bitrix24.parse import bitrix24_event_parse
-from webhooks.inbox import inbound_event_store, portal_inbox_drain_wanted
+from webhooks.inbox import (
+    inbound_event_store,
+    portal_inbox_drain_started,
+    portal_inbox_drain_wanted,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +54,6 @@ def bitrix24_events(request: HttpRequest) -> HttpResponse:
     if not event.is_known:
         return HttpResponse("ignored", content_type="text/plain")
 
-    from webhooks.tasks import portal_inbox_drain
-
     now = timezone.now()
     # Stored (committed: one statement in autocommit) before anything is enqueued or answered.
     store = functools.partial(
@@ -75,9 +78,22 @@ def bitrix24_events(request: HttpRequest) -> HttpResponse:
                 transaction.on_commit(portals_purge_uninstalled.delay)
     else:
         store()
+        _drain_wake(portal)
+    return HttpResponse("ok", content_type="text/plain")
+
+
+def _drain_wake(portal: Portal) -> None:
+    """Ask a worker to apply the portal's inbox now. The event is already stored, so if the
+    cache or the broker is down the answer is still 200: the sweeper applies it later."""
+    from webhooks.tasks import portal_inbox_drain
+
+    try:
         if portal_inbox_drain_wanted(portal):
             portal_inbox_drain.delay(portal.pk)
-    return HttpResponse("ok", content_type="text/plain")
+    except Exception:
+        log.warning("event of %s stored; no worker could be woken", portal, exc_info=True)
+        with contextlib.suppress(Exception):
+            portal_inbox_drain_started(portal.pk)  # let the next event try again
 
 
 def _verified(portal: Portal, event) -> bool:

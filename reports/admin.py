@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from reports.models import FactCheck
+
+
+@admin.register(FactCheck)
+class FactCheckAdmin(admin.ModelAdmin):
+    """Self-checks of the aggregates: a row with mismatches is a bug to look into."""
+
+    list_display = ("checked_at", "portal", "ok", "mismatch_count")
+    readonly_fields = ("portal", "checked_at", "days", "mismatches")
+
+    def get_queryset(self, request):
+        return FactCheck.all_portals.select_related("portal")
+
+    @admin.display(description="mismatches")
+    def mismatch_count(self, check: FactCheck) -> int:
+        return len(check.mismatches)
+
+    @admin.display(boolean=True)
+    def ok(self, check: FactCheck) -> bool:
+        return check.ok
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,299 @@
+"""Maintaining the daily aggregates: incrementally with every mirror write, or rebuilt.
+
+`facts_tracking` wraps a mirror write: it takes the named entities' contribution before and
+after, and adds the difference, in the writer's transaction. The full rebuild adds every
+entity's contribution chunk by chunk through the same functions. While a portal's history
+import runs, only entities the import's aggregate pass has already counted are tracked; the
+rest are counted when the pass reaches them.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, time, timedelta
+from itertools import batched
+from zoneinfo import ZoneInfo
+
+from django.db import connection, transaction
+from django.db.models import F, Q
+
+from crmapp.models import Activity, Deal, Lead, Portal, StageChange
+from reports.facts import (
+    Facts,
+    activity_facts,
+    facts_merge,
+    facts_new,
+    facts_nonzero,
+    owner_facts,
+)
+from reports.models import DayFact, FactCheck
+
+log = logging.getLogger(__name__)
+
+ENTITY_TYPES = ("lead", "deal", "activity")  # the order of the rebuild pass
+MODELS = {"lead": Lead, "deal": Deal, "activity": Activity}
+OWNER_FIELDS = (
+    "crm_id", "semantic", "amount", "source", "created_at", "modified_at", "closed_at",
+    "moved_at",
+)  # fmt: skip
+HISTORY_FIELDS = ("owner_crm_id", "kind", "pipeline_crm_id", "stage_crm_id", "semantic",
+                  "changed_at", "crm_id")  # fmt: skip
+REBUILD_CHUNK = 5000
+
+_TABLE = DayFact._meta.db_table
+_KEY = ", ".join(["portal_id", *DayFact.KEY])
+# Identifiers come from the model, values are parameters (both SQLite and PostgreSQL speak
+# ON CONFLICT … DO UPDATE with `excluded`).
+_ADD_SQL = (
+    f"INSERT INTO {_TABLE} ({_KEY}, qty, amount_cents, seconds) "  # noqa: S608
+    f"VALUES ({', '.join(['%s'] * 10)}) "
+    f"ON CONFLICT ({_KEY}) DO UPDATE SET qty = {_TABLE}.qty + excluded.qty, "
+    f"amount_cents = {_TABLE}.amount_cents + excluded.amount_cents, "
+    f"seconds = {_TABLE}.seconds + excluded.seconds"
+)
+
+Refs = dict[str, set[int]]
+
+
+def portal_zone(portal: Portal) -> ZoneInfo:
+    return ZoneInfo(portal.time_zone)
+
+
+# -- contributions of named entities -------------------------------------------------------
+
+
+def facts_of(portal: Portal, refs: Refs) -> Facts:
+    """The current contribution of the named leads, deals and activities."""
+    tz, facts = portal_zone(portal), facts_new()
+    for entity_type in ("lead", "deal"):
+        if ids := refs.get(entity_type):
+            _owners_facts(portal, entity_type, _owner_rows(portal, entity_type, ids), tz, facts)
+    if ids := refs.get("activity"):
+        for row in _activity_rows(portal, Q(crm_id__in=list(ids))):
+            activity_facts(row, tz, facts)
+    return facts
+
+
+def _owner_rows(portal: Portal, entity_type: str, ids: Iterable[int]):
+    pipeline = F("pipeline__crm_id") if entity_type == "deal" else None
+    rows = (
+        MODELS[entity_type]
+        .objects.for_portal(portal)
+        .filter(crm_id__in=list(ids))
+        .values(*OWNER_FIELDS, employee=F("responsible__crm_id"))
+    )
+    if pipeline is not None:
+        return list(rows.annotate(pipeline=pipeline))
+    return [{**row, "pipeline": None} for row in rows]
+
+
+def _owners_facts(portal, entity_type, rows, tz, facts: Facts) -> None:
+    history = defaultdict(list)
+    changes = (
+        StageChange.objects.for_portal(portal)
+        .filter(entity_type=entity_type, owner_crm_id__in=[row["crm_id"] for row in rows])
+        .values(*HISTORY_FIELDS)
+    )
+    for change in changes:
+        history[change["owner_crm_id"]].append(change)
+    for row in rows:
+        ordered = sorted(history[row["crm_id"]], key=_history_order)
+        owner_facts(entity_type, row, ordered, tz, facts)
+
+
+def _history_order(change) -> tuple:
+    # CRM ids are numeric strings: compare them as numbers for changes in the same second.
+    return change["changed_at"], len(change["crm_id"]), change["crm_id"]
+
+
+def _activity_rows(portal: Portal, where: Q):
+    return (
+        Activity.objects.for_portal(portal)
+        .filter(where)
+        .values("kind", "completed", "completed_at", employee=F("responsible__crm_id"))
+    )
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+def facts_add(portal: Portal, facts: Facts) -> None:
+    """Add `facts` to the stored aggregates (one upsert per key), then drop rows that fell
+    to zero, so an entity's removal leaves no trace."""
+    rows = [(portal.pk, *key, *values) for key, values in facts.items() if any(values)]
+    if not rows:
+        return
+    with connection.cursor() as cursor:
+        cursor.executemany(_ADD_SQL, rows)
+    DayFact.objects.for_portal(portal).filter(
+        day__in={row[1] for row in rows}, qty=0, amount_cents=0, seconds=0
+    ).delete()
+
+
+@contextmanager
+def facts_tracking(portal: Portal, refs: Refs) -> Iterator[None]:
+    """Keep the aggregates in step with a mirror write of the named entities.
+
+    Call inside the writer's transaction, with the portal row locked (the import's aggregate
+    pass takes the same lock, so the two never interleave).
+    """
+    tracked = _tracked(portal, refs)
+    before = facts_of(portal, tracked)
+    yield
+    if any(tracked.values()):
+        facts_add(portal, facts_merge(facts_of(portal, tracked), before, sign=-1))
+
+
+def _tracked(portal: Portal, refs: Refs) -> Refs:
+    """The named entities the aggregates already count (all, once the import is done)."""
+    if portal.import_phase == Portal.ImportPhase.DONE:
+        return {entity_type: set(ids) for entity_type, ids in refs.items()}
+    position = portal.import_cursor.get("facts")
+    if not position:
+        return {}
+    index, after_id = position
+    tracked = {}
+    for entity_type, ids in refs.items():
+        done = ENTITY_TYPES.index(entity_type)
+        if done < index:
+            tracked[entity_type] = set(ids)
+        elif done == index:
+            tracked[entity_type] = {crm_id for crm_id in ids if crm_id <= after_id}
+    return tracked
+
+
+# -- rebuilding --------------------------------------------------------------------------------
+
+
+def facts_rebuild_chunk(portal: Portal, entity_type: str, after_id: int) -> tuple[int, int | None]:
+    """Add the contribution of the next REBUILD_CHUNK entities after `after_id`; returns how
+    many were counted and the last id, or None as the id when the type is through."""
+    ids = list(
+        MODELS[entity_type]
+        .objects.for_portal(portal)
+        .filter(crm_id__gt=after_id)
+        .order_by("crm_id")
+        .values_list("crm_id", flat=True)[:REBUILD_CHUNK]
+    )
+    if ids:
+        facts_add(portal, facts_of(portal, {entity_type: set(ids)}))
+    return len(ids), ids[-1] if len(ids) == REBUILD_CHUNK else None
+
+
+@transaction.atomic
+def facts_rebuild(portal: Portal) -> None:
+    """Recount a portal's aggregates from the mirror (operator command, time-zone change)."""
+    Portal.objects.select_for_update().get(pk=portal.pk)
+    DayFact.objects.for_portal(portal)._raw_delete(DayFact.objects.db)
+    for entity_type in ENTITY_TYPES:
+        after_id = 0
+        while after_id is not None:
+            _, after_id = facts_rebuild_chunk(portal, entity_type, after_id)
+
+
+# -- self-check ------------------------------------------------------------------------------
+
+
+def facts_expected(portal: Portal, days: Iterable[date]) -> dict:
+    """What a rebuild would store for `days`, recounted from the entities that touch them."""
+    tz, wanted = portal_zone(portal), set(days)
+    refs: Refs = defaultdict(set)
+    for day in wanted:
+        start = datetime.combine(day, time.min, tz)
+        span = (start, start + timedelta(days=1))
+        for entity_type in ("lead", "deal"):
+            moved = StageChange.objects.for_portal(portal).filter(
+                entity_type=entity_type, changed_at__range=span
+            )
+            touching = (
+                MODELS[entity_type]
+                .objects.for_portal(portal)
+                .filter(
+                    Q(created_at__range=span)
+                    | Q(closed_at__range=span)
+                    | Q(moved_at__range=span)
+                    | Q(modified_at__range=span)
+                    | Q(crm_id__in=moved.values("owner_crm_id"))
+                )
+            )
+            refs[entity_type].update(touching.values_list("crm_id", flat=True))
+        completed = Activity.objects.for_portal(portal).filter(completed_at__range=span)
+        refs["activity"].update(completed.values_list("crm_id", flat=True))
+    expected = facts_of(portal, refs)
+    return facts_nonzero({key: v for key, v in expected.items() if key[0] in wanted})
+
+
+def facts_stored(portal: Portal, days: Iterable[date] | None = None) -> dict:
+    rows = DayFact.objects.for_portal(portal)
+    if days is not None:
+        rows = rows.filter(day__in=list(days))
+    return facts_nonzero(
+        {
+            tuple(row[:6]): list(row[6:])
+            for row in rows.values_list(*DayFact.KEY, "qty", "amount_cents", "seconds")
+        }
+    )
+
+
+def facts_recount(portal: Portal) -> dict:
+    """Everything a rebuild would store, counted in memory (the fault tests' yardstick)."""
+    facts = facts_new()
+    for entity_type in ENTITY_TYPES:
+        ids = MODELS[entity_type].objects.for_portal(portal).values_list("crm_id", flat=True)
+        for chunk in batched(ids.order_by("crm_id"), REBUILD_CHUNK):
+            facts_merge(facts, facts_of(portal, {entity_type: set(chunk)}))
+    return facts_nonzero(facts)
+
+
+def facts_compare(portal: Portal, days: Iterable[date]) -> list[dict]:
+    """Differences between the stored aggregates of `days` and a recount from the mirror."""
+    days = list(days)
+    expected, stored = facts_expected(portal, days), facts_stored(portal, days)
+    return [
+        {
+            "day": key[0].isoformat(),
+            "metric": key[1],
+            "employee": key[2],
+            "pipeline": key[3],
+            "source": key[4],
+            "stage": key[5],
+            "stored": stored.get(key),
+            "expected": expected.get(key),
+        }
+        for key in sorted(set(expected) | set(stored))
+        if expected.get(key) != stored.get(key)
+    ]
+
+
+@transaction.atomic
+def facts_check(portal: Portal, *, now: datetime, sample: int = 7, rng=None) -> FactCheck:
+    """Recount today, yesterday and a random sample of days that hold aggregates, compare,
+    and record the result; mismatches are logged as errors (and shown in Django admin).
+
+    The portal row is locked so no event lands between the recount and the read.
+    """
+    portal = Portal.objects.select_for_update().get(pk=portal.pk)
+    today = now.astimezone(portal_zone(portal)).date()
+    stored_days = list(DayFact.objects.for_portal(portal).values_list("day", flat=True).distinct())
+    rng = rng or random.Random()
+    days = {today, today - timedelta(days=1)}
+    days |= set(rng.sample(stored_days, min(sample, len(stored_days))))
+    mismatches = facts_compare(portal, days)
+    check = FactCheck.objects.create(
+        portal=portal,
+        checked_at=now,
+        days=sorted(day.isoformat() for day in days),
+        mismatches=mismatches,
+    )
+    if mismatches:
+        log.error(
+            "aggregates of %s differ from a recount on %d keys, e.g. %s",
+            portal,
+            len(mismatches),
+            mismatches[0],
+        )
+    return check

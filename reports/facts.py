@@ -1,0 +1,135 @@
+"""What one lead, deal or activity contributes to the daily aggregates (pure functions).
+
+The incremental update and the full rebuild share these: an event subtracts the entity's
+contribution as the mirror held it and adds the one it holds now; a rebuild adds everyone's.
+Metric definitions are DESIGN.md's: a win counts once, on the day of the latest entry into
+the won stage, with the current amount; "in work" at the end of a period is the sum of the
++1/−1 steps taken whenever an entity starts or stops being open, up to that day.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from itertools import zip_longest
+from zoneinfo import ZoneInfo
+
+from crmapp.models import Semantic, StageChange
+from reports.models import NO_EMPLOYEE, NO_PIPELINE
+
+# (day, metric, employee, pipeline, source, stage) → [qty, amount in cents, seconds]
+Key = tuple[date, str, int, int, str, str]
+Facts = dict[Key, list[int]]
+
+OPEN = Semantic.OPEN
+
+
+def facts_new() -> Facts:
+    return defaultdict(lambda: [0, 0, 0])
+
+
+def facts_merge(into: Facts, other: Mapping[Key, list[int]], sign: int = 1) -> Facts:
+    for key, (qty, amount, seconds) in other.items():
+        values = into[key]
+        values[0] += sign * qty
+        values[1] += sign * amount
+        values[2] += sign * seconds
+    return into
+
+
+def facts_nonzero(facts: Mapping[Key, list[int]]) -> dict[Key, tuple[int, int, int]]:
+    return {key: tuple(values) for key, values in facts.items() if any(values)}
+
+
+def cents(amount: Decimal | None) -> int:
+    return int((amount or 0) * 100)
+
+
+def owner_facts(
+    entity_type: str, row: Mapping, history: list[Mapping], tz: ZoneInfo, into: Facts
+) -> None:
+    """A lead's or deal's contribution. `row` holds the mirror's fields plus `employee`,
+    `pipeline` (CRM ids or None); `history` its stage changes in order."""
+    employee = row["employee"] or NO_EMPLOYEE
+    pipeline = NO_PIPELINE if row["pipeline"] is None else row["pipeline"]
+    source = row["source"] or ""
+    amount = cents(row["amount"])
+    created = row["created_at"]
+
+    def add(when: datetime, metric: str, qty=1, value=amount, seconds=0, **dims) -> None:
+        key = (
+            when.astimezone(tz).date(),
+            f"{entity_type}_{metric}",
+            employee,
+            dims.get("pipeline", pipeline),
+            source,
+            dims.get("stage", ""),
+        )
+        values = into[key]
+        values[0] += qty
+        values[1] += value
+        values[2] += seconds
+
+    add(created, "created")
+    if row["semantic"] != OPEN and row["closed_at"]:
+        closed = row["closed_at"]
+        add(closed, row["semantic"], seconds=int((closed - created).total_seconds()))
+    if entity_type == "lead" and row["semantic"] != OPEN:
+        # Lead conversion is a cohort figure: of the leads received in P, how many converted.
+        add(created, f"created_{row['semantic']}")
+    for when, step in open_steps(row, history):
+        add(when, "in_work", qty=step, value=step * amount)
+    for entered, left in zip_longest(history, history[1:]):
+        stage_pipeline = entered["pipeline_crm_id"]
+        dims = {
+            "stage": entered["stage_crm_id"],
+            "pipeline": pipeline if stage_pipeline is None else stage_pipeline,
+        }
+        add(entered["changed_at"], "stage_in", **dims)
+        if left is not None:
+            spent = int((left["changed_at"] - entered["changed_at"]).total_seconds())
+            add(left["changed_at"], "stage_out", value=0, seconds=spent, **dims)
+
+
+def open_steps(row: Mapping, history: list[Mapping]) -> Iterable[tuple[datetime, int]]:
+    """(time, +1 | −1) each time the entity starts or stops being open.
+
+    The history starts at the tier window, so an older entity's state before its first known
+    change is taken as open (it was created open, and moves are what the history records);
+    a final step reconciles the reconstruction with the current state, so the steps always
+    sum to "open now".
+    """
+    created = row["created_at"]
+    if history and history[0]["kind"] == StageChange.Kind.CREATED:
+        is_open, changes = history[0]["semantic"] == OPEN, history[1:]
+    elif history:
+        is_open, changes = True, history
+    else:
+        is_open, changes = row["semantic"] == OPEN, []
+    if is_open:
+        yield created, 1
+    for change in changes:
+        now_open = change["semantic"] == OPEN
+        if now_open != is_open:
+            yield change["changed_at"], 1 if now_open else -1
+            is_open = now_open
+    if (row["semantic"] == OPEN) != is_open:
+        when = row["closed_at"] or row["moved_at"] or row["modified_at"]
+        yield when, -1 if is_open else 1
+
+
+def activity_facts(row: Mapping, tz: ZoneInfo, into: Facts) -> None:
+    """A completed activity counts once, on the day it happened, for its responsible."""
+    if not (row["completed"] and row["completed_at"]):
+        return
+    key = (
+        row["completed_at"].astimezone(tz).date(),
+        f"activity_{row['kind']}",
+        row["employee"] or NO_EMPLOYEE,
+        NO_PIPELINE,
+        "",
+        "",
+    )
+    into[key][0] += 1

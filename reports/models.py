@@ -1,0 +1,73 @@
+"""Aggregates the reports read instead of scanning the mirror.
+
+One row per portal × day (in the portal's time zone) × metric × responsible employee ×
+pipeline × source × stage, holding a count, a sum in cents (exact on every database, so an
+incremental total and a rebuilt one compare equal) and a sum of seconds (cycle, stage time).
+Dimensions are the CRM's ids, with 0 / -1 / "" meaning "none", never NULL: unique keys treat
+NULLs as distinct, and the incremental upsert must always find its row.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from crmapp.scoping import PortalOwned
+
+NO_EMPLOYEE = 0
+NO_PIPELINE = -1  # Bitrix24's default pipeline has id 0
+
+
+class DayFact(PortalOwned):
+    day = models.DateField()
+    metric = models.CharField(max_length=24)
+    employee_crm_id = models.BigIntegerField(default=NO_EMPLOYEE)
+    pipeline_crm_id = models.BigIntegerField(default=NO_PIPELINE)
+    source_crm_id = models.CharField(max_length=64, default="")
+    stage_crm_id = models.CharField(max_length=64, default="")
+    qty = models.BigIntegerField(default=0)
+    amount_cents = models.BigIntegerField(default=0)
+    seconds = models.BigIntegerField(default=0)
+
+    KEY = (
+        "day",
+        "metric",
+        "employee_crm_id",
+        "pipeline_crm_id",
+        "source_crm_id",
+        "stage_crm_id",
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "portal",
+                    "day",
+                    "metric",
+                    "employee_crm_id",
+                    "pipeline_crm_id",
+                    "source_crm_id",
+                    "stage_crm_id",
+                ],
+                name="dayfact_unique_key",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["portal", "metric", "day"], name="dayfact_metric_day"),
+        ]
+
+
+class FactCheck(PortalOwned):
+    """One self-check: sampled days of the incremental aggregates against a recount."""
+
+    checked_at = models.DateTimeField()
+    days = models.JSONField(default=list)
+    # [{"day", "metric", "employee", "pipeline", "source", "stage", "stored", "expected"}]
+    mismatches = models.JSONField(default=list)
+
+    class Meta:
+        indexes = [models.Index(fields=["portal", "checked_at"], name="factcheck_time")]
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
