@@ -41,6 +41,10 @@ IMPORT_STEPS = {
     "lead_history": gettext_lazy("lead status history"),
     "derive_deals": gettext_lazy("last touches of deals"),
     "derive_leads": gettext_lazy("last touches of leads"),
+    "facts": gettext_lazy("report totals"),
+    "facts_lead": gettext_lazy("report totals of leads"),
+    "facts_deal": gettext_lazy("report totals of deals"),
+    "facts_activity": gettext_lazy("report totals of activities"),
     "done": gettext_lazy("done"),
 }
 
