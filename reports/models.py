@@ -71,3 +71,27 @@ class FactCheck(PortalOwned):
     @property
     def ok(self) -> bool:
         return not self.mismatches
+
+
+def default_weights() -> dict[str, int]:
+    return {"meeting": 5, "call": 2, "email": 1, "task": 1, "other": 1}
+
+
+class ReportSettings(PortalOwned):
+    """What a portal's admin tunes: activity weights, forgotten thresholds, the daily digest.
+    User-entered, so never purged with the history."""
+
+    weights = models.JSONField(default=default_weights)
+    lead_days = models.PositiveIntegerField(default=3)
+    deal_days = models.PositiveIntegerField(default=14)
+    # Local time (portal time zone) of the daily forgotten-deals digest; null = off.
+    digest_at = models.TimeField(null=True, blank=True)
+    digest_sent_on = models.DateField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["portal"], name="reportsettings_portal")]
+
+    @classmethod
+    def of(cls, portal) -> ReportSettings:
+        return cls.objects.for_portal(portal).get_or_create(portal=portal)[0]

@@ -127,6 +127,10 @@ class Bitrix24Adapter:
     def call(self, method: str, params: dict | None = None):
         return self._run(lambda: self.token.call_method(method, params or {}))["result"]
 
+    def notify(self, user_crm_id: int, message: str, *, tag: str = "") -> None:
+        """A system notification in the user's CRM notification centre (BB-code message)."""
+        self.call("im.notify.system.add", {"USER_ID": user_crm_id, "MESSAGE": message, "TAG": tag})
+
     def _all(self, method: str, params: dict | None = None) -> list:
         """Every row of a short list (users, stages): classic paging with `start`."""
         return self._run(lambda: self.token.call_list(method, params or {}))["result"]

@@ -1,0 +1,162 @@
+"""Forgotten leads and deals (DESIGN.md "last touch", "forgotten", "no next step").
+
+"Forgotten" depends on now, not on a day, so it is read from the mirror: open entities
+created in the period, by their last touch (kept up to date with every event) and their
+planned activities.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from django.db.models import Count, F
+from django.utils import timezone
+
+from crmapp.models import Deal, Employee, Lead
+from integrations.registry import card_url
+from reports.models import ReportSettings
+from reports.scope import Scope
+
+IDLE, NO_NEXT_STEP = "idle", "no_next_step"
+COUNTS = ["forgotten_deals", "forgotten_deals_sum", "no_next_step_deals", "forgotten_leads",
+          "created_deals", "created_leads", "share"]  # fmt: skip
+
+
+def _created(scope: Scope, model):
+    rows = model.objects.for_portal(scope.portal).filter(created_at__range=scope.span())
+    if scope.employees is not None:
+        rows = rows.filter(responsible__crm_id__in=scope.employees)
+    if model is Deal and scope.pipeline is not None:
+        rows = rows.filter(pipeline__crm_id=scope.pipeline)
+    return rows
+
+
+def forgotten(scope: Scope, *, now: datetime | None = None) -> dict:
+    now = now or timezone.now()
+    settings = ReportSettings.of(scope.portal)
+    deal_idle_since = now - timedelta(days=settings.deal_days)
+    lead_idle_since = now - timedelta(days=settings.lead_days)
+
+    deals = []
+    open_deals = (
+        _created(scope, Deal)
+        .filter(semantic="open")
+        .values("crm_id", "title", "amount", "last_touch_at", "has_next_step",
+                responsible_crm_id=F("responsible__crm_id"), stage_crm_id=F("stage__crm_id"),
+                stage_name=F("stage__name"), responsible_name=F("responsible__name"))
+        .order_by("last_touch_at", "crm_id")
+    )  # fmt: skip
+    for row in open_deals:
+        reasons = [IDLE] if row["last_touch_at"] <= deal_idle_since else []
+        if not row["has_next_step"]:
+            reasons.append(NO_NEXT_STEP)
+        if reasons:
+            deals.append(_item(row, reasons, now, card_url(scope.portal, "deal", row["crm_id"])))
+    leads = []
+    open_leads = (
+        _created(scope, Lead)
+        .filter(semantic="open", last_touch_at__lte=lead_idle_since)
+        .values("crm_id", "title", "last_touch_at", responsible_crm_id=F("responsible__crm_id"),
+                status_crm_id=F("status__crm_id"), status_name=F("status__name"),
+                responsible_name=F("responsible__name"))
+        .order_by("last_touch_at", "crm_id")
+    )  # fmt: skip
+    for row in open_leads:
+        leads.append(_item(row, [IDLE], now, card_url(scope.portal, "lead", row["crm_id"])))
+
+    by_employee = _by_employee(scope, deals, leads)
+    return {
+        "report": "forgotten",
+        "from": scope.start.isoformat(),
+        "to": scope.end.isoformat(),
+        "lead_days": settings.lead_days,
+        "deal_days": settings.deal_days,
+        "deals": deals,
+        "leads": leads,
+        "by_employee": by_employee,
+        "by_department": _by_department(scope, by_employee),
+    }
+
+
+def _item(row: dict, reasons: list[str], now: datetime, url: str) -> dict:
+    item = {
+        "id": str(row["crm_id"]),
+        "title": row["title"],
+        "responsible_id": _id(row["responsible_crm_id"]),
+        "responsible_name": row["responsible_name"] or "",
+    }
+    if "stage_crm_id" in row:
+        item |= {
+            "stage_id": row["stage_crm_id"],
+            "stage_name": row["stage_name"] or "",
+            "amount": round(float(row["amount"]), 2),
+        }
+    else:
+        item |= {"status_id": row["status_crm_id"], "status_name": row["status_name"] or ""}
+    return item | {
+        "idle_days": (now - row["last_touch_at"]) // timedelta(days=1),
+        "reasons": reasons,
+        "url": url,
+    }
+
+
+def _id(crm_id: int | None) -> str | None:
+    return None if crm_id is None else str(crm_id)
+
+
+def _by_employee(scope: Scope, deals: list[dict], leads: list[dict]) -> list[dict]:
+    counts: dict[str | None, dict] = defaultdict(lambda: dict.fromkeys(COUNTS[:-1], 0))
+    for model, key in ((Deal, "created_deals"), (Lead, "created_leads")):
+        created = _created(scope, model).values("responsible__crm_id").annotate(n=Count("id"))
+        for row in created:
+            counts[_id(row["responsible__crm_id"])][key] += row["n"]
+    for deal in deals:
+        numbers = counts[deal["responsible_id"]]
+        if IDLE in deal["reasons"]:
+            numbers["forgotten_deals"] += 1
+            numbers["forgotten_deals_sum"] += deal["amount"]
+        if NO_NEXT_STEP in deal["reasons"]:
+            numbers["no_next_step_deals"] += 1
+    for lead in leads:
+        counts[lead["responsible_id"]]["forgotten_leads"] += 1
+    names = dict(
+        Employee.objects.for_portal(scope.portal)
+        .filter(crm_id__in=[int(i) for i in counts if i is not None])
+        .values_list("crm_id", "name")
+    )
+    rows = [
+        {"id": crm_id, "name": names.get(int(crm_id), "") if crm_id else "—"} | _finish(numbers)
+        for crm_id, numbers in counts.items()
+    ]
+    return sorted(rows, key=lambda row: (-row["forgotten_deals"], row["name"]))
+
+
+def _by_department(scope: Scope, by_employee: list[dict]) -> list[dict]:
+    departments = dict(
+        Employee.objects.for_portal(scope.portal).values_list("crm_id", "department__crm_id")
+    )
+    names = dict(
+        Employee.objects.for_portal(scope.portal)
+        .filter(department__isnull=False)
+        .values_list("department__crm_id", "department__name")
+    )
+    counts: dict[str | None, dict] = defaultdict(lambda: dict.fromkeys(COUNTS[:-1], 0))
+    for row in by_employee:
+        department = departments.get(int(row["id"])) if row["id"] else None
+        numbers = counts[_id(department)]
+        for key in COUNTS[:-1]:
+            numbers[key] += row[key]
+    rows = [
+        {"id": crm_id, "name": names.get(int(crm_id), "") if crm_id else "—"} | _finish(numbers)
+        for crm_id, numbers in counts.items()
+    ]
+    return sorted(rows, key=lambda row: (-row["forgotten_deals"], row["name"]))
+
+
+def _finish(numbers: dict) -> dict:
+    created = numbers["created_deals"]
+    return numbers | {
+        "forgotten_deals_sum": round(numbers["forgotten_deals_sum"], 2),
+        "share": round(100 * numbers["forgotten_deals"] / created, 2) if created else None,
+    }

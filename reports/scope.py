@@ -1,0 +1,166 @@
+"""What a report covers: the period, the pipeline and the employees a viewer may see.
+
+Every page, drill-down, export, API call and CLI run goes through `scope_resolve`, so the
+role rules live in one place: an admin sees everyone, a department head his departments
+(with their sub-departments) and himself, a manager only himself.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+
+from crmapp.models import Department, Employee, Portal
+from crmapp.tiers import window_start
+
+
+class ScopeRefused(PermissionError):
+    """The viewer asked for employees, a department or a pipeline outside his reach."""
+
+
+class Viewer:
+    """Who is looking: the CLI and the admin see all; heads and managers less."""
+
+    ADMIN, HEAD, MANAGER = "admin", "head", "manager"
+
+    def __init__(self, role: str, user_crm_id: int | None = None, departments=()) -> None:
+        self.role, self.user_crm_id, self.departments = role, user_crm_id, tuple(departments)
+
+    @classmethod
+    def operator(cls) -> Viewer:
+        return cls(cls.ADMIN)
+
+
+@dataclass(frozen=True)
+class Scope:
+    portal: Portal
+    start: date
+    end: date
+    # CRM ids of the employees whose entities count; None = everyone.
+    employees: frozenset[int] | None
+    pipeline: int | None = None
+    # What the period was clamped from, when the tier's window cut it (for the notice).
+    requested_start: date | None = None
+    viewer_role: str = Viewer.ADMIN
+    filters: dict = field(default_factory=dict)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.portal.time_zone)
+
+    def span(self) -> tuple[datetime, datetime]:
+        """[start 00:00, end 23:59:59.999999] in the portal's time zone."""
+        return (
+            datetime.combine(self.start, time.min, self.zone),
+            datetime.combine(self.end, time.max, self.zone),
+        )
+
+    @property
+    def clamped(self) -> bool:
+        return self.requested_start is not None
+
+
+PRESETS = ("today", "week", "month", "last_month", "quarter", "custom")
+
+
+def period_preset(name: str, today: date) -> tuple[date, date]:
+    if name == "today":
+        return today, today
+    if name == "week":
+        return today - timedelta(days=today.weekday()), today
+    if name == "last_month":
+        last = today.replace(day=1) - timedelta(days=1)
+        return last.replace(day=1), last
+    if name == "quarter":
+        first_month = 3 * ((today.month - 1) // 3) + 1
+        return today.replace(month=first_month, day=1), today
+    return today.replace(day=1), today  # "month", the default
+
+
+def month_end(day: date) -> date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def scope_resolve(
+    portal: Portal,
+    viewer: Viewer,
+    *,
+    start: date,
+    end: date,
+    employee: int | None = None,
+    department: int | None = None,
+    pipeline: int | None = None,
+    now: datetime | None = None,
+) -> Scope:
+    """The scope of one report request; ScopeRefused if it reaches beyond the viewer."""
+    if start > end:
+        raise ValueError("the period starts after it ends")
+    now = now or timezone.now()
+    zone = ZoneInfo(portal.time_zone)
+    oldest = window_start(portal, now=now).astimezone(zone).date()
+    requested = start if start < oldest else None
+    start = max(start, oldest)
+    end = max(end, start)
+    allowed = _allowed(portal, viewer)
+    employees = allowed
+    if department is not None:
+        if not Department.objects.for_portal(portal).filter(crm_id=department).exists():
+            raise ValueError(f"unknown department {department}")
+        in_department = _department_employees(portal, [department])
+        if allowed is not None and not in_department <= allowed | {viewer.user_crm_id}:
+            raise ScopeRefused("this department is not yours")
+        employees = in_department if allowed is None else in_department & allowed
+    if employee is not None:
+        if allowed is not None and employee not in allowed:
+            raise ScopeRefused("you can see only your own numbers and your department's")
+        employees = frozenset({employee})
+    return Scope(
+        portal=portal,
+        start=start,
+        end=end,
+        employees=employees,
+        pipeline=pipeline,
+        requested_start=requested,
+        viewer_role=viewer.role,
+        filters={"employee": employee, "department": department, "pipeline": pipeline},
+    )
+
+
+def _allowed(portal: Portal, viewer: Viewer) -> frozenset[int] | None:
+    if viewer.role == Viewer.ADMIN:
+        return None
+    own = frozenset({viewer.user_crm_id})
+    if viewer.role == Viewer.HEAD:
+        return own | _department_employees(portal, viewer.departments)
+    return own
+
+
+def _department_employees(portal: Portal, department_ids) -> frozenset[int]:
+    """CRM ids of the employees of the departments and all their sub-departments."""
+    departments = dict(
+        Department.objects.for_portal(portal).values_list("crm_id", "parent__crm_id")
+    )
+    wanted, grew = set(department_ids), True
+    while grew:
+        children = {child for child, parent in departments.items() if parent in wanted}
+        grew = not children <= wanted
+        wanted |= children
+    return frozenset(
+        Employee.objects.for_portal(portal)
+        .filter(department__crm_id__in=wanted)
+        .values_list("crm_id", flat=True)
+    )
+
+
+def visible_departments(portal: Portal, viewer: Viewer) -> list[Department]:
+    rows = Department.objects.for_portal(portal).order_by("sort", "name")
+    if viewer.role == Viewer.ADMIN:
+        return list(rows)
+    allowed = _allowed(portal, viewer)
+    return [
+        d for d in rows if _department_employees(portal, [d.crm_id]) <= (allowed or frozenset())
+    ]

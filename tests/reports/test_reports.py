@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import date, datetime, time, timedelta
+from io import StringIO
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from crmapp.models import Activity, Deal, Department, Employee
+from reports.efficiency import efficiency, efficiency_dynamics
+from reports.forgotten import forgotten
+from reports.scope import ScopeRefused, Viewer, scope_resolve
+
+
+@pytest.fixture(scope="module")
+def period():
+    today = timezone.localdate(timezone=ZoneInfo("Europe/Moscow"))
+    return today - timedelta(days=200), today
+
+
+def _span(portal, start: date, end: date):
+    zone = ZoneInfo(portal.time_zone)
+    return datetime.combine(start, time.min, zone), datetime.combine(end, time.max, zone)
+
+
+@pytest.mark.django_db
+def test_efficiency_equals_a_count_straight_from_the_mirror(installed, period):
+    start, end = period
+    report = efficiency(scope_resolve(installed, Viewer.operator(), start=start, end=end))
+    span = _span(installed, start, end)
+    deals = Deal.objects.for_portal(installed)
+    won = Counter(
+        deals.filter(semantic="won", closed_at__range=span).values_list(
+            "responsible__crm_id", flat=True
+        )
+    )
+    calls = Counter(
+        Activity.objects.for_portal(installed)
+        .filter(kind="call", completed=True, completed_at__range=span)
+        .values_list("responsible__crm_id", flat=True)
+    )
+    rows = {row["id"]: row for row in report["employees"]}
+    assert {k: v["won_count"] for k, v in rows.items() if v["won_count"]} == {
+        str(k): n for k, n in won.items()
+    }
+    assert {k: v["calls"] for k, v in rows.items() if v["calls"]} == {
+        str(k): n for k, n in calls.items()
+    }
+    # The period ends today, so "in work" is what is open now.
+    assert report["totals"]["in_work_count"] == deals.filter(semantic="open").count()
+    assert sum(row["activity_index"] or 0 for row in rows.values()) == pytest.approx(100, abs=0.1)
+    total_won = report["totals"]["won_count"]
+    assert report["totals"]["won_sum"] == pytest.approx(
+        float(
+            sum(
+                deals.filter(semantic="won", closed_at__range=span).values_list("amount", flat=True)
+            )
+        )
+    )
+    assert report["totals"]["win_rate"] == round(
+        100 * total_won / (total_won + report["totals"]["lost_count"]), 2
+    )
+
+    dynamics = efficiency_dynamics(
+        scope_resolve(installed, Viewer.operator(), start=start, end=end), "won_count"
+    )
+    assert sum(dynamics["totals"]) == total_won
+
+
+@pytest.mark.django_db
+def test_forgotten_lists_every_open_deal_created_in_the_period_with_a_reason(installed, period):
+    start, end = period
+    now = timezone.now()
+    report = forgotten(scope_resolve(installed, Viewer.operator(), start=start, end=end), now=now)
+    created_open = Deal.objects.for_portal(installed).filter(
+        semantic="open", created_at__range=_span(installed, start, end)
+    )
+    idle = {d.crm_id for d in created_open if d.last_touch_at <= now - timedelta(days=14)}
+    no_step = {d.crm_id for d in created_open if not d.has_next_step}
+    listed = {int(deal["id"]): set(deal["reasons"]) for deal in report["deals"]}
+    assert set(listed) == idle | no_step
+    assert {i for i, reasons in listed.items() if "idle" in reasons} == idle
+    assert sum(row["forgotten_deals"] for row in report["by_employee"]) == len(idle)
+    assert (
+        sum(row["created_deals"] for row in report["by_department"])
+        == created_open.model.objects.for_portal(installed)
+        .filter(created_at__range=_span(installed, start, end))
+        .count()
+    )
+    assert all(deal["url"].endswith(f"/crm/deal/details/{deal['id']}/") for deal in report["deals"])
+
+
+@pytest.mark.django_db
+def test_a_manager_sees_only_himself_and_a_head_his_department(installed, period):
+    start, end = period
+    departments = Department.objects.for_portal(installed)
+    department = departments.filter(employees__isnull=False).exclude(
+        crm_id__in=departments.filter(parent__isnull=False).values("parent__crm_id")
+    )[0]  # a department without sub-departments
+    staff = set(
+        Employee.objects.for_portal(installed)
+        .filter(department=department)
+        .values_list("crm_id", flat=True)
+    )
+    manager, other = (
+        sorted(staff)[0],
+        Employee.objects.for_portal(installed)
+        .exclude(crm_id__in=staff)
+        .values_list("crm_id", flat=True)[0],
+    )
+
+    as_manager = Viewer(Viewer.MANAGER, manager)
+    scope = scope_resolve(installed, as_manager, start=start, end=end)
+    assert scope.employees == {manager}
+    assert {row["id"] for row in efficiency(scope)["employees"]} <= {str(manager)}
+    with pytest.raises(ScopeRefused):
+        scope_resolve(installed, as_manager, start=start, end=end, employee=other)
+
+    as_head = Viewer(Viewer.HEAD, manager, [department.crm_id])
+    assert scope_resolve(installed, as_head, start=start, end=end).employees >= staff
+    with pytest.raises(ScopeRefused):
+        scope_resolve(installed, as_head, start=start, end=end, employee=other)
+
+
+@pytest.mark.django_db
+def test_the_cli_prints_the_reports_data(installed, period):
+    start, end = period
+    out = StringIO()
+    call_command("report", "efficiency", "--portal", installed.key, "--from", start.isoformat(),
+                 "--to", end.isoformat(), "--format", "json", stdout=out)  # fmt: skip
+    printed = json.loads(out.getvalue())
+    expected = efficiency(scope_resolve(installed, Viewer.operator(), start=start, end=end))
+    assert printed == json.loads(json.dumps(expected))
+    assert set(printed["totals"]) == set(printed["employees"][0]) - {"id", "name"}
+
+    with pytest.raises(CommandError, match="no portal"):
+        call_command("report", "forgotten", "--portal", "nope", "--from", "2026-01-01",
+                     "--to", "2026-01-31")  # fmt: skip
+    with pytest.raises(CommandError, match="after it ends"):
+        call_command("report", "forgotten", "--portal", installed.key, "--from", "2026-02-01",
+                     "--to", "2026-01-31")  # fmt: skip
