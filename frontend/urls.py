@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from frontend import app_views, crm_host, views
+from frontend import app_views, crm_host, report_views, views
 from integrations.bitrix24.views import install as bitrix24_install
 from webhooks.bitrix24.views import bitrix24_events
 
@@ -14,6 +14,13 @@ urlpatterns = [
     path("bitrix24/events/", bitrix24_events, name="bitrix24-events"),
     path("app/", app_views.app_overview, name="app-overview"),
     path("app/progress/", app_views.app_progress, name="app-progress"),
+    path(
+        "app/reports/forgotten/notify/",
+        report_views.forgotten_notify_view,
+        name="report-forgotten-notify",
+    ),
+    path("app/reports/<slug:name>/", report_views.report_page, name="report"),
+    path("app/reports/<slug:name>/drill/", report_views.report_drill, name="report-drill"),
     path("crm-host/", crm_host.crm_host, name="crm-host"),
     path("crm-host/install-finish/", crm_host.crm_host_install_finish, name="crm-host-finish"),
 ]

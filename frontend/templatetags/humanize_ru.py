@@ -18,3 +18,20 @@ def thousands(value) -> str:
 @register.filter
 def minutes(seconds) -> int:
     return max(1, round(int(seconds) / 60))
+
+
+@register.filter
+def number(value) -> str:
+    """A report cell: thousands separated, two decimals when not whole, a dash for no value
+    (a ratio without a denominator)."""
+    if value is None:
+        return "—"
+    if isinstance(value, float) and not value.is_integer():
+        whole, _, cents = f"{value:,.2f}".partition(".")
+        return f"{whole.replace(',', chr(0xA0))},{cents}"
+    return thousands(value)
+
+
+@register.filter
+def get(mapping, key):
+    return mapping.get(key) if hasattr(mapping, "get") else None

@@ -15,7 +15,26 @@
   function fit() {
     if (window.BX24 && BX24.fitWindow) BX24.fitWindow();
   }
-  document.body.addEventListener("htmx:afterSettle", fit);
+
+  // Charts are described by the server (data-chart JSON) and drawn after every swap.
+  function charts() {
+    if (!window.Chart) return;
+    document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+      if (canvas.chart) return;
+      var spec = JSON.parse(canvas.dataset.chart);
+      canvas.chart = new Chart(canvas, {
+        type: "line",
+        data: { labels: spec.labels, datasets: [{ label: spec.label, data: spec.values,
+          borderColor: "#2fc6f6", backgroundColor: "rgba(47,198,246,.15)", fill: true, tension: .25 }] },
+        options: { maintainAspectRatio: false, interaction: { mode: "index", intersect: false },
+          plugins: { tooltip: { callbacks: { label: function (item) {
+            return spec.label + ": " + (item.raw === null ? "—" : item.raw.toLocaleString());
+          } } } } }
+      });
+    });
+  }
+  document.body.addEventListener("htmx:afterSettle", function () { charts(); fit(); });
+  window.addEventListener("load", function () { charts(); fit(); });
 
   document.addEventListener("click", function (event) {
     var link = event.target.closest("a[data-crm-path]");

@@ -1,0 +1,271 @@
+"""Report pages inside the CRM iframe: one filter bar, tables, charts, drill-downs, exports.
+
+Every request names its filters in the query string (so a view can be reloaded and shared
+while the session lasts) and goes through `scope_resolve`, where the role rules live.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from crmapp.framing import frame_for_portal
+from crmapp.models import Employee, Pipeline
+from crmapp.selectors import import_progress, portal_summary
+from frontend.session import Role, app_session_required
+from reports.catalog import REPORTS
+from reports.drill import WHAT, drill
+from reports.efficiency import COLUMNS, DYNAMICS, MONEY, efficiency_dynamics
+from reports.export import report_xlsx
+from reports.forgotten import COUNTS as FORGOTTEN_COUNTS
+from reports.labels import column_label
+from reports.notify import forgotten_notify
+from reports.scope import (
+    PRESETS,
+    Scope,
+    ScopeRefused,
+    Viewer,
+    period_preset,
+    scope_resolve,
+    visible_departments,
+)
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FILTERS = ("period", "from", "to", "pipeline", "department", "employee")
+
+
+class BadFilter(ValueError):
+    pass
+
+
+def _viewer(request: HttpRequest) -> Viewer:
+    session = request.app_session
+    return Viewer(session.role, session.user_crm_id, session.department_ids)
+
+
+def _int(request: HttpRequest, name: str) -> int | None:
+    value = request.GET.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError as error:
+        message = _("%(name)s must be a number, not %(value)r")
+        raise BadFilter(message % {"name": name, "value": value}) from error
+
+
+def _date(request: HttpRequest, name: str) -> date | None:
+    value = request.GET.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        message = _("%(name)s must be a date (YYYY-MM-DD), not %(value)r")
+        raise BadFilter(message % {"name": name, "value": value}) from error
+
+
+def _scope(request: HttpRequest) -> Scope:
+    portal = request.portal
+    today = timezone.now().astimezone(ZoneInfo(portal.time_zone)).date()
+    preset = request.GET.get("period") or "month"
+    if preset not in PRESETS:
+        raise BadFilter(_("Unknown period %(value)r") % {"value": preset})
+    start, end = period_preset(preset, today)
+    if preset == "custom":
+        start, end = _date(request, "from") or start, _date(request, "to") or end
+    try:
+        return scope_resolve(
+            portal,
+            _viewer(request),
+            start=start,
+            end=end,
+            employee=_int(request, "employee"),
+            department=_int(request, "department"),
+            pipeline=_int(request, "pipeline"),
+        )
+    except ScopeRefused:
+        raise
+    except ValueError as error:  # an unknown department, a period that ends before it starts
+        raise BadFilter(str(error)) from error
+
+
+def _guarded(view):
+    """Bad filters answer 400 and foreign data 403, with a sentence a person can act on."""
+
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except BadFilter as error:
+            return _plain(400, str(error))
+        except ScopeRefused:
+            return _plain(403, _("You can see only your own numbers (and your departments')."))
+
+    wrapped.__name__ = view.__name__
+    return wrapped
+
+
+def _plain(status: int, message: str) -> HttpResponse:
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
+def _query(request: HttpRequest, **changes) -> str:
+    """The current filters (with `changes`) as a query string carrying the session."""
+    params = {key: request.GET.get(key, "") for key in FILTERS}
+    params |= {key: value for key, value in changes.items()}
+    params = {key: value for key, value in params.items() if value not in ("", None)}
+    params["s"] = request.app_session_token
+    return urlencode(params)
+
+
+@require_GET
+@app_session_required
+@_guarded
+def report_page(request: HttpRequest, name: str) -> HttpResponse:
+    if name not in REPORTS:
+        raise Http404(name)
+    scope = _scope(request)
+    data = REPORTS[name](scope)
+    if request.GET.get("format") == "xlsx":
+        return _xlsx(request, name, scope, data)
+    context = _context(request, name, scope) | {"data": data}
+    if name == "efficiency":
+        context |= _efficiency_context(request, scope, data)
+    if name == "forgotten":
+        context |= _forgotten_context(data)
+    template = f"frontend/report_{name}.html"
+    if request.htmx and request.htmx.target == "report":
+        template += "#report"
+    response = _render(request, template, context)
+    if request.htmx:
+        response["HX-Push-Url"] = f"{request.path}?{_query(request)}"
+    return response
+
+
+@require_GET
+@app_session_required
+@_guarded
+def report_drill(request: HttpRequest, name: str) -> HttpResponse:
+    what = request.GET.get("what", "")
+    if name not in REPORTS or what not in WHAT:
+        raise BadFilter(_("Nothing to list for %(what)r") % {"what": what})
+    scope = _scope(request)
+    listing = drill(scope, what)
+    if request.GET.get("format") == "xlsx":
+        return _xlsx(request, f"{name}-{what}", scope, {"rows": listing["rows"]})
+    context = _context(request, name, scope) | {
+        "listing": listing,
+        "what": what,
+        "what_label": column_label(what),
+        "export_query": _query(request, what=what, format="xlsx"),
+    }
+    return _render(request, "frontend/report_drill.html", context)
+
+
+@require_POST
+@app_session_required
+@_guarded
+def forgotten_notify_view(request: HttpRequest) -> HttpResponse:
+    if request.app_session.role == Role.MANAGER:
+        return _plain(403, _("Only a head of sales or an administrator can send reminders."))
+    scope = _scope(request)
+    sent = forgotten_notify(scope)
+    message = _("Reminders sent to %(people)d employees about %(deals)d deals.") % {
+        "people": len(sent),
+        "deals": sum(sent.values()),
+    }
+    return HttpResponse(f'<p class="notice" role="status">{message}</p>')
+
+
+def _xlsx(request: HttpRequest, name: str, scope: Scope, data: dict) -> HttpResponse:
+    filters = [
+        (_("Period"), f"{scope.start.isoformat()} — {scope.end.isoformat()}"),
+        *((str(column_label(k)) if k in ("employee",) else k, str(v))
+          for k, v in scope.filters.items() if v is not None),
+    ]  # fmt: skip
+    body = report_xlsx(data, title=f"{name} {scope.start}—{scope.end}", filters=filters)
+    response = HttpResponse(body, content_type=XLSX)
+    response["Content-Disposition"] = (
+        f'attachment; filename="{name}-{scope.start.isoformat()}-{scope.end.isoformat()}.xlsx"'
+    )
+    return response
+
+
+def _context(request: HttpRequest, name: str, scope: Scope) -> dict:
+    portal, now = request.portal, timezone.now()
+    viewer = _viewer(request)
+    employees = Employee.objects.for_portal(portal).order_by("name")
+    if scope.employees is not None and viewer.role != Viewer.ADMIN:
+        allowed = scope_resolve(portal, viewer, start=scope.start, end=scope.end).employees
+        employees = employees.filter(crm_id__in=allowed)
+    return {
+        "portal": portal,
+        "report": name,
+        "scope": scope,
+        "summary": portal_summary(portal, now=now),
+        "progress": import_progress(portal, now=now),
+        "session": request.app_session,
+        "session_token": request.app_session_token,
+        "bx24_js": settings.BITRIX24_JS_API_URL,
+        "presets": PRESETS,
+        "period": request.GET.get("period") or "month",
+        "pipelines": Pipeline.objects.for_portal(portal).order_by("sort", "name"),
+        "departments": visible_departments(portal, viewer),
+        "employees": employees.filter(active=True),
+        "query": _query(request),
+        "export_query": _query(request, format="xlsx"),
+        "filter_values": {key: request.GET.get(key, "") for key in FILTERS},
+    }
+
+
+def _efficiency_context(request: HttpRequest, scope: Scope, data: dict) -> dict:
+    metric = request.GET.get("metric") or "won_sum"
+    grain = request.GET.get("grain") or "month"
+    if metric not in DYNAMICS or grain not in ("month", "quarter"):
+        raise BadFilter(_("Unknown metric or grain"))
+    # Dynamics look back a year from the period's end, within the tier's window.
+    start = scope.end.replace(year=scope.end.year - 1, day=1)
+    dynamics = efficiency_dynamics(
+        scope_resolve(scope.portal, _viewer(request), start=start, end=scope.end, **scope.filters),
+        metric,
+        grain=grain,
+    )
+    return {
+        "columns": [(column, column_label(column), column in MONEY) for column in COLUMNS],
+        "dynamics": dynamics,
+        "dynamics_metrics": [(m, column_label(m)) for m in DYNAMICS],
+        "metric": metric,
+        "grain": grain,
+        "chart": json.dumps(
+            {
+                "labels": dynamics["periods"],
+                "label": str(column_label(metric)),
+                "values": dynamics["totals"],
+            }
+        ),
+    }
+
+
+def _forgotten_context(data: dict) -> dict:
+    by_employee = _("By employee")
+    return {
+        "tables": [(by_employee, data["by_employee"]), (_("By department"), data["by_department"])],
+        "by_employee_title": by_employee,
+        "count_columns": [(key, column_label(key)) for key in FORGOTTEN_COUNTS],
+    }
+
+
+def _render(request: HttpRequest, template: str, context: dict) -> HttpResponse:
+    with timezone.override(request.portal.time_zone):
+        response = render(request, template, context)
+    response["X-App-Session"] = request.app_session_token
+    return frame_for_portal(response, request.portal)

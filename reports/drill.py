@@ -1,0 +1,151 @@
+"""Drill-down: the deals, leads or activities behind a number of a report.
+
+Each list is selected by the same definition the number uses (DESIGN.md), so its length is
+the number.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from django.db.models import F, Q
+from django.utils import timezone
+
+from crmapp.models import Activity, Deal, Lead, StageChange
+from integrations.bitrix24.links import card_path
+from integrations.registry import card_url
+from reports.facts import open_steps
+from reports.forgotten import forgotten
+from reports.scope import Scope
+
+ACTIVITY_KINDS = {"calls": "call", "meetings": "meeting", "emails": "email", "tasks": "task",
+                  "other": "other"}  # fmt: skip
+DEAL_LISTS = {"won_count", "won_sum", "lost_count", "lost_sum", "in_work_count", "in_work_sum",
+              "avg_check", "cycle_days", "win_rate", "created_deals"}  # fmt: skip
+FORGOTTEN_LISTS = {"forgotten_deals", "forgotten_deals_sum", "no_next_step_deals",
+                   "forgotten_leads"}  # fmt: skip
+LEAD_LISTS = {"leads_in_work", "created_leads"}
+WHAT = DEAL_LISTS | FORGOTTEN_LISTS | LEAD_LISTS | set(ACTIVITY_KINDS)
+
+
+def drill(scope: Scope, what: str, *, now: datetime | None = None) -> dict:
+    if what not in WHAT:
+        raise ValueError(f"nothing to list for {what!r}")
+    now = now or timezone.now()
+    if what in ACTIVITY_KINDS:
+        return {"kind": "activities", "rows": _activities(scope, ACTIVITY_KINDS[what])}
+    if what in FORGOTTEN_LISTS:
+        report = forgotten(scope, now=now)
+        if what == "forgotten_leads":
+            return {"kind": "leads", "rows": _forgotten_rows(report["leads"], "lead", "idle")}
+        reason = "no_next_step" if what == "no_next_step_deals" else "idle"
+        return {"kind": "deals", "rows": _forgotten_rows(report["deals"], "deal", reason)}
+    model, kind = (Lead, "leads") if what in LEAD_LISTS else (Deal, "deals")
+    rows = _entities(scope, model)
+    start, end = scope.span()
+    if what.startswith("created"):
+        rows = rows.filter(created_at__range=(start, end))
+    elif what.startswith("lost"):
+        rows = rows.filter(semantic="lost", closed_at__range=(start, end))
+    elif what.endswith("in_work") or what.startswith("in_work"):
+        rows = _open_at(scope, model, rows, end, now)
+    else:  # won count and sum, average check, cycle; win rate lists the won deals
+        rows = rows.filter(semantic="won", closed_at__range=(start, end))
+    return {"kind": kind, "rows": _entity_rows(scope, model, rows)}
+
+
+def _entities(scope: Scope, model):
+    rows = model.objects.for_portal(scope.portal)
+    if scope.employees is not None:
+        rows = rows.filter(responsible__crm_id__in=scope.employees)
+    if model is Deal and scope.pipeline is not None:
+        rows = rows.filter(pipeline__crm_id=scope.pipeline)
+    return rows
+
+
+def _open_at(scope: Scope, model, rows, end: datetime, now: datetime):
+    """Entities open at `end`, reconstructed from their stage history as the aggregates do."""
+    if end >= now:
+        return rows.filter(semantic="open")
+    entity_type = "deal" if model is Deal else "lead"
+    candidates = list(
+        rows.filter(created_at__lte=end)
+        .filter(Q(semantic="open") | Q(closed_at__gt=end) | Q(modified_at__gt=end))
+        .values("crm_id", "semantic", "created_at", "closed_at", "moved_at", "modified_at")
+    )
+    history = defaultdict(list)
+    changes = StageChange.objects.for_portal(scope.portal).filter(
+        entity_type=entity_type, owner_crm_id__in=[row["crm_id"] for row in candidates]
+    )
+    for change in changes.order_by("changed_at", "crm_id").values():
+        history[change["owner_crm_id"]].append(change)
+    open_ids = [
+        row["crm_id"]
+        for row in candidates
+        if sum(step for when, step in open_steps(row, history[row["crm_id"]]) if when <= end) > 0
+    ]
+    return rows.filter(crm_id__in=open_ids)
+
+
+def _entity_rows(scope: Scope, model, rows) -> list[dict]:
+    entity_type = "deal" if model is Deal else "lead"
+    stage = "stage__name" if model is Deal else "status__name"
+    values = rows.order_by("-amount", "crm_id").values(
+        "crm_id", "title", "amount", "created_at", "closed_at",
+        responsible_name=F("responsible__name"), stage_name=F(stage),
+    )  # fmt: skip
+    return [
+        {
+            "id": str(row["crm_id"]),
+            "title": row["title"],
+            "responsible": row["responsible_name"] or "—",
+            "stage": row["stage_name"] or "",
+            "amount": round(float(row["amount"]), 2),
+            "created_at": row["created_at"],
+            "closed_at": row["closed_at"],
+            "url": card_url(scope.portal, entity_type, row["crm_id"]),
+            "path": card_path(entity_type, row["crm_id"]),
+        }
+        for row in values
+    ]
+
+
+def _forgotten_rows(items: list[dict], entity_type: str, reason: str) -> list[dict]:
+    return [
+        {
+            "id": item["id"],
+            "title": item["title"],
+            "responsible": item["responsible_name"] or "—",
+            "stage": item.get("stage_name", item.get("status_name", "")),
+            "amount": item.get("amount"),
+            "idle_days": item["idle_days"],
+            "url": item["url"],
+            "path": card_path(entity_type, item["id"]),
+        }
+        for item in items
+        if reason in item["reasons"]
+    ]
+
+
+def _activities(scope: Scope, kind: str) -> list[dict]:
+    rows = Activity.objects.for_portal(scope.portal).filter(
+        kind=kind, completed=True, completed_at__range=scope.span()
+    )
+    if scope.employees is not None:
+        rows = rows.filter(responsible__crm_id__in=scope.employees)
+    values = rows.order_by("-completed_at").values(
+        "crm_id", "subject", "completed_at", "owner_type", "owner_crm_id",
+        responsible_name=F("responsible__name"),
+    )  # fmt: skip
+    return [
+        {
+            "id": str(row["crm_id"]),
+            "title": row["subject"],
+            "responsible": row["responsible_name"] or "—",
+            "completed_at": row["completed_at"],
+            "url": card_url(scope.portal, row["owner_type"], row["owner_crm_id"]),
+            "path": card_path(row["owner_type"], row["owner_crm_id"]),
+        }
+        for row in values
+    ]

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import re
+from io import BytesIO
+
+import pytest
+from openpyxl import load_workbook
+
+from crmapp.models import Department, Employee
+from tests.conftest import open_app
+from tests.frontend.test_app_page import _token
+
+PERIOD = "period=quarter"
+
+
+def _manager(portal) -> Employee:
+    heads = Department.objects.for_portal(portal).values("head")
+    return (
+        Employee.objects.for_portal(portal)
+        .filter(active=True, department__isnull=False)
+        .exclude(crm_id=1)
+        .exclude(pk__in=heads)
+        .first()
+    )
+
+
+def _get(client, url: str, token: str, **headers):
+    return client.get(url, headers={"X-App-Session": token, **headers})
+
+
+@pytest.mark.django_db
+def test_the_admin_reads_drills_down_and_exports_efficiency(client, installed, bitrix24):
+    token = _token(open_app(client, bitrix24, user_id=1))
+    page = _get(client, f"/app/reports/efficiency/?{PERIOD}", token)
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Эффективность менеджеров" in body or "Manager efficiency" in body
+    assert page["Content-Security-Policy"] == f"frame-ancestors https://{installed.domain}"
+
+    # A number is a link to the deals that make it up, and there are as many of them.
+    link = re.search(r'drill/\?[^"]*what=won_count&(?:amp;)?employee=(\d+)"[^>]*>([\d\xa0]+)<', body)
+    employee, shown = link.group(1), int(link.group(2).replace("\xa0", ""))
+    drill = _get(
+        client, f"/app/reports/efficiency/drill/?{PERIOD}&what=won_count&employee={employee}", token
+    )
+    assert drill.status_code == 200
+    assert drill.content.decode().count('data-crm-path="/crm/deal/details/') == shown
+
+    # Filters through HTMX re-render the report part and put the filters in the address.
+    partial = _get(client, f"/app/reports/efficiency/?{PERIOD}&employee={employee}", token,
+                   HX_Request="true", HX_Target="report")  # fmt: skip
+    assert partial.content.decode().strip().startswith('<section id="report">')
+    assert f"employee={employee}" in partial["HX-Push-Url"]
+
+    export = client.get(f"/app/reports/efficiency/?{PERIOD}&format=xlsx&s={token}")
+    assert export["Content-Type"].startswith("application/vnd.openxmlformats")
+    book = load_workbook(BytesIO(export.content))
+    assert len(book.worksheets) >= 2
+    assert book.worksheets[0].max_row > 5
+
+
+@pytest.mark.django_db
+def test_forgotten_deals_notify_their_responsibles_in_the_crm(client, installed, bitrix24):
+    token = _token(open_app(client, bitrix24, user_id=1))
+    page = _get(client, "/app/reports/forgotten/?period=custom&from=2025-01-01", token)
+    assert page.status_code == 200
+    assert 'data-crm-path="/crm/deal/details/' in page.content.decode()
+
+    before = len(bitrix24.control.notifications())
+    sent = client.post("/app/reports/forgotten/notify/?period=custom&from=2025-01-01",
+                       headers={"X-App-Session": token})  # fmt: skip
+    assert sent.status_code == 200
+    notifications = bitrix24.control.notifications()[before:]
+    assert notifications
+    assert all("[URL=https://" in n["message"] for n in notifications)
+
+
+@pytest.mark.django_db
+def test_a_manager_cannot_reach_anothers_data_through_any_url(client, installed, bitrix24):
+    manager = _manager(installed)
+    other = Employee.objects.for_portal(installed).exclude(crm_id=manager.crm_id).first()
+    token = _token(open_app(client, bitrix24, user_id=manager.crm_id))
+    department = manager.department.crm_id
+
+    own = _get(client, f"/app/reports/efficiency/?{PERIOD}", token).content.decode()
+    assert other.name not in own
+    for url in (
+        f"/app/reports/efficiency/?employee={other.crm_id}",
+        f"/app/reports/efficiency/drill/?what=won_count&employee={other.crm_id}",
+        f"/app/reports/forgotten/?employee={other.crm_id}",
+        f"/app/reports/forgotten/drill/?what=forgotten_deals&employee={other.crm_id}",
+        f"/app/reports/efficiency/?department={department}",
+        f"/app/reports/efficiency/?employee={other.crm_id}&format=xlsx",
+    ):
+        assert _get(client, url, token).status_code == 403, url
+    assert (
+        client.post("/app/reports/forgotten/notify/", headers={"X-App-Session": token}).status_code
+        == 403
+    )
+    # Without a session, nothing at all.
+    assert client.get("/app/reports/efficiency/").status_code == 401
+
+
+@pytest.mark.django_db
+def test_bad_filters_get_a_clear_error(client, installed, bitrix24):
+    token = _token(open_app(client, bitrix24, user_id=1))
+    for query, words in [
+        ("period=custom&from=2026-13-01", "YYYY-MM-DD"),
+        ("period=decade", "decade"),
+        ("employee=abc", "abc"),
+        ("period=custom&from=2026-02-01&to=2026-01-01", "after it ends"),
+    ]:
+        response = _get(client, f"/app/reports/efficiency/?{query}", token)
+        assert response.status_code == 400, query
+        assert words in response.content.decode()
