@@ -4,8 +4,12 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from frontend.api import DrillAPIView, ReportAPIView
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/reports/<slug:name>/", ReportAPIView.as_view(), name="api-report"),
+    path("api/reports/<slug:name>/drill/", DrillAPIView.as_view(), name="api-report-drill"),
     path("", include("frontend.urls")),
 ]

@@ -7,9 +7,7 @@ while the session lasts) and goes through `scope_resolve`, where the role rules 
 from __future__ import annotations
 
 import json
-from datetime import date
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
@@ -21,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from crmapp.framing import frame_for_portal
 from crmapp.models import Employee, Pipeline
 from crmapp.selectors import import_progress, portal_summary
+from frontend.report_request import FILTERS, BadFilter, scope_from_query, viewer_of
 from frontend.session import Role, app_session_required
 from reports.catalog import REPORTS
 from reports.drill import WHAT, drill
@@ -29,74 +28,17 @@ from reports.export import report_xlsx
 from reports.forgotten import COUNTS as FORGOTTEN_COUNTS
 from reports.labels import column_label
 from reports.notify import forgotten_notify
-from reports.scope import (
-    PRESETS,
-    Scope,
-    ScopeRefused,
-    Viewer,
-    period_preset,
-    scope_resolve,
-    visible_departments,
-)
+from reports.scope import PRESETS, Scope, ScopeRefused, Viewer, scope_resolve, visible_departments
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-FILTERS = ("period", "from", "to", "pipeline", "department", "employee")
-
-
-class BadFilter(ValueError):
-    pass
 
 
 def _viewer(request: HttpRequest) -> Viewer:
-    session = request.app_session
-    return Viewer(session.role, session.user_crm_id, session.department_ids)
-
-
-def _int(request: HttpRequest, name: str) -> int | None:
-    value = request.GET.get(name, "").strip()
-    if not value:
-        return None
-    try:
-        return int(value)
-    except ValueError as error:
-        message = _("%(name)s must be a number, not %(value)r")
-        raise BadFilter(message % {"name": name, "value": value}) from error
-
-
-def _date(request: HttpRequest, name: str) -> date | None:
-    value = request.GET.get(name, "").strip()
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as error:
-        message = _("%(name)s must be a date (YYYY-MM-DD), not %(value)r")
-        raise BadFilter(message % {"name": name, "value": value}) from error
+    return viewer_of(request.app_session)
 
 
 def _scope(request: HttpRequest) -> Scope:
-    portal = request.portal
-    today = timezone.now().astimezone(ZoneInfo(portal.time_zone)).date()
-    preset = request.GET.get("period") or "month"
-    if preset not in PRESETS:
-        raise BadFilter(_("Unknown period %(value)r") % {"value": preset})
-    start, end = period_preset(preset, today)
-    if preset == "custom":
-        start, end = _date(request, "from") or start, _date(request, "to") or end
-    try:
-        return scope_resolve(
-            portal,
-            _viewer(request),
-            start=start,
-            end=end,
-            employee=_int(request, "employee"),
-            department=_int(request, "department"),
-            pipeline=_int(request, "pipeline"),
-        )
-    except ScopeRefused:
-        raise
-    except ValueError as error:  # an unknown department, a period that ends before it starts
-        raise BadFilter(str(error)) from error
+    return scope_from_query(request.GET, request.portal, _viewer(request))
 
 
 def _guarded(view):

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import re
 from io import BytesIO
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from crmapp.models import Department, Employee
@@ -38,7 +40,9 @@ def test_the_admin_reads_drills_down_and_exports_efficiency(client, installed, b
     assert page["Content-Security-Policy"] == f"frame-ancestors https://{installed.domain}"
 
     # A number is a link to the deals that make it up, and there are as many of them.
-    link = re.search(r'drill/\?[^"]*what=won_count&(?:amp;)?employee=(\d+)"[^>]*>([\d\xa0]+)<', body)
+    link = re.search(
+        r'drill/\?[^"]*what=won_count&(?:amp;)?employee=(\d+)"[^>]*>([\d\xa0]+)<', body
+    )
     employee, shown = link.group(1), int(link.group(2).replace("\xa0", ""))
     drill = _get(
         client, f"/app/reports/efficiency/drill/?{PERIOD}&what=won_count&employee={employee}", token
@@ -113,3 +117,26 @@ def test_bad_filters_get_a_clear_error(client, installed, bitrix24):
         response = _get(client, f"/app/reports/efficiency/?{query}", token)
         assert response.status_code == 400, query
         assert words in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_api_serves_the_pages_data_to_the_same_viewer(client, installed, bitrix24):
+    from reports.efficiency import efficiency
+    from reports.scope import Viewer, period_preset, scope_resolve
+
+    token = _token(open_app(client, bitrix24, user_id=1))
+    response = _get(client, f"/api/reports/efficiency/?{PERIOD}", token)
+    assert response.status_code == 200
+    today = timezone.now().astimezone(ZoneInfo(installed.time_zone)).date()
+    start, end = period_preset("quarter", today)
+    expected = efficiency(scope_resolve(installed, Viewer.operator(), start=start, end=end))
+    assert response.json()["totals"] == pytest.approx(expected["totals"])
+
+    manager = _manager(installed)
+    manager_token = _token(open_app(client, bitrix24, user_id=manager.crm_id))
+    other = Employee.objects.for_portal(installed).exclude(crm_id=manager.crm_id).first()
+    refused = _get(client, f"/api/reports/forgotten/?employee={other.crm_id}", manager_token)
+    assert refused.status_code == 403
+    assert client.get("/api/reports/efficiency/").status_code in (401, 403)
+    schema = client.get("/api/schema/")
+    assert b"/api/reports/{name}/drill/" in schema.content

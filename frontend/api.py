@@ -1,0 +1,113 @@
+"""The JSON API: the same data as the report pages, for the same viewer and filters.
+
+Authenticated by the app session token (header X-App-Session), so a manager's API calls see
+exactly what his pages show. The schema is at /api/schema/ (OpenAPI, drf-spectacular).
+"""
+
+from __future__ import annotations
+
+from django.core import signing
+from django.utils import translation
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from crmapp.models import Portal
+from frontend.report_request import BadFilter, scope_from_query, viewer_of
+from frontend.session import HEADER, session_read
+from reports.catalog import REPORTS
+from reports.drill import WHAT, drill
+from reports.scope import PRESETS, ScopeRefused
+
+
+class AppSessionUser:
+    is_authenticated = True
+
+    def __init__(self, session, portal: Portal) -> None:
+        self.session, self.portal = session, portal
+
+
+class AppSessionAuthentication(BaseAuthentication):
+    def authenticate(self, request):
+        token = request.headers.get(HEADER, "")
+        if not token:
+            return None
+        try:
+            session = session_read(token)
+            portal = Portal.objects.get(
+                pk=session.portal_id,
+                status__in=(Portal.Status.ACTIVE, Portal.Status.NEEDS_REAUTH),
+            )
+        except (signing.BadSignature, Portal.DoesNotExist) as error:
+            raise exceptions.AuthenticationFailed(
+                "The session has expired: reopen the application in the CRM."
+            ) from error
+        return AppSessionUser(session, portal), session
+
+    def authenticate_header(self, request) -> str:
+        return HEADER
+
+
+FILTER_PARAMETERS = [
+    OpenApiParameter("period", str, enum=list(PRESETS), description="default: month"),
+    OpenApiParameter("from", OpenApiTypes.DATE, description="with period=custom"),
+    OpenApiParameter("to", OpenApiTypes.DATE, description="with period=custom"),
+    OpenApiParameter("pipeline", int, description="CRM id of a pipeline"),
+    OpenApiParameter("department", int, description="CRM id of a department"),
+    OpenApiParameter("employee", int, description="CRM id of an employee"),
+]
+
+
+class _ReportAPIView(APIView):
+    authentication_classes = [AppSessionAuthentication]
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if not isinstance(request.user, AppSessionUser):
+            raise exceptions.NotAuthenticated(f"Send the app session token in {HEADER}.")
+
+    def scope(self, request):
+        user = request.user
+        return scope_from_query(request.query_params, user.portal, viewer_of(user.session))
+
+    def handle_exception(self, exc):
+        if isinstance(exc, BadFilter):
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        if isinstance(exc, ScopeRefused):
+            return Response(
+                {"detail": "You can see only your own numbers (and your departments')."},
+                status=status.HTTP_403_FORBIDDEN,
+            )
+        return super().handle_exception(exc)
+
+
+class ReportAPIView(_ReportAPIView):
+    @extend_schema(
+        summary="A report's data (efficiency, forgotten)",
+        parameters=FILTER_PARAMETERS,
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request, name: str):
+        if name not in REPORTS:
+            raise exceptions.NotFound(f"no report {name!r}; reports: {', '.join(REPORTS)}")
+        with translation.override(request.user.session.language):
+            return Response(REPORTS[name](self.scope(request)))
+
+
+class DrillAPIView(_ReportAPIView):
+    @extend_schema(
+        summary="The deals, leads or activities behind one number",
+        parameters=[*FILTER_PARAMETERS, OpenApiParameter("what", str, enum=sorted(WHAT))],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request, name: str):
+        what = request.query_params.get("what", "")
+        if name not in REPORTS or what not in WHAT:
+            raise BadFilter(f"nothing to list for {what!r}")
+        listing = drill(self.scope(request), what)
+        for row in listing["rows"]:
+            row.pop("path", None)
+        return Response(listing)

@@ -1,0 +1,74 @@
+"""A report request's filters, read from its query string into a `Scope`.
+
+Pages and the API read the same parameters: period (today|week|month|last_month|quarter|
+custom, with from/to), pipeline, department and employee (the CRM's ids).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crmapp.models import Portal
+from frontend.session import AppSession
+from reports.scope import PRESETS, Scope, ScopeRefused, Viewer, period_preset, scope_resolve
+
+FILTERS = ("period", "from", "to", "pipeline", "department", "employee")
+
+
+class BadFilter(ValueError):
+    """A filter a person typed wrong; the message says which and how."""
+
+
+def viewer_of(session: AppSession) -> Viewer:
+    return Viewer(session.role, session.user_crm_id, session.department_ids)
+
+
+def scope_from_query(query, portal: Portal, viewer: Viewer) -> Scope:
+    """BadFilter for malformed filters, ScopeRefused for someone else's data."""
+    today = timezone.now().astimezone(ZoneInfo(portal.time_zone)).date()
+    preset = query.get("period") or "month"
+    if preset not in PRESETS:
+        raise BadFilter(_("Unknown period %(value)r") % {"value": preset})
+    start, end = period_preset(preset, today)
+    if preset == "custom":
+        start, end = _date(query, "from") or start, _date(query, "to") or end
+    try:
+        return scope_resolve(
+            portal,
+            viewer,
+            start=start,
+            end=end,
+            employee=_int(query, "employee"),
+            department=_int(query, "department"),
+            pipeline=_int(query, "pipeline"),
+        )
+    except ScopeRefused:
+        raise
+    except ValueError as error:  # an unknown department, a period that ends before it starts
+        raise BadFilter(str(error)) from error
+
+
+def _int(query, name: str) -> int | None:
+    value = (query.get(name) or "").strip()
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError as error:
+        message = _("%(name)s must be a number, not %(value)r")
+        raise BadFilter(message % {"name": name, "value": value}) from error
+
+
+def _date(query, name: str) -> date | None:
+    value = (query.get(name) or "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        message = _("%(name)s must be a date (YYYY-MM-DD), not %(value)r")
+        raise BadFilter(message % {"name": name, "value": value}) from error
