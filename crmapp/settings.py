@@ -234,6 +234,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.tasks.portals_import_resume",
         "schedule": 60.0,
     },
+    "portals-digest": {
+        "task": "reports.tasks.portals_digest",
+        "schedule": 300.0,
+    },
     "portals-facts-check": {
         "task": "reports.tasks.portals_facts_check",
         "schedule": 6 * 3600.0,

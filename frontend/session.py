@@ -54,7 +54,11 @@ def app_session_required(view):
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        token = request.headers.get(HEADER) or request.GET.get(QUERY, "")
+        token = request.headers.get(HEADER, "")
+        if not token and request.method == "GET":
+            # Only reads may carry the token in the address (downloads, reloads); a change
+            # needs the header, which a cross-site form cannot send.
+            token = request.GET.get(QUERY, "")
         try:
             session = session_read(token)
             portal = Portal.objects.get(pk=session.portal_id, status__in=_OPEN_STATUSES)

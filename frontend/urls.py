@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from frontend import app_views, crm_host, report_views, views
+from frontend import app_views, crm_host, report_views, settings_views, views
 from integrations.bitrix24.views import install as bitrix24_install
 from webhooks.bitrix24.views import bitrix24_events
 
@@ -21,6 +21,7 @@ urlpatterns = [
     ),
     path("app/reports/<slug:name>/", report_views.report_page, name="report"),
     path("app/reports/<slug:name>/drill/", report_views.report_drill, name="report-drill"),
+    path("app/settings/", settings_views.report_settings, name="app-settings"),
     path("crm-host/", crm_host.crm_host, name="crm-host"),
     path("crm-host/install-finish/", crm_host.crm_host_install_finish, name="crm-host-finish"),
 ]

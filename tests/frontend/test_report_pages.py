@@ -140,3 +140,62 @@ def test_the_api_serves_the_pages_data_to_the_same_viewer(client, installed, bit
     assert client.get("/api/reports/efficiency/").status_code in (401, 403)
     schema = client.get("/api/schema/")
     assert b"/api/reports/{name}/drill/" in schema.content
+
+
+@pytest.mark.django_db
+def test_the_admin_edits_the_settings_and_the_reports_follow(client, installed, bitrix24):
+    from reports.models import ReportSettings
+
+    token = _token(open_app(client, bitrix24, user_id=1))
+    form = {"lead_days": "5", "deal_days": "30", "digest_at": "09:30", "weight_call": "3",
+            "weight_meeting": "10", "weight_email": "1", "weight_task": "1",
+            "weight_other": "0"}  # fmt: skip
+    saved = client.post("/app/settings/", form, headers={"X-App-Session": token})
+    assert saved.status_code == 200
+    settings = ReportSettings.of(installed)
+    assert (settings.deal_days, settings.weights["meeting"], str(settings.digest_at)) == (
+        30,
+        10,
+        "09:30:00",
+    )
+    forgotten = _get(client, "/api/reports/forgotten/", token).json()
+    assert (forgotten["lead_days"], forgotten["deal_days"]) == (5, 30)
+
+    bad = client.post(
+        "/app/settings/", form | {"deal_days": "-1"}, headers={"X-App-Session": token}
+    )
+    assert bad.status_code == 400
+    assert ReportSettings.of(installed).deal_days == 30
+    # A change needs the header: a token in the address does not authorise it.
+    assert client.post(f"/app/settings/?s={token}", form).status_code == 401
+    manager_token = _token(open_app(client, bitrix24, user_id=_manager(installed).crm_id))
+    assert (
+        client.post("/app/settings/", form, headers={"X-App-Session": manager_token}).status_code
+        == 403
+    )
+
+
+@pytest.mark.django_db
+def test_the_daily_digest_goes_out_once_at_its_time(installed, bitrix24):
+    from datetime import datetime, time
+
+    from reports.digest import portal_digest_send, portals_digest_due
+    from reports.models import ReportSettings
+
+    settings = ReportSettings.of(installed)
+    settings.digest_at = time(9, 0)
+    settings.save()
+    zone = ZoneInfo(installed.time_zone)
+    today = timezone.now().astimezone(zone).date()
+    before, after = (
+        datetime.combine(today, time(8, 59), zone),
+        datetime.combine(today, time(9, 1), zone),
+    )
+
+    assert installed.pk not in portals_digest_due(now=before)
+    assert installed.pk in portals_digest_due(now=after)
+    sent_before = len(bitrix24.control.notifications())
+    sent = portal_digest_send(installed, now=after)
+    assert sent and len(bitrix24.control.notifications()) - sent_before == len(sent)
+    assert portal_digest_send(installed, now=after) is None
+    assert installed.pk not in portals_digest_due(now=after)
