@@ -225,6 +225,20 @@ def connected(client, bitrix24):
 
 
 @pytest.fixture
+def live_portal(client, bitrix24, live_server, settings):
+    """The sandbox portal installed into a live server, as the demo runs it."""
+    settings.PUBLIC_URL = live_server.url
+    settings.FRAME_ANCESTORS_EXTRA = [live_server.url]
+    settings.BITRIX24_JS_API_URL = "/static/frontend/sandbox/bx24.js"
+    settings.SANDBOX_INFO = bitrix24.info
+    from crmapp.models import Portal
+
+    assert install_post(client, bitrix24).status_code == 200
+    assert wait_until(lambda: Portal.objects.get().import_phase == "done", timeout=120)
+    return live_server
+
+
+@pytest.fixture
 def browser_page(monkeypatch):
     """A page in Debian's headless Chromium, driven by Playwright."""
     from playwright.sync_api import sync_playwright

@@ -2,20 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from crmapp.models import Portal
-from tests.conftest import install_post, screenshot_path, wait_until
-
-
-@pytest.fixture
-def live_portal(client, bitrix24, live_server, settings):
-    """The sandbox portal installed into a live server, as the demo runs it."""
-    settings.PUBLIC_URL = live_server.url
-    settings.FRAME_ANCESTORS_EXTRA = [live_server.url]
-    settings.BITRIX24_JS_API_URL = "/static/frontend/sandbox/bx24.js"
-    settings.SANDBOX_INFO = bitrix24.info
-    assert install_post(client, bitrix24).status_code == 200
-    assert wait_until(lambda: Portal.objects.get().import_phase == "done", timeout=120)
-    return live_server
+from tests.conftest import screenshot_path
 
 
 @pytest.mark.django_db(transaction=True)
