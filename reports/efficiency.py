@@ -12,6 +12,7 @@ from django.db.models import Q, Sum
 from django.db.models.functions import TruncMonth
 
 from crmapp.models import Employee
+from reports.facts import STATE_DAY
 from reports.models import NO_EMPLOYEE, DayFact, ReportSettings
 from reports.scope import Scope
 
@@ -38,6 +39,25 @@ def _facts(scope: Scope, metrics: list[str], *, since_start: bool = True):
     return rows
 
 
+def _in_work(scope: Scope, entity_type: str) -> dict[int, tuple[int, int]]:
+    """Open at the end of the period: open now, less the steps taken since (DESIGN.md
+    "in work", reconstructed from the stage history)."""
+    rows = DayFact.objects.for_portal(scope.portal).filter(
+        Q(metric=f"{entity_type}_open_now", day=STATE_DAY)
+        | Q(metric=f"{entity_type}_in_work", day__gt=scope.end, day__lt=STATE_DAY)
+    )
+    if scope.employees is not None:
+        rows = rows.filter(employee_crm_id__in=scope.employees)
+    if scope.pipeline is not None and entity_type == "deal":
+        rows = rows.filter(pipeline_crm_id=scope.pipeline)
+    totals: dict[int, tuple[int, int]] = {}
+    for row in _totals_by(rows, "employee_crm_id", "metric"):
+        sign = 1 if row["metric"].endswith("open_now") else -1
+        qty, cents = totals.get(row["employee_crm_id"], (0, 0))
+        totals[row["employee_crm_id"]] = (qty + sign * row["qty"], cents + sign * row["cents"])
+    return totals
+
+
 def _totals_by(rows, *keys: str):
     return rows.values(*keys).annotate(
         qty=Sum("qty"), cents=Sum("amount_cents"), seconds=Sum("seconds")
@@ -53,14 +73,10 @@ def efficiency(scope: Scope) -> dict:
         numbers[f"{row['metric']}_qty"] += row["qty"]
         numbers[f"{row['metric']}_cents"] += row["cents"]
         numbers[f"{row['metric']}_seconds"] += row["seconds"]
-    # "In work" is a state at the end of the period: every step up to that day counts.
-    state_metrics = ["deal_in_work", "lead_in_work"]
-    for row in _totals_by(
-        _facts(scope, state_metrics, since_start=False), "employee_crm_id", "metric"
-    ):
-        numbers = raw[row["employee_crm_id"]]
-        numbers[f"{row['metric']}_qty"] += row["qty"]
-        numbers[f"{row['metric']}_cents"] += row["cents"]
+    for entity_type in ("deal", "lead"):
+        for employee, (qty, cents) in _in_work(scope, entity_type).items():
+            raw[employee][f"{entity_type}_in_work_qty"] += qty
+            raw[employee][f"{entity_type}_in_work_cents"] += cents
 
     names = _employees(scope, {crm_id for crm_id, numbers in raw.items() if any(numbers.values())})
     rows = [_row(raw[crm_id], weights) | {"id": str(crm_id), "name": name}

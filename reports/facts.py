@@ -24,6 +24,10 @@ Key = tuple[date, str, int, int, str, str]
 Facts = dict[Key, list[int]]
 
 OPEN = Semantic.OPEN
+# The "state" bucket: rows on this day hold what is open now (Σ of every open/close step),
+# so "in work" at the end of a period is read from the state minus the steps after it,
+# instead of summing every step since the beginning.
+STATE_DAY = date(9999, 12, 31)
 
 
 def facts_new() -> Facts:
@@ -58,9 +62,9 @@ def owner_facts(
     amount = cents(row["amount"])
     created = row["created_at"]
 
-    def add(when: datetime, metric: str, qty=1, value=amount, seconds=0, **dims) -> None:
+    def add(when: datetime | date, metric: str, qty=1, value=amount, seconds=0, **dims) -> None:
         key = (
-            when.astimezone(tz).date(),
+            when if type(when) is date else when.astimezone(tz).date(),
             f"{entity_type}_{metric}",
             employee,
             dims.get("pipeline", pipeline),
@@ -81,6 +85,8 @@ def owner_facts(
         add(created, f"created_{row['semantic']}")
     for when, step in open_steps(row, history):
         add(when, "in_work", qty=step, value=step * amount)
+    if row["semantic"] == OPEN:
+        add(STATE_DAY, "open_now")
     for entered, left in zip_longest(history, history[1:]):
         stage_pipeline = entered["pipeline_crm_id"]
         dims = {

@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crmapp.models import Department, Employee, Portal
 from crmapp.tiers import window_start
@@ -98,7 +99,7 @@ def scope_resolve(
 ) -> Scope:
     """The scope of one report request; ScopeRefused if it reaches beyond the viewer."""
     if start > end:
-        raise ValueError("the period starts after it ends")
+        raise ValueError(_("The period starts after it ends."))
     now = now or timezone.now()
     zone = ZoneInfo(portal.time_zone)
     oldest = window_start(portal, now=now).astimezone(zone).date()
@@ -109,7 +110,7 @@ def scope_resolve(
     employees = allowed
     if department is not None:
         if not Department.objects.for_portal(portal).filter(crm_id=department).exists():
-            raise ValueError(f"unknown department {department}")
+            raise ValueError(_("There is no department %(id)s.") % {"id": department})
         in_department = _department_employees(portal, [department])
         if allowed is not None and not in_department <= allowed | {viewer.user_crm_id}:
             raise ScopeRefused("this department is not yours")

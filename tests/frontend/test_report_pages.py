@@ -109,10 +109,11 @@ def test_a_manager_cannot_reach_anothers_data_through_any_url(client, installed,
 def test_bad_filters_get_a_clear_error(client, installed, bitrix24):
     token = _token(open_app(client, bitrix24, user_id=1))
     for query, words in [
-        ("period=custom&from=2026-13-01", "YYYY-MM-DD"),
+        ("period=custom&from=2026-13-01", "2026-13-01"),
         ("period=decade", "decade"),
         ("employee=abc", "abc"),
-        ("period=custom&from=2026-02-01&to=2026-01-01", "after it ends"),
+        ("period=custom&from=2026-02-01&to=2026-01-01", "Период начинается позже"),
+        ("department=999999", "999999"),
     ]:
         response = _get(client, f"/app/reports/efficiency/?{query}", token)
         assert response.status_code == 400, query

@@ -140,6 +140,6 @@ def test_the_cli_prints_the_reports_data(installed, period):
     with pytest.raises(CommandError, match="no portal"):
         call_command("report", "forgotten", "--portal", "nope", "--from", "2026-01-01",
                      "--to", "2026-01-31")  # fmt: skip
-    with pytest.raises(CommandError, match="after it ends"):
+    with pytest.raises(CommandError, match="after it ends"):  # the CLI speaks English
         call_command("report", "forgotten", "--portal", installed.key, "--from", "2026-02-01",
                      "--to", "2026-01-31")  # fmt: skip

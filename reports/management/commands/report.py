@@ -5,6 +5,7 @@ import json
 from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import translation
 
 from crmapp.models import Portal
 from reports.catalog import REPORTS
@@ -24,8 +25,12 @@ class Command(BaseCommand):
         parser.add_argument("--pipeline", type=int, help="CRM id of a pipeline")
         parser.add_argument("--format", choices=["table", "json"], default="table")
 
-    def handle(self, *args, name, portal, start, end, employee, department, pipeline, format,
-               **options):  # fmt: skip
+    def handle(self, *args, **options):
+        with translation.override("en"):  # an operator's tool: stable English messages
+            self._report(**options)
+
+    def _report(self, *, name, portal, start, end, employee, department, pipeline, format,
+                **options):  # fmt: skip
         try:
             found = Portal.objects.get(key=portal)
         except Portal.DoesNotExist as error:
