@@ -27,10 +27,12 @@ from reports.drill import WHAT, drill
 from reports.efficiency import COLUMNS, DYNAMICS, MONEY, efficiency_dynamics
 from reports.export import report_xlsx
 from reports.forgotten import COUNTS as FORGOTTEN_COUNTS
+from reports.forgotten import forgotten
 from reports.labels import column_label
 from reports.notify import forgotten_notify
 from reports.scope import PRESETS, Scope, ScopeRefused, Viewer, scope_resolve, visible_departments
 
+LIST_LIMIT = 200
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -77,9 +79,10 @@ def report_page(request: HttpRequest, name: str) -> HttpResponse:
     if name not in REPORTS:
         raise Http404(name)
     scope = _scope(request)
-    data = REPORTS[name](scope)
     if request.GET.get("format") == "xlsx":
-        return _xlsx(request, name, scope, data)
+        return _xlsx(request, name, scope, REPORTS[name](scope))
+    # A page lists the longest-idle first; the export and the API hold every row.
+    data = forgotten(scope, limit=LIST_LIMIT) if name == "forgotten" else REPORTS[name](scope)
     context = _context(request, name, scope) | {"data": data}
     if name == "efficiency":
         context |= _efficiency_context(request, scope, data)

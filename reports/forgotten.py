@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from django.db.models import Count, F
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from crmapp.models import Deal, Employee, Lead
@@ -32,40 +32,38 @@ def _created(scope: Scope, model):
     return rows
 
 
-def forgotten(scope: Scope, *, now: datetime | None = None) -> dict:
+def forgotten(scope: Scope, *, now: datetime | None = None, limit: int | None = None) -> dict:
+    """The report; `limit` caps the two lists (a page shows the longest idle first), never
+    the counts, which are aggregated in the database."""
     now = now or timezone.now()
     settings = ReportSettings.of(scope.portal)
-    deal_idle_since = now - timedelta(days=settings.deal_days)
-    lead_idle_since = now - timedelta(days=settings.lead_days)
+    deal_idle = Q(last_touch_at__lte=now - timedelta(days=settings.deal_days))
+    lead_idle = Q(last_touch_at__lte=now - timedelta(days=settings.lead_days))
+    flagged_deals = (
+        _created(scope, Deal).filter(semantic="open").filter(deal_idle | Q(has_next_step=False))
+    )
+    flagged_leads = _created(scope, Lead).filter(semantic="open").filter(lead_idle)
 
     deals = []
-    open_deals = (
-        _created(scope, Deal)
-        .filter(semantic="open")
-        .values("crm_id", "title", "amount", "last_touch_at", "has_next_step",
-                responsible_crm_id=F("responsible__crm_id"), stage_crm_id=F("stage__crm_id"),
-                stage_name=F("stage__name"), responsible_name=F("responsible__name"))
-        .order_by("last_touch_at", "crm_id")
-    )  # fmt: skip
-    for row in open_deals:
-        reasons = [IDLE] if row["last_touch_at"] <= deal_idle_since else []
-        if not row["has_next_step"]:
-            reasons.append(NO_NEXT_STEP)
-        if reasons:
-            deals.append(_item(row, reasons, now, card_url(scope.portal, "deal", row["crm_id"])))
+    rows = flagged_deals.values(
+        "crm_id", "title", "amount", "last_touch_at", "has_next_step",
+        responsible_crm_id=F("responsible__crm_id"), stage_crm_id=F("stage__crm_id"),
+        stage_name=F("stage__name"), responsible_name=F("responsible__name"),
+    ).order_by("last_touch_at", "crm_id")  # fmt: skip
+    for row in rows[:limit]:
+        idle = row["last_touch_at"] <= now - timedelta(days=settings.deal_days)
+        reasons = ([IDLE] if idle else []) + ([] if row["has_next_step"] else [NO_NEXT_STEP])
+        deals.append(_item(row, reasons, now, card_url(scope.portal, "deal", row["crm_id"])))
     leads = []
-    open_leads = (
-        _created(scope, Lead)
-        .filter(semantic="open", last_touch_at__lte=lead_idle_since)
-        .values("crm_id", "title", "last_touch_at", responsible_crm_id=F("responsible__crm_id"),
-                status_crm_id=F("status__crm_id"), status_name=F("status__name"),
-                responsible_name=F("responsible__name"))
-        .order_by("last_touch_at", "crm_id")
-    )  # fmt: skip
-    for row in open_leads:
+    rows = flagged_leads.values(
+        "crm_id", "title", "last_touch_at", responsible_crm_id=F("responsible__crm_id"),
+        status_crm_id=F("status__crm_id"), status_name=F("status__name"),
+        responsible_name=F("responsible__name"),
+    ).order_by("last_touch_at", "crm_id")  # fmt: skip
+    for row in rows[:limit]:
         leads.append(_item(row, [IDLE], now, card_url(scope.portal, "lead", row["crm_id"])))
 
-    by_employee = _by_employee(scope, deals, leads)
+    by_employee = _by_employee(scope, deal_idle, lead_idle)
     return {
         "report": "forgotten",
         "from": scope.start.isoformat(),
@@ -74,6 +72,8 @@ def forgotten(scope: Scope, *, now: datetime | None = None) -> dict:
         "deal_days": settings.deal_days,
         "deals": deals,
         "leads": leads,
+        "deals_total": flagged_deals.count() if limit is not None else len(deals),
+        "leads_total": flagged_leads.count() if limit is not None else len(leads),
         "by_employee": by_employee,
         "by_department": _by_department(scope, by_employee),
     }
@@ -105,21 +105,31 @@ def _id(crm_id: int | None) -> str | None:
     return None if crm_id is None else str(crm_id)
 
 
-def _by_employee(scope: Scope, deals: list[dict], leads: list[dict]) -> list[dict]:
+def _by_employee(scope: Scope, deal_idle: Q, lead_idle: Q) -> list[dict]:
     counts: dict[str | None, dict] = defaultdict(lambda: dict.fromkeys(COUNTS[:-1], 0))
-    for model, key in ((Deal, "created_deals"), (Lead, "created_leads")):
-        created = _created(scope, model).values("responsible__crm_id").annotate(n=Count("id"))
-        for row in created:
-            counts[_id(row["responsible__crm_id"])][key] += row["n"]
-    for deal in deals:
-        numbers = counts[deal["responsible_id"]]
-        if IDLE in deal["reasons"]:
-            numbers["forgotten_deals"] += 1
-            numbers["forgotten_deals_sum"] += deal["amount"]
-        if NO_NEXT_STEP in deal["reasons"]:
-            numbers["no_next_step_deals"] += 1
-    for lead in leads:
-        counts[lead["responsible_id"]]["forgotten_leads"] += 1
+    open_deal = Q(semantic="open")
+    deals = (
+        _created(scope, Deal)
+        .values("responsible__crm_id")
+        .annotate(
+            created_deals=Count("id"),
+            forgotten_deals=Count("id", filter=open_deal & deal_idle),
+            forgotten_deals_sum=Sum("amount", filter=open_deal & deal_idle),
+            no_next_step_deals=Count("id", filter=open_deal & Q(has_next_step=False)),
+        )
+    )
+    leads = (
+        _created(scope, Lead)
+        .values("responsible__crm_id")
+        .annotate(
+            created_leads=Count("id"),
+            forgotten_leads=Count("id", filter=Q(semantic="open") & lead_idle),
+        )
+    )
+    for row in [*deals, *leads]:
+        numbers = counts[_id(row.pop("responsible__crm_id"))]
+        for key, value in row.items():
+            numbers[key] += float(value or 0) if key == "forgotten_deals_sum" else value
     names = dict(
         Employee.objects.for_portal(scope.portal)
         .filter(crm_id__in=[int(i) for i in counts if i is not None])

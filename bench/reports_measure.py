@@ -1,0 +1,259 @@
+"""Child process of bench_reports: build the large portal once, then time the report pages
+and the same numbers computed straight from the mirror. Prints one JSON line."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crmapp.settings")
+import django
+
+django.setup()
+
+from django.db import connection  # noqa: E402
+from django.db.models import Count, Q, Sum  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from crmapp.models import Activity, Deal, Department, Employee, Pipeline, Portal, Source, Stage  # noqa: E402
+from frontend.session import AppSession, session_issue  # noqa: E402
+from reports.aggregates import facts_rebuild  # noqa: E402
+
+KEY = "bench-reports-v1.example"
+DEALS, ACTIVITIES, LEADS, EMPLOYEES, MONTHS = 1_000_000, 5_000_000, 300_000, 200, 24
+RUNS = 15
+
+
+def log(message: str) -> None:
+    print(f"   ({message})", file=sys.stderr, flush=True)
+
+
+def portal_ready() -> Portal:
+    portal = Portal.objects.filter(key=KEY, import_phase=Portal.ImportPhase.DONE).first()
+    if portal:
+        return portal
+    Portal.objects.filter(key=KEY).delete()
+    portal = Portal.objects.create(kind="bitrix24", key=KEY, domain=KEY, member_id=KEY)
+    started = time.monotonic()
+    _directory(portal)
+    _bulk(portal)
+    log(f"generated the mirror in {time.monotonic() - started:.0f} s")
+    started = time.monotonic()
+    facts_rebuild(portal)
+    log(f"built the aggregates in {time.monotonic() - started:.0f} s")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    Portal.objects.filter(pk=portal.pk).update(
+        import_phase=Portal.ImportPhase.DONE, data_as_of=timezone.now()
+    )
+    return Portal.objects.get(pk=portal.pk)
+
+
+def _directory(portal: Portal) -> None:
+    departments = [
+        Department.objects.create(portal=portal, crm_id=i, name=f"Отдел {i}") for i in range(1, 11)
+    ]
+    for i in range(1, EMPLOYEES + 1):
+        Employee.objects.create(
+            portal=portal, crm_id=i, name=f"Менеджер {i:03d}", department=departments[i % 10]
+        )
+    for p in range(3):
+        pipeline = Pipeline.objects.create(portal=portal, crm_id=p, name=f"Воронка {p}")
+        prefix = f"C{p}:" if p else ""
+        for crm_id, semantic in (("NEW", "open"), ("WORK", "open"), ("WON", "won"),
+                                 ("LOSE", "lost")):  # fmt: skip
+            Stage.objects.create(portal=portal, entity_type="deal", crm_id=prefix + crm_id,
+                                 pipeline=pipeline, name=crm_id, semantic=semantic)  # fmt: skip
+    for crm_id, semantic in (("NEW", "open"), ("CONVERTED", "won"), ("JUNK", "lost")):
+        Stage.objects.create(portal=portal, entity_type="lead", crm_id=crm_id, name=crm_id,
+                             semantic=semantic)  # fmt: skip
+    for source in ("WEB", "CALL", "EMAIL", "ADVERTISING", "PARTNER", "OTHER"):
+        Source.objects.create(portal=portal, crm_id=source, name=source)
+
+
+def _bulk(portal: Portal) -> None:
+    """Deals, leads, activities and stage history with SQL, in the shape the import writes."""
+    employees = list(
+        Employee.objects.for_portal(portal).order_by("crm_id").values_list("pk", flat=True)
+    )
+    pipelines = list(
+        Pipeline.objects.for_portal(portal).order_by("crm_id").values_list("pk", flat=True)
+    )
+    stage = {(s.pipeline_id, s.semantic, s.crm_id.split(":")[-1]): s.pk
+             for s in Stage.objects.for_portal(portal).filter(entity_type="deal")}  # fmt: skip
+    open_stages = [stage[(p, "open", "WORK")] for p in pipelines]
+    won_stages = [stage[(p, "won", "WON")] for p in pipelines]
+    lost_stages = [stage[(p, "lost", "LOSE")] for p in pipelines]
+    lead_status = {
+        s.semantic: s.pk for s in Stage.objects.for_portal(portal).filter(entity_type="lead")
+    }
+    now = timezone.now()
+    start = now - timedelta(days=30 * MONTHS)
+    params = {"portal": portal.pk, "employees": employees, "pipelines": pipelines,
+              "open": open_stages, "won": won_stages, "lost": lost_stages, "start": start,
+              "now": now, "deals": DEALS, "activities": ACTIVITIES, "leads": LEADS,
+              "span": (now - start).total_seconds(), "lead_open": lead_status["open"],
+              "lead_won": lead_status["won"], "lead_lost": lead_status["lost"]}  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setseed(0.42)")
+        log("deals")
+        cursor.execute(
+            """
+            WITH base AS (
+              SELECT g, 1 + g %% 200 AS e, 1 + g %% 3 AS p, random() AS r, random() AS r2,
+                     %(start)s::timestamptz + random() * %(span)s * interval '1 second' AS created
+              FROM generate_series(1, %(deals)s) g
+            ), shaped AS (
+              SELECT *, CASE WHEN r < 0.4 THEN 'won' WHEN r < 0.7 THEN 'lost' ELSE 'open' END
+                     AS semantic,
+                     LEAST(created + r2 * interval '60 days', %(now)s::timestamptz) AS closed
+              FROM base
+            )
+            INSERT INTO crmapp_deal (portal_id, crm_id, title, pipeline_id, stage_id, semantic,
+              amount, currency, responsible_id, source, created_at, modified_at, closed_at,
+              moved_at, last_touch_at, has_next_step, utm_source, utm_medium, utm_campaign,
+              utm_content, utm_term)
+            SELECT %(portal)s, g, 'Сделка ' || g, (%(pipelines)s::bigint[])[p],
+              CASE semantic WHEN 'won' THEN (%(won)s::bigint[])[p]
+                            WHEN 'lost' THEN (%(lost)s::bigint[])[p]
+                            ELSE (%(open)s::bigint[])[p] END,
+              semantic, round((1000 + r2 * 500000)::numeric, 2), 'RUB',
+              (%(employees)s::bigint[])[e],
+              (ARRAY['WEB','CALL','EMAIL','ADVERTISING','PARTNER','OTHER'])[1 + g %% 6],
+              created, closed, CASE WHEN semantic = 'open' THEN NULL ELSE closed END, closed,
+              CASE WHEN semantic = 'open' THEN created + r2 * (%(now)s::timestamptz - created)
+                   ELSE closed END,
+              r2 < 0.5, '', '', '', '', ''
+            FROM shaped
+            """,
+            params,
+        )
+        log("deal history")
+        cursor.execute(
+            """
+            INSERT INTO crmapp_stagechange (portal_id, crm_id, entity_type, owner_crm_id, kind,
+              pipeline_crm_id, stage_crm_id, semantic, changed_at)
+            SELECT d.portal_id, 'c' || d.crm_id, 'deal', d.crm_id, 1, pl.crm_id, s.crm_id,
+                   'open', d.created_at
+            FROM crmapp_deal d JOIN crmapp_pipeline pl ON pl.id = d.pipeline_id
+            JOIN crmapp_stage s ON s.pipeline_id = pl.id AND s.crm_id LIKE '%%NEW'
+            WHERE d.portal_id = %(portal)s
+            UNION ALL
+            SELECT d.portal_id, 'w' || d.crm_id, 'deal', d.crm_id, 3, pl.crm_id, s.crm_id,
+                   d.semantic, d.closed_at
+            FROM crmapp_deal d JOIN crmapp_pipeline pl ON pl.id = d.pipeline_id
+            JOIN crmapp_stage s ON s.id = d.stage_id
+            WHERE d.portal_id = %(portal)s AND d.semantic <> 'open'
+            """,
+            params,
+        )
+        log("activities")
+        cursor.execute(
+            """
+            WITH base AS (
+              SELECT g, random() AS r, random() AS r2,
+                     %(start)s::timestamptz + random() * %(span)s * interval '1 second' AS created
+              FROM generate_series(1, %(activities)s) g
+            )
+            INSERT INTO crmapp_activity (portal_id, crm_id, kind, subject, responsible_id,
+              owner_type, owner_crm_id, created_at, deadline, completed, completed_at)
+            SELECT %(portal)s, g,
+              (ARRAY['call','call','call','email','email','meeting','task','other'])[1 + g %% 8],
+              'Дело ' || g, (%(employees)s::bigint[])[1 + (g * 7) %% 200], 'deal',
+              1 + (g * 13) %% %(deals)s, created, created + interval '1 day', r < 0.9,
+              CASE WHEN r < 0.9 THEN LEAST(created + r2 * interval '2 days',
+                                           %(now)s::timestamptz) END
+            FROM base
+            """,
+            params,
+        )
+        log("leads")
+        cursor.execute(
+            """
+            WITH base AS (
+              SELECT g, random() AS r,
+                     %(start)s::timestamptz + random() * %(span)s * interval '1 second' AS created
+              FROM generate_series(1, %(leads)s) g
+            )
+            INSERT INTO crmapp_lead (portal_id, crm_id, title, status_id, semantic,
+              responsible_id, source, amount, currency, created_at, modified_at, closed_at,
+              moved_at, last_touch_at, utm_source, utm_medium, utm_campaign, utm_content,
+              utm_term)
+            SELECT %(portal)s, g, 'Лид ' || g,
+              CASE WHEN r < 0.5 THEN %(lead_won)s WHEN r < 0.8 THEN %(lead_lost)s
+                   ELSE %(lead_open)s END,
+              CASE WHEN r < 0.5 THEN 'won' WHEN r < 0.8 THEN 'lost' ELSE 'open' END,
+              (%(employees)s::bigint[])[1 + g %% 200], 'WEB', 0, 'RUB', created, created,
+              CASE WHEN r < 0.8 THEN created + interval '1 day' END,
+              CASE WHEN r < 0.8 THEN created + interval '1 day' END, created,
+              '', '', '', '', ''
+            FROM base
+            """,
+            params,
+        )
+
+
+def efficiency_from_mirror(portal: Portal, start: datetime, end: datetime) -> None:
+    """The efficiency figures computed straight from the mirror tables (the baseline)."""
+    span = (start, end)
+    deals = Deal.objects.for_portal(portal)
+    closed = deals.filter(semantic__in=["won", "lost"], closed_at__range=span)
+    list(closed.values("responsible_id", "semantic").annotate(n=Count("id"), s=Sum("amount")))
+    done = Activity.objects.for_portal(portal).filter(completed=True, completed_at__range=span)
+    list(done.values("responsible_id", "kind").annotate(n=Count("id")))
+    open_now = deals.filter(semantic="open")
+    list(open_now.values("responsible_id").annotate(n=Count("id"), s=Sum("amount")))
+
+
+def forgotten_from_mirror(portal: Portal, start: datetime, end: datetime) -> None:
+    idle = timezone.now() - timedelta(days=14)
+    created = Deal.objects.for_portal(portal).filter(created_at__range=(start, end))
+    forgotten = Count("id", filter=Q(semantic="open", last_touch_at__lte=idle))
+    list(created.values("responsible_id").annotate(n=Count("id"), f=forgotten))
+
+
+def timed(action, runs: int = RUNS) -> tuple[float, float]:
+    action()
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - started)
+    samples.sort()
+    p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
+    return statistics.median(samples), p95
+
+
+def main() -> None:
+    portal = portal_ready()
+    token = session_issue(AppSession(portal_id=portal.pk, user_crm_id=1, role="admin"))
+    client = Client()
+    today = timezone.now().date()
+    periods = {"month": today.replace(day=1), "year": today - timedelta(days=365)}
+    pages, direct = {}, {"efficiency": efficiency_from_mirror, "forgotten": forgotten_from_mirror}
+    for report in ("efficiency", "forgotten"):
+        for label, first in periods.items():
+            url = f"/app/reports/{report}/?period=custom&from={first}&to={today}"
+
+            def render(url=url):
+                response = client.get(url, headers={"X-App-Session": token})
+                assert response.status_code == 200, response.content[:300]
+
+            start = datetime.combine(first, datetime.min.time(), UTC)
+            end = datetime.combine(today, datetime.max.time(), UTC)
+            p50, p95 = timed(render)
+            _, direct_p95 = timed(
+                lambda report=report, s=start, e=end: direct[report](portal, s, e)
+            )
+            pages[f"{report}, {label}"] = {"p50": p50, "p95": p95, "direct_p95": direct_p95}
+    described = f"{DEALS // 1000}k deals, {ACTIVITIES // 1_000_000}M activities, PostgreSQL"
+    print(json.dumps({"portal": described, "pages": pages}))
+
+
+if __name__ == "__main__":
+    main()
