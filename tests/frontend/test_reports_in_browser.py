@@ -83,3 +83,17 @@ def test_each_role_sees_forgotten_deals_with_reasons(role, live_portal, browser_
     page.screenshot(path=screenshot_path(f"forgotten-{role}.png"), full_page=True)
     assert app.get_by_text("Забытые лиды и сделки").count() == 1
     assert (app.locator("button", has_text="Напомнить").count() == 0) == (role == "manager")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reports_fit_a_phone_screen(live_portal, browser_page):
+    page = browser_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    for tab, name in (("Эффективность", "efficiency"), ("Забытые", "forgotten")):
+        _open_report(page, live_portal.url, 1, tab)
+        frame = page.frame(name="app")
+        overflow = frame.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        page.screenshot(path=screenshot_path(f"{name}-on-phone.png"), full_page=True)
+        assert overflow <= 0, name
