@@ -20,6 +20,7 @@ from django.db.models import Count, Q, Sum  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench.result import samples_seconds  # noqa: E402
 from crmapp.models import Activity, Deal, Department, Employee, Pipeline, Portal, Source, Stage  # noqa: E402
 from frontend.session import AppSession, session_issue  # noqa: E402
 from reports.aggregates import facts_rebuild  # noqa: E402
@@ -217,16 +218,10 @@ def forgotten_from_mirror(portal: Portal, start: datetime, end: datetime) -> Non
     list(created.values("responsible_id").annotate(n=Count("id"), f=forgotten))
 
 
-def timed(action, runs: int = RUNS) -> tuple[float, float]:
-    action()
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - started)
-    samples.sort()
-    p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
-    return statistics.median(samples), p95
+def timed(action) -> tuple[float, float]:
+    """(p50, p95) of `action` in seconds."""
+    samples = samples_seconds(action, repeat=RUNS)
+    return statistics.median(samples), samples[round(0.95 * (len(samples) - 1))]
 
 
 def main() -> None:

@@ -24,10 +24,15 @@ class Result:
 
 def median_seconds(action: Callable[[], object], *, repeat: int = 7) -> float:
     """Median wall time of `action` over `repeat` runs, after one warm-up run."""
+    return statistics.median(samples_seconds(action, repeat=repeat))
+
+
+def samples_seconds(action: Callable[[], object], *, repeat: int) -> list[float]:
+    """Wall times of `action` over `repeat` runs after one warm-up run, fastest first."""
     action()
     samples = []
     for _ in range(repeat):
         started = time.perf_counter()
         action()
         samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
+    return sorted(samples)

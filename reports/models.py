@@ -17,6 +17,16 @@ NO_EMPLOYEE = 0
 NO_PIPELINE = -1  # Bitrix24's default pipeline has id 0
 
 
+FACT_KEY = (
+    "day",
+    "metric",
+    "employee_crm_id",
+    "pipeline_crm_id",
+    "source_crm_id",
+    "stage_crm_id",
+)
+
+
 class DayFact(PortalOwned):
     day = models.DateField()
     metric = models.CharField(max_length=24)
@@ -28,29 +38,11 @@ class DayFact(PortalOwned):
     amount_cents = models.BigIntegerField(default=0)
     seconds = models.BigIntegerField(default=0)
 
-    KEY = (
-        "day",
-        "metric",
-        "employee_crm_id",
-        "pipeline_crm_id",
-        "source_crm_id",
-        "stage_crm_id",
-    )
+    KEY = FACT_KEY
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=[
-                    "portal",
-                    "day",
-                    "metric",
-                    "employee_crm_id",
-                    "pipeline_crm_id",
-                    "source_crm_id",
-                    "stage_crm_id",
-                ],
-                name="dayfact_unique_key",
-            )
+            models.UniqueConstraint(fields=["portal", *FACT_KEY], name="dayfact_unique_key")
         ]
         indexes = [
             models.Index(fields=["portal", "metric", "day"], name="dayfact_metric_day"),
