@@ -35,15 +35,16 @@ def log(message: str) -> None:
 
 
 def portal_ready() -> Portal:
-    portal = Portal.objects.filter(key=KEY, import_phase=Portal.ImportPhase.DONE).first()
-    if portal:
+    portal = Portal.objects.filter(key=KEY).first()
+    if portal and portal.import_phase == Portal.ImportPhase.DONE:
         return portal
-    Portal.objects.filter(key=KEY).delete()
-    portal = Portal.objects.create(kind="bitrix24", key=KEY, domain=KEY, member_id=KEY)
-    started = time.monotonic()
-    _directory(portal)
-    _bulk(portal)
-    log(f"generated the mirror in {time.monotonic() - started:.0f} s")
+    if not portal or Deal.objects.for_portal(portal).count() != DEALS:
+        Portal.objects.filter(key=KEY).delete()
+        portal = Portal.objects.create(kind="bitrix24", key=KEY, domain=KEY, member_id=KEY)
+        started = time.monotonic()
+        _directory(portal)
+        _bulk(portal)
+        log(f"generated the mirror in {time.monotonic() - started:.0f} s")
     started = time.monotonic()
     facts_rebuild(portal)
     log(f"built the aggregates in {time.monotonic() - started:.0f} s")

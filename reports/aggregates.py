@@ -122,17 +122,18 @@ def _activity_rows(portal: Portal, where: Q):
 # -- writing ---------------------------------------------------------------------------------
 
 
-def facts_add(portal: Portal, facts: Facts) -> None:
+def facts_add(portal: Portal, facts: Facts, *, prune: bool = True) -> None:
     """Add `facts` to the stored aggregates (one upsert per key), then drop rows that fell
-    to zero, so an entity's removal leaves no trace."""
+    to zero, so an entity's removal leaves no trace (a rebuild, only adding, skips that)."""
     rows = [(portal.pk, *key, *values) for key, values in facts.items() if any(values)]
     if not rows:
         return
     with connection.cursor() as cursor:
         cursor.executemany(_ADD_SQL, rows)
-    DayFact.objects.for_portal(portal).filter(
-        day__in={row[1] for row in rows}, qty=0, amount_cents=0, seconds=0
-    ).delete()
+    if prune:
+        DayFact.objects.for_portal(portal).filter(
+            day__in={row[1] for row in rows}, qty=0, amount_cents=0, seconds=0
+        ).delete()
 
 
 @contextmanager
@@ -181,7 +182,7 @@ def facts_rebuild_chunk(portal: Portal, entity_type: str, after_id: int) -> tupl
         .values_list("crm_id", flat=True)[:REBUILD_CHUNK]
     )
     if ids:
-        facts_add(portal, facts_of(portal, {entity_type: set(ids)}))
+        facts_add(portal, facts_of(portal, {entity_type: set(ids)}), prune=False)
     return len(ids), ids[-1] if len(ids) == REBUILD_CHUNK else None
 
 
