@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -169,6 +170,8 @@ def _context(request: HttpRequest, name: str, scope: Scope) -> dict:
         "departments": visible_departments(portal, viewer),
         "employees": employees.filter(active=True),
         "query": _query(request),
+        # Built once: a year's table has thousands of drill-down links.
+        "drill_base": f"{reverse('report-drill', args=[name])}?{_query(request)}",
         "export_query": _query(request, format="xlsx"),
         "filter_values": {key: request.GET.get(key, "") for key in FILTERS},
     }
