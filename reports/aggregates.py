@@ -9,6 +9,7 @@ rest are counted when the pass reaches them.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 from collections import defaultdict
@@ -47,15 +48,22 @@ REBUILD_CHUNK = 5000
 
 _TABLE = DayFact._meta.db_table
 _KEY = ", ".join(["portal_id", *DayFact.KEY])
-# Identifiers come from the model, values are parameters (both SQLite and PostgreSQL speak
-# ON CONFLICT … DO UPDATE with `excluded`).
-_ADD_SQL = (
-    f"INSERT INTO {_TABLE} ({_KEY}, qty, amount_cents, seconds) "  # noqa: S608
-    f"VALUES ({', '.join(['%s'] * 10)}) "
-    f"ON CONFLICT ({_KEY}) DO UPDATE SET qty = {_TABLE}.qty + excluded.qty, "
-    f"amount_cents = {_TABLE}.amount_cents + excluded.amount_cents, "
-    f"seconds = {_TABLE}.seconds + excluded.seconds"
-)
+ROWS_PER_STATEMENT = 500  # 10 parameters a row, well under SQLite's 32,766
+
+
+@functools.cache
+def _add_sql(rows: int) -> str:
+    """INSERT of `rows` rows that adds to the rows already there (both SQLite and PostgreSQL
+    speak ON CONFLICT … DO UPDATE with `excluded`). Identifiers come from the model; values
+    are parameters."""
+    values = ", ".join([f"({', '.join(['%s'] * 10)})"] * rows)
+    return (
+        f"INSERT INTO {_TABLE} ({_KEY}, qty, amount_cents, seconds) VALUES {values} "  # noqa: S608
+        f"ON CONFLICT ({_KEY}) DO UPDATE SET qty = {_TABLE}.qty + excluded.qty, "
+        f"amount_cents = {_TABLE}.amount_cents + excluded.amount_cents, "
+        f"seconds = {_TABLE}.seconds + excluded.seconds"
+    )
+
 
 Refs = dict[str, set[int]]
 
@@ -129,7 +137,9 @@ def facts_add(portal: Portal, facts: Facts, *, prune: bool = True) -> None:
     if not rows:
         return
     with connection.cursor() as cursor:
-        cursor.executemany(_ADD_SQL, rows)
+        # Many rows a statement: one round trip per 500 keys instead of one per key.
+        for batch in batched(rows, ROWS_PER_STATEMENT):
+            cursor.execute(_add_sql(len(batch)), [value for row in batch for value in row])
     if prune:
         DayFact.objects.for_portal(portal).filter(
             day__in={row[1] for row in rows}, qty=0, amount_cents=0, seconds=0
