@@ -28,6 +28,16 @@ FACT_KEY = (
 
 
 class DayFact(PortalOwned):
+    # Millions of rows are written in one rebuild transaction: no deferred foreign-key check
+    # per row, and no index of its own (the unique key starts with the portal). The portal's
+    # rows are deleted with it (crmapp.lifecycle).
+    portal = models.ForeignKey(
+        "crmapp.Portal",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     day = models.DateField()
     metric = models.CharField(max_length=24)
     employee_crm_id = models.BigIntegerField(default=NO_EMPLOYEE)
