@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -25,7 +26,7 @@ from frontend.report_request import FILTERS, BadFilter, scope_from_query, viewer
 from frontend.session import Role, app_session_required
 from reports.catalog import REPORTS
 from reports.drill import WHAT, drill
-from reports.efficiency import COLUMNS, DYNAMICS, MONEY, efficiency_dynamics
+from reports.efficiency import COLUMNS, DYNAMICS, efficiency_dynamics
 from reports.export import report_xlsx
 from reports.forgotten import COUNTS as FORGOTTEN_COUNTS
 from reports.forgotten import forgotten
@@ -67,7 +68,7 @@ def _plain(status: int, message: str) -> HttpResponse:
 def _query(request: HttpRequest, **changes) -> str:
     """The current filters (with `changes`) as a query string carrying the session."""
     params = {key: request.GET.get(key, "") for key in FILTERS}
-    params |= {key: value for key, value in changes.items()}
+    params |= changes
     params = {key: value for key, value in params.items() if value not in ("", None)}
     params["s"] = request.app_session_token
     return urlencode(params)
@@ -86,7 +87,7 @@ def report_page(request: HttpRequest, name: str) -> HttpResponse:
     data = forgotten(scope, limit=LIST_LIMIT) if name == "forgotten" else REPORTS[name](scope)
     context = _context(request, name, scope) | {"data": data}
     if name == "efficiency":
-        context |= _efficiency_context(request, scope, data)
+        context |= _efficiency_context(request, scope)
     if name == "forgotten":
         context |= _forgotten_context(data)
     template = f"frontend/report_{name}.html"
@@ -109,7 +110,8 @@ def report_drill(request: HttpRequest, name: str) -> HttpResponse:
     listing = drill(scope, what)
     if request.GET.get("format") == "xlsx":
         return _xlsx(request, f"{name}-{what}", scope, {"rows": listing["rows"]})
-    context = _context(request, name, scope) | {
+    context = {
+        "report": name,
         "listing": listing,
         "what": what,
         "what_label": column_label(what),
@@ -131,14 +133,14 @@ def forgotten_notify_view(request: HttpRequest) -> HttpResponse:
         "people": len(sent),
         "deals": sum(sent.values()),
     }
-    return HttpResponse(f'<p class="notice" role="status">{message}</p>')
+    return HttpResponse(format_html('<p class="notice" role="status">{}</p>', message))
 
 
 def _xlsx(request: HttpRequest, name: str, scope: Scope, data: dict) -> HttpResponse:
     filters = [
         (_("Period"), f"{scope.start.isoformat()} — {scope.end.isoformat()}"),
-        *((str(column_label(k)) if k in ("employee",) else k, str(v))
-          for k, v in scope.filters.items() if v is not None),
+        *((str(column_label(key)), str(value))
+          for key, value in scope.filters.items() if value is not None),
     ]  # fmt: skip
     body = report_xlsx(data, title=f"{name} {scope.start}—{scope.end}", filters=filters)
     response = HttpResponse(body, content_type=XLSX)
@@ -177,7 +179,7 @@ def _context(request: HttpRequest, name: str, scope: Scope) -> dict:
     }
 
 
-def _efficiency_context(request: HttpRequest, scope: Scope, data: dict) -> dict:
+def _efficiency_context(request: HttpRequest, scope: Scope) -> dict:
     metric = request.GET.get("metric") or "won_sum"
     grain = request.GET.get("grain") or "month"
     if metric not in DYNAMICS or grain not in ("month", "quarter"):
@@ -190,7 +192,7 @@ def _efficiency_context(request: HttpRequest, scope: Scope, data: dict) -> dict:
         grain=grain,
     )
     return {
-        "columns": [(column, column_label(column), column in MONEY) for column in COLUMNS],
+        "columns": [(column, column_label(column)) for column in COLUMNS],
         "dynamics": dynamics,
         "dynamics_metrics": [(m, column_label(m)) for m in DYNAMICS],
         "metric": metric,

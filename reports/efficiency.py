@@ -21,7 +21,6 @@ KINDS = {"call": "calls", "meeting": "meetings", "email": "emails", "task": "tas
 COLUMNS = ["activity_points", "activity_index", *KINDS.values(), "leads_in_work", "won_count",
            "won_sum", "avg_check", "win_rate", "cycle_days", "lost_count", "lost_sum",
            "in_work_count", "in_work_sum"]  # fmt: skip
-MONEY = {"won_sum", "lost_sum", "in_work_sum", "avg_check"}
 # Metrics whose month-to-month dynamics can be charted.
 DYNAMICS = ["won_sum", "won_count", "avg_check", "win_rate", "lost_count", "activity_points",
             *KINDS.values()]  # fmt: skip

@@ -7,7 +7,6 @@ role rules live in one place: an admin sees everyone, a department head his depa
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -80,10 +79,6 @@ def period_preset(name: str, today: date) -> tuple[date, date]:
         first_month = 3 * ((today.month - 1) // 3) + 1
         return today.replace(month=first_month, day=1), today
     return today.replace(day=1), today  # "month", the default
-
-
-def month_end(day: date) -> date:
-    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
 def scope_resolve(
