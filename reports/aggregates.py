@@ -133,7 +133,8 @@ def _activity_rows(portal: Portal, where: Q):
 def facts_add(portal: Portal, facts: Facts, *, prune: bool = True) -> None:
     """Add `facts` to the stored aggregates (one upsert per key), then drop rows that fell
     to zero, so an entity's removal leaves no trace (a rebuild, only adding, skips that)."""
-    rows = [(portal.pk, *key, *values) for key, values in facts.items() if any(values)]
+    # In key order, so concurrent writers lock shared rows in the same order (no deadlock).
+    rows = sorted((portal.pk, *key, *values) for key, values in facts.items() if any(values))
     if not rows:
         return
     with connection.cursor() as cursor:
