@@ -20,7 +20,7 @@ import psycopg
 import requests
 from django.conf import settings
 
-from bench.result import Result
+from bench.result import Result, percentile
 from bench.services import http_wait, services_reachable
 from bench.workers import worker_start, worker_stop
 from crmapp.env import database_from_url
@@ -69,7 +69,7 @@ def run() -> list[Result]:
         web.terminate()
         web.wait(timeout=30)
         sandbox.stop()
-    p50, p95 = _percentile(latencies, 50), _percentile(latencies, 95)
+    p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
     stack = "PostgreSQL + Redis" if services else "embedded"
     return [
         Result(
@@ -177,8 +177,3 @@ def _wait_created_sum(read, expected: int) -> None:
             return
         time.sleep(0.01)
     raise TimeoutError(f"the aggregates did not reach {expected}")
-
-
-def _percentile(values: list[float], percent: int) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(percent / 100 * (len(ordered) - 1)))]

@@ -36,3 +36,9 @@ def samples_seconds(action: Callable[[], object], *, repeat: int) -> list[float]
         action()
         samples.append(time.perf_counter() - started)
     return sorted(samples)
+
+
+def percentile(values: list[float], percent: int) -> float:
+    """The nearest-rank percentile of `values`."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(percent / 100 * (len(ordered) - 1)))]

@@ -13,9 +13,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from crmapp.framing import frame_for_portal
 from crmapp.models import Portal
 from crmapp.selectors import import_progress, mirror_counts, portal_summary
+from frontend.rendering import app_render
 from frontend.session import AppSession, Role, app_session_required, session_issue
 from integrations.bitrix24.install import (
     app_user,
@@ -117,11 +117,7 @@ def _overview(
         "session_token": request.app_session_token,
         "bx24_js": settings.BITRIX24_JS_API_URL,
     }
-    # Times on the page are the portal's, not the server's.
-    with timezone.override(portal.time_zone):
-        response = render(request, template, context)
-    response["X-App-Session"] = request.app_session_token
-    return frame_for_portal(response, portal)
+    return app_render(request, portal, template, context)
 
 
 def _refusal(request: HttpRequest, status: int, message: str) -> HttpResponse:

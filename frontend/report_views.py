@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -19,9 +18,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from crmapp.framing import frame_for_portal
 from crmapp.models import Employee, Pipeline
 from crmapp.selectors import import_progress, portal_summary
+from frontend.rendering import app_render
 from frontend.report_request import FILTERS, BadFilter, scope_from_query, viewer_of
 from frontend.session import Role, app_session_required
 from reports.catalog import REPORTS
@@ -217,7 +216,4 @@ def _forgotten_context(data: dict) -> dict:
 
 
 def _render(request: HttpRequest, template: str, context: dict) -> HttpResponse:
-    with timezone.override(request.portal.time_zone):
-        response = render(request, template, context)
-    response["X-App-Session"] = request.app_session_token
-    return frame_for_portal(response, request.portal)
+    return app_render(request, request.portal, template, context)

@@ -6,15 +6,14 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings as django_settings
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from crmapp.framing import frame_for_portal
 from crmapp.selectors import portal_summary
+from frontend.rendering import app_render
 from frontend.session import Role, app_session_required
 from reports.efficiency import KINDS
 from reports.models import ReportSettings
@@ -88,7 +87,4 @@ def report_settings(request: HttpRequest) -> HttpResponse:
         "session_token": request.app_session_token,
         "bx24_js": django_settings.BITRIX24_JS_API_URL,
     }
-    with timezone.override(portal.time_zone):
-        response = render(request, "frontend/report_settings.html", context, status=status)
-    response["X-App-Session"] = request.app_session_token
-    return frame_for_portal(response, portal)
+    return app_render(request, portal, "frontend/report_settings.html", context, status=status)

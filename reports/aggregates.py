@@ -101,17 +101,22 @@ def _owner_rows(portal: Portal, entity_type: str, ids: Iterable[int]):
 
 
 def _owners_facts(portal, entity_type, rows, tz, facts: Facts) -> None:
+    history = owner_history(portal, entity_type, [row["crm_id"] for row in rows])
+    for row in rows:
+        owner_facts(entity_type, row, history[row["crm_id"]], tz, facts)
+
+
+def owner_history(portal: Portal, entity_type: str, owner_ids: list[int]) -> dict[int, list]:
+    """Each lead's or deal's stage changes, in the order they happened."""
     history = defaultdict(list)
     changes = (
         StageChange.objects.for_portal(portal)
-        .filter(entity_type=entity_type, owner_crm_id__in=[row["crm_id"] for row in rows])
+        .filter(entity_type=entity_type, owner_crm_id__in=owner_ids)
         .values(*HISTORY_FIELDS)
     )
-    for change in changes:
+    for change in sorted(changes, key=_history_order):
         history[change["owner_crm_id"]].append(change)
-    for row in rows:
-        ordered = sorted(history[row["crm_id"]], key=_history_order)
-        owner_facts(entity_type, row, ordered, tz, facts)
+    return history
 
 
 def _history_order(change) -> tuple:

@@ -6,15 +6,15 @@ the number.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 
 from django.db.models import F, Q
 from django.utils import timezone
 
-from crmapp.models import Activity, Deal, Lead, StageChange
+from crmapp.models import Activity, Deal, Lead
 from integrations.bitrix24.links import card_path
 from integrations.registry import card_url
+from reports.aggregates import owner_history
 from reports.facts import open_steps
 from reports.forgotten import forgotten
 from reports.scope import Scope
@@ -74,12 +74,8 @@ def _open_at(scope: Scope, model, rows, end: datetime, now: datetime):
         .filter(Q(semantic="open") | Q(closed_at__gt=end) | Q(modified_at__gt=end))
         .values("crm_id", "semantic", "created_at", "closed_at", "moved_at", "modified_at")
     )
-    history = defaultdict(list)
-    changes = StageChange.objects.for_portal(scope.portal).filter(
-        entity_type=entity_type, owner_crm_id__in=[row["crm_id"] for row in candidates]
-    )
-    for change in changes.order_by("changed_at", "crm_id").values():
-        history[change["owner_crm_id"]].append(change)
+    # The same history, in the same order, as the aggregates the number came from.
+    history = owner_history(scope.portal, entity_type, [row["crm_id"] for row in candidates])
     open_ids = [
         row["crm_id"]
         for row in candidates
