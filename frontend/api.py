@@ -100,14 +100,29 @@ class ReportAPIView(_ReportAPIView):
 class DrillAPIView(_ReportAPIView):
     @extend_schema(
         summary="The deals, leads or activities behind one number",
-        parameters=[*FILTER_PARAMETERS, OpenApiParameter("what", str, enum=sorted(WHAT))],
+        parameters=[
+            *FILTER_PARAMETERS,
+            OpenApiParameter("what", str, enum=sorted(WHAT)),
+            OpenApiParameter("offset", int, description="rows to skip (default 0)"),
+            OpenApiParameter("limit", int, description="rows to return (default all)"),
+        ],
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request, name: str):
         what = request.query_params.get("what", "")
         if name not in REPORTS or what not in WHAT:
             raise BadFilter(f"nothing to list for {what!r}")
-        listing = drill(self.scope(request), what)
+        offset = _count(request, "offset") or 0
+        listing = drill(self.scope(request), what, limit=_count(request, "limit"), offset=offset)
         for row in listing["rows"]:
             row.pop("path", None)
         return Response(listing)
+
+
+def _count(request, name: str) -> int | None:
+    value = request.query_params.get(name, "").strip()
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit()):
+        raise BadFilter(f"{name} must be a whole number ≥ 0, not {value!r}")
+    return int(value)

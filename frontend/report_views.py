@@ -34,6 +34,7 @@ from reports.notify import forgotten_notify
 from reports.scope import PRESETS, Scope, ScopeRefused, Viewer, scope_resolve, visible_departments
 
 LIST_LIMIT = 200
+DRILL_LIMIT = 500
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -106,14 +107,15 @@ def report_drill(request: HttpRequest, name: str) -> HttpResponse:
     if name not in REPORTS or what not in WHAT:
         raise BadFilter(_("Nothing to list for %(what)r") % {"what": what})
     scope = _scope(request)
-    listing = drill(scope, what)
     if request.GET.get("format") == "xlsx":
-        return _xlsx(request, f"{name}-{what}", scope, {"rows": listing["rows"]})
+        return _xlsx(request, f"{name}-{what}", scope, {"rows": drill(scope, what)["rows"]})
+    listing = drill(scope, what, limit=DRILL_LIMIT)
     context = {
         "report": name,
         "listing": listing,
         "what": what,
         "what_label": column_label(what),
+        "cut": listing["total"] > len(listing["rows"]),
         "export_query": _query(request, what=what, format="xlsx"),
     }
     return _render(request, "frontend/report_drill.html", context)

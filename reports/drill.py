@@ -16,7 +16,15 @@ from integrations.bitrix24.links import card_path
 from integrations.registry import card_url
 from reports.aggregates import owner_history
 from reports.facts import open_steps
-from reports.forgotten import forgotten
+from reports.forgotten import (
+    IDLE,
+    NO_NEXT_STEP,
+    deal_items,
+    deals_flagged,
+    lead_items,
+    leads_flagged,
+)
+from reports.paging import rows_slice
 from reports.scope import Scope
 
 ACTIVITY_KINDS = {"calls": "call", "meetings": "meeting", "emails": "email", "tasks": "task",
@@ -29,18 +37,32 @@ LEAD_LISTS = {"leads_in_work", "created_leads"}
 WHAT = DEAL_LISTS | FORGOTTEN_LISTS | LEAD_LISTS | set(ACTIVITY_KINDS)
 
 
-def drill(scope: Scope, what: str, *, now: datetime | None = None) -> dict:
+def drill(
+    scope: Scope,
+    what: str,
+    *,
+    now: datetime | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> dict:
+    """`{"kind", "total", "rows"}`: all `total` entities behind the number, or the slice
+    `offset`, `limit` of them (cut in SQL: a year's total on a big portal is 100k rows)."""
     if what not in WHAT:
         raise ValueError(f"nothing to list for {what!r}")
     now = now or timezone.now()
+    page = {"limit": limit, "offset": offset}
     if what in ACTIVITY_KINDS:
-        return {"kind": "activities", "rows": _activities(scope, ACTIVITY_KINDS[what])}
+        rows = _activities(scope, ACTIVITY_KINDS[what])
+        return _listing("activities", rows, _activity_rows(scope, rows_slice(rows, **page)))
+    if what == "forgotten_leads":
+        rows = leads_flagged(scope, now=now)
+        items = lead_items(scope, rows, now=now, **page)
+        return _listing("leads", rows, _forgotten_rows(items, "lead"))
     if what in FORGOTTEN_LISTS:
-        report = forgotten(scope, now=now)
-        if what == "forgotten_leads":
-            return {"kind": "leads", "rows": _forgotten_rows(report["leads"], "lead", "idle")}
-        reason = "no_next_step" if what == "no_next_step_deals" else "idle"
-        return {"kind": "deals", "rows": _forgotten_rows(report["deals"], "deal", reason)}
+        reason = NO_NEXT_STEP if what == "no_next_step_deals" else IDLE
+        rows = deals_flagged(scope, now=now, reasons=(reason,))
+        items = deal_items(scope, rows, now=now, **page)
+        return _listing("deals", rows, _forgotten_rows(items, "deal"))
     model, kind = (Lead, "leads") if what in LEAD_LISTS else (Deal, "deals")
     rows = _entities(scope, model)
     start, end = scope.span()
@@ -52,7 +74,12 @@ def drill(scope: Scope, what: str, *, now: datetime | None = None) -> dict:
         rows = _open_at(scope, model, rows, end, now)
     else:  # won count and sum, average check, cycle; win rate lists the won deals
         rows = rows.filter(semantic="won", closed_at__range=(start, end))
-    return {"kind": kind, "rows": _entity_rows(scope, model, rows)}
+    rows = rows.order_by("-amount", "crm_id")
+    return _listing(kind, rows, _entity_rows(scope, model, rows_slice(rows, **page)))
+
+
+def _listing(kind: str, rows, items: list[dict]) -> dict:
+    return {"kind": kind, "total": rows.count(), "rows": items}
 
 
 def _entities(scope: Scope, model):
@@ -87,7 +114,7 @@ def _open_at(scope: Scope, model, rows, end: datetime, now: datetime):
 def _entity_rows(scope: Scope, model, rows) -> list[dict]:
     entity_type = "deal" if model is Deal else "lead"
     stage = "stage__name" if model is Deal else "status__name"
-    values = rows.order_by("-amount", "crm_id").values(
+    values = rows.values(
         "crm_id", "title", "amount", "created_at", "closed_at",
         responsible_name=F("responsible__name"), stage_name=F(stage),
     )  # fmt: skip
@@ -107,7 +134,7 @@ def _entity_rows(scope: Scope, model, rows) -> list[dict]:
     ]
 
 
-def _forgotten_rows(items: list[dict], entity_type: str, reason: str) -> list[dict]:
+def _forgotten_rows(items: list[dict], entity_type: str) -> list[dict]:
     return [
         {
             "id": item["id"],
@@ -120,17 +147,20 @@ def _forgotten_rows(items: list[dict], entity_type: str, reason: str) -> list[di
             "path": card_path(entity_type, item["id"]),
         }
         for item in items
-        if reason in item["reasons"]
     ]
 
 
-def _activities(scope: Scope, kind: str) -> list[dict]:
+def _activities(scope: Scope, kind: str):
     rows = Activity.objects.for_portal(scope.portal).filter(
         kind=kind, completed=True, completed_at__range=scope.span()
     )
     if scope.employees is not None:
         rows = rows.filter(responsible__crm_id__in=scope.employees)
-    values = rows.order_by("-completed_at").values(
+    return rows.order_by("-completed_at", "crm_id")
+
+
+def _activity_rows(scope: Scope, rows) -> list[dict]:
+    values = rows.values(
         "crm_id", "subject", "completed_at", "owner_type", "owner_crm_id",
         responsible_name=F("responsible__name"),
     )  # fmt: skip

@@ -16,6 +16,7 @@ from django.utils import timezone
 from crmapp.models import Deal, Employee, Lead
 from integrations.registry import card_url
 from reports.models import ReportSettings
+from reports.paging import rows_slice
 from reports.scope import Scope
 
 IDLE, NO_NEXT_STEP = "idle", "no_next_step"
@@ -37,33 +38,13 @@ def forgotten(scope: Scope, *, now: datetime | None = None, limit: int | None = 
     the counts, which are aggregated in the database."""
     now = now or timezone.now()
     settings = ReportSettings.of(scope.portal)
-    deal_idle = Q(last_touch_at__lte=now - timedelta(days=settings.deal_days))
-    lead_idle = Q(last_touch_at__lte=now - timedelta(days=settings.lead_days))
-    flagged_deals = (
-        _created(scope, Deal).filter(semantic="open").filter(deal_idle | Q(has_next_step=False))
+    flagged_deals = deals_flagged(scope, now=now, reasons=(IDLE, NO_NEXT_STEP))
+    flagged_leads = leads_flagged(scope, now=now)
+    deals = deal_items(scope, flagged_deals, now=now, limit=limit)
+    leads = lead_items(scope, flagged_leads, now=now, limit=limit)
+    by_employee = _by_employee(
+        scope, _idle(settings.deal_days, now), _idle(settings.lead_days, now)
     )
-    flagged_leads = _created(scope, Lead).filter(semantic="open").filter(lead_idle)
-
-    deals = []
-    rows = flagged_deals.values(
-        "crm_id", "title", "amount", "last_touch_at", "has_next_step",
-        responsible_crm_id=F("responsible__crm_id"), stage_crm_id=F("stage__crm_id"),
-        stage_name=F("stage__name"), responsible_name=F("responsible__name"),
-    ).order_by("last_touch_at", "crm_id")  # fmt: skip
-    for row in rows[:limit]:
-        idle = row["last_touch_at"] <= now - timedelta(days=settings.deal_days)
-        reasons = ([IDLE] if idle else []) + ([] if row["has_next_step"] else [NO_NEXT_STEP])
-        deals.append(_item(row, reasons, now, card_url(scope.portal, "deal", row["crm_id"])))
-    leads = []
-    rows = flagged_leads.values(
-        "crm_id", "title", "last_touch_at", responsible_crm_id=F("responsible__crm_id"),
-        status_crm_id=F("status__crm_id"), status_name=F("status__name"),
-        responsible_name=F("responsible__name"),
-    ).order_by("last_touch_at", "crm_id")  # fmt: skip
-    for row in rows[:limit]:
-        leads.append(_item(row, [IDLE], now, card_url(scope.portal, "lead", row["crm_id"])))
-
-    by_employee = _by_employee(scope, deal_idle, lead_idle)
     return {
         "report": "forgotten",
         "from": scope.start.isoformat(),
@@ -77,6 +58,56 @@ def forgotten(scope: Scope, *, now: datetime | None = None, limit: int | None = 
         "by_employee": by_employee,
         "by_department": _by_department(scope, by_employee),
     }
+
+
+def _idle(days: int, now: datetime) -> Q:
+    return Q(last_touch_at__lte=now - timedelta(days=days))
+
+
+def deals_flagged(scope: Scope, *, now: datetime, reasons=(IDLE,)):
+    """Open deals created in the period with any of `reasons`."""
+    wanted = Q(pk__in=[])
+    if IDLE in reasons:
+        wanted |= _idle(ReportSettings.of(scope.portal).deal_days, now)
+    if NO_NEXT_STEP in reasons:
+        wanted |= Q(has_next_step=False)
+    return _created(scope, Deal).filter(semantic="open").filter(wanted)
+
+
+def leads_flagged(scope: Scope, *, now: datetime):
+    """Open leads created in the period, idle past the threshold."""
+    idle = _idle(ReportSettings.of(scope.portal).lead_days, now)
+    return _created(scope, Lead).filter(semantic="open").filter(idle)
+
+
+def deal_items(scope: Scope, rows, *, now: datetime, limit: int | None = None,
+               offset: int = 0) -> list[dict]:  # fmt: skip
+    """The flagged deals as report items, longest idle first (sliced in SQL)."""
+    deal_days = ReportSettings.of(scope.portal).deal_days
+    values = rows.values(
+        "crm_id", "title", "amount", "last_touch_at", "has_next_step",
+        responsible_crm_id=F("responsible__crm_id"), stage_crm_id=F("stage__crm_id"),
+        stage_name=F("stage__name"), responsible_name=F("responsible__name"),
+    ).order_by("last_touch_at", "crm_id")  # fmt: skip
+    items = []
+    for row in rows_slice(values, limit=limit, offset=offset):
+        idle = row["last_touch_at"] <= now - timedelta(days=deal_days)
+        reasons = ([IDLE] if idle else []) + ([] if row["has_next_step"] else [NO_NEXT_STEP])
+        items.append(_item(row, reasons, now, card_url(scope.portal, "deal", row["crm_id"])))
+    return items
+
+
+def lead_items(scope: Scope, rows, *, now: datetime, limit: int | None = None,
+               offset: int = 0) -> list[dict]:  # fmt: skip
+    values = rows.values(
+        "crm_id", "title", "last_touch_at", responsible_crm_id=F("responsible__crm_id"),
+        status_crm_id=F("status__crm_id"), status_name=F("status__name"),
+        responsible_name=F("responsible__name"),
+    ).order_by("last_touch_at", "crm_id")  # fmt: skip
+    return [
+        _item(row, [IDLE], now, card_url(scope.portal, "lead", row["crm_id"]))
+        for row in rows_slice(values, limit=limit, offset=offset)
+    ]
 
 
 def _item(row: dict, reasons: list[str], now: datetime, url: str) -> dict:

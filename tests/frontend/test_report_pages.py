@@ -132,6 +132,12 @@ def test_the_api_serves_the_pages_data_to_the_same_viewer(client, installed, bit
     start, end = period_preset("quarter", today)
     expected = efficiency(scope_resolve(installed, Viewer.operator(), start=start, end=end))
     assert response.json()["totals"] == pytest.approx(expected["totals"])
+    drill_url = f"/api/reports/efficiency/drill/?{PERIOD}&what=won_count"
+    page = _get(client, f"{drill_url}&limit=3&offset=1", token).json()
+    won = expected["totals"]["won_count"]
+    assert page["total"] == won and len(page["rows"]) == min(3, won - 1)
+    bad = _get(client, f"{drill_url}&limit=-1", token)
+    assert bad.status_code == 400 and "limit" in bad.json()["detail"]
 
     manager = _manager(installed)
     manager_token = _token(open_app(client, bitrix24, user_id=manager.crm_id))

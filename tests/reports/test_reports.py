@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from crmapp.models import Activity, Deal, Department, Employee
+from reports.drill import drill
 from reports.efficiency import efficiency, efficiency_dynamics
 from reports.forgotten import forgotten
 from reports.scope import ScopeRefused, Viewer, scope_resolve
@@ -92,6 +93,30 @@ def test_forgotten_lists_every_open_deal_created_in_the_period_with_a_reason(ins
         .count()
     )
     assert all(deal["url"].endswith(f"/crm/deal/details/{deal['id']}/") for deal in report["deals"])
+
+
+@pytest.mark.django_db
+def test_drill_downs_page_in_sql_and_their_totals_are_the_numbers(installed, period):
+    start, end = period
+    scope = scope_resolve(installed, Viewer.operator(), start=start, end=end)
+    now = timezone.now()
+    totals = efficiency(scope)["totals"]
+    counts = forgotten(scope, now=now)["by_employee"]
+    numbers = {
+        "won_count": totals["won_count"],
+        "calls": totals["calls"],
+        "forgotten_deals": sum(row["forgotten_deals"] for row in counts),
+        "no_next_step_deals": sum(row["no_next_step_deals"] for row in counts),
+        "forgotten_leads": sum(row["forgotten_leads"] for row in counts),
+    }
+    for what, number in numbers.items():
+        whole = drill(scope, what, now=now)
+        assert whole["total"] == len(whole["rows"]) == number, what
+        pages = [drill(scope, what, now=now, limit=7, offset=o) for o in range(0, number + 7, 7)]
+        assert all(page["total"] == number for page in pages)
+        assert [row["id"] for page in pages for row in page["rows"]] == [
+            row["id"] for row in whole["rows"]
+        ], what
 
 
 @pytest.mark.django_db
