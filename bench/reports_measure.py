@@ -24,8 +24,7 @@ from django.utils import timezone  # noqa: E402
 from bench.result import percentile, samples_seconds  # noqa: E402
 from crmapp.models import Activity, Deal, Department, Employee, Pipeline, Portal, Source, Stage  # noqa: E402
 from frontend.session import AppSession, session_issue  # noqa: E402
-from reports.aggregates import REBUILD_CHUNK, facts_add, facts_of  # noqa: E402
-from reports.models import DayFact  # noqa: E402
+from reports.aggregates import REBUILD_CHUNK, facts_add, facts_clear, facts_of  # noqa: E402
 
 KEY = "bench-reports-v1.example"
 DEALS, ACTIVITIES, LEADS, EMPLOYEES, MONTHS = 1_000_000, 5_000_000, 300_000, 200, 24
@@ -61,7 +60,7 @@ def portal_ready() -> Portal:
 def _facts_build(portal: Portal) -> None:
     """The product's rebuild (facts_of + facts_add), split by id range over two processes
     (this machine has two cores), each committing chunk by chunk."""
-    DayFact.objects.for_portal(portal)._raw_delete(DayFact.objects.db)
+    facts_clear(portal)
     parts = [("lead", 0, LEADS), ("deal", 0, DEALS // 2), ("activity", 0, ACTIVITIES // 2),
              ("deal", DEALS // 2, DEALS), ("activity", ACTIVITIES // 2, ACTIVITIES)]  # fmt: skip
     halves = [parts[:3], parts[3:]]

@@ -19,13 +19,14 @@ from crmapp.models import (
     Stage,
     StageChange,
 )
-from reports.models import DayFact, FactCheck
+from reports.models import DayFact, FactCheck, MonthFact
 
 log = logging.getLogger(__name__)
 
 # Children before parents, so no row ever points at a deleted one mid-way.
 MIRROR_MODELS = (
     DayFact,
+    MonthFact,
     FactCheck,
     StageChange,
     Activity,

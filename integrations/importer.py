@@ -27,8 +27,7 @@ from crmapp.models import Deal, Lead, Portal
 from crmapp.tiers import window_start
 from integrations import mirror
 from integrations.registry import adapter_for
-from reports.aggregates import ENTITY_TYPES, facts_rebuild_chunk
-from reports.models import DayFact
+from reports.aggregates import ENTITY_TYPES, facts_clear, facts_rebuild_chunk
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +63,7 @@ def portal_import_begin(portal: Portal, *, now: datetime) -> str:
     with transaction.atomic():
         portal = Portal.objects.select_for_update().get(pk=portal.pk)
         # The aggregates are recounted at the end; until then events leave them alone.
-        DayFact.objects.for_portal(portal)._raw_delete(DayFact.objects.db)
+        facts_clear(portal)
         portal.import_phase = Portal.ImportPhase.RUNNING
         portal.import_step = DIRECTORY
         portal.import_done = portal.import_total = 0

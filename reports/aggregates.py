@@ -9,6 +9,7 @@ rest are counted when the pass reaches them.
 
 from __future__ import annotations
 
+import calendar
 import functools
 import logging
 import random
@@ -32,7 +33,7 @@ from reports.facts import (
     facts_nonzero,
     owner_facts,
 )
-from reports.models import NO_EMPLOYEE, NO_PIPELINE, DayFact, FactCheck
+from reports.models import NO_EMPLOYEE, NO_PIPELINE, DayFact, FactCheck, MonthFact
 
 log = logging.getLogger(__name__)
 
@@ -46,22 +47,21 @@ HISTORY_FIELDS = ("owner_crm_id", "kind", "pipeline_crm_id", "stage_crm_id", "se
                   "changed_at", "crm_id")  # fmt: skip
 REBUILD_CHUNK = 5000
 
-_TABLE = DayFact._meta.db_table
-_KEY = ", ".join(["portal_id", *DayFact.KEY])
 ROWS_PER_STATEMENT = 500  # 10 parameters a row, well under SQLite's 32,766
 
 
 @functools.cache
-def _add_sql(rows: int) -> str:
+def _add_sql(model, rows: int) -> str:
     """INSERT of `rows` rows that adds to the rows already there (both SQLite and PostgreSQL
     speak ON CONFLICT … DO UPDATE with `excluded`). Identifiers come from the model; values
     are parameters."""
+    table, key = model._meta.db_table, ", ".join(["portal_id", *model.KEY])
     values = ", ".join([f"({', '.join(['%s'] * 10)})"] * rows)
     return (
-        f"INSERT INTO {_TABLE} ({_KEY}, qty, amount_cents, seconds) VALUES {values} "  # noqa: S608
-        f"ON CONFLICT ({_KEY}) DO UPDATE SET qty = {_TABLE}.qty + excluded.qty, "
-        f"amount_cents = {_TABLE}.amount_cents + excluded.amount_cents, "
-        f"seconds = {_TABLE}.seconds + excluded.seconds"
+        f"INSERT INTO {table} ({key}, qty, amount_cents, seconds) VALUES {values} "  # noqa: S608
+        f"ON CONFLICT ({key}) DO UPDATE SET qty = {table}.qty + excluded.qty, "
+        f"amount_cents = {table}.amount_cents + excluded.amount_cents, "
+        f"seconds = {table}.seconds + excluded.seconds"
     )
 
 
@@ -136,20 +136,37 @@ def _activity_rows(portal: Portal, where: Q):
 
 
 def facts_add(portal: Portal, facts: Facts, *, prune: bool = True) -> None:
-    """Add `facts` to the stored aggregates (one upsert per key), then drop rows that fell
-    to zero, so an entity's removal leaves no trace (a rebuild, only adding, skips that)."""
-    # In key order, so concurrent writers lock shared rows in the same order (no deadlock).
-    rows = sorted((portal.pk, *key, *values) for key, values in facts.items() if any(values))
-    if not rows:
+    """Add `facts` to the stored aggregates, daily and monthly (one upsert per key), then
+    drop rows that fell to zero, so an entity's removal leaves no trace (a rebuild, only
+    adding, skips that)."""
+    days = [(portal.pk, *key, *values) for key, values in facts.items() if any(values)]
+    if not days:
         return
+    by_month = facts_new()
+    for key, values in facts.items():
+        facts_merge(by_month, {(key[0].replace(day=1), *key[1:]): values})
+    months = [(portal.pk, *key, *values) for key, values in by_month.items() if any(values)]
+    for model, rows in ((DayFact, days), (MonthFact, months)):
+        _upsert(model, rows)
+        if prune:
+            dates = {row[1] for row in rows}
+            model.objects.for_portal(portal).filter(
+                **{f"{model.KEY[0]}__in": dates}, qty=0, amount_cents=0, seconds=0
+            ).delete()
+
+
+def _upsert(model, rows: list[tuple]) -> None:
+    # In key order, so concurrent writers lock shared rows in the same order (no deadlock).
     with connection.cursor() as cursor:
         # Many rows a statement: one round trip per 500 keys instead of one per key.
-        for batch in batched(rows, ROWS_PER_STATEMENT):
-            cursor.execute(_add_sql(len(batch)), [value for row in batch for value in row])
-    if prune:
-        DayFact.objects.for_portal(portal).filter(
-            day__in={row[1] for row in rows}, qty=0, amount_cents=0, seconds=0
-        ).delete()
+        for batch in batched(sorted(rows), ROWS_PER_STATEMENT):
+            cursor.execute(_add_sql(model, len(batch)), [value for row in batch for value in row])
+
+
+def facts_clear(portal: Portal) -> None:
+    """Forget a portal's aggregates (before a recount)."""
+    for model in (DayFact, MonthFact):
+        model.objects.for_portal(portal)._raw_delete(model.objects.db)
 
 
 @contextmanager
@@ -206,7 +223,7 @@ def facts_rebuild_chunk(portal: Portal, entity_type: str, after_id: int) -> tupl
 def facts_rebuild(portal: Portal) -> None:
     """Recount a portal's aggregates from the mirror (operator command, time-zone change)."""
     Portal.objects.select_for_update().get(pk=portal.pk)
-    DayFact.objects.for_portal(portal)._raw_delete(DayFact.objects.db)
+    facts_clear(portal)
     for entity_type in ENTITY_TYPES:
         after_id = 0
         while after_id is not None:
@@ -245,10 +262,12 @@ def facts_expected(portal: Portal, days: Iterable[date]) -> dict:
     return facts_nonzero({key: v for key, v in expected.items() if key[0] in wanted})
 
 
-def facts_stored(portal: Portal, days: Iterable[date] | None = None) -> dict:
+def facts_stored(portal: Portal, days: Iterable[date] | None = None, *, where=None) -> dict:
     rows = DayFact.objects.for_portal(portal)
     if days is not None:
         rows = rows.filter(day__in=list(days))
+    if where is not None:
+        rows = rows.filter(where)
     return facts_nonzero(
         {
             tuple(row[:6]): list(row[6:])
@@ -302,6 +321,36 @@ def facts_recount(portal: Portal) -> dict:
     return facts_nonzero(facts)
 
 
+def rollup_compare(portal: Portal, months: Iterable[date] | None = None) -> list[dict]:
+    """Differences between the monthly rollup and its days summed, for `months` (or all)."""
+    stored_months = MonthFact.objects.for_portal(portal)
+    where = None
+    if months is not None:
+        months = sorted({month.replace(day=1) for month in months})
+        stored_months = stored_months.filter(month__in=months)
+        where = Q(pk__in=[])
+        for month in months:
+            last = month.replace(day=calendar.monthrange(month.year, month.month)[1])
+            where |= Q(day__range=(month, last))
+    summed = facts_new()
+    for key, values in facts_stored(portal, where=where).items():
+        facts_merge(summed, {(key[0].replace(day=1), *key[1:]): values})
+    expected = facts_nonzero(summed)
+    stored = facts_nonzero(
+        {
+            tuple(row[:6]): list(row[6:])
+            for row in stored_months.values_list(*MonthFact.KEY, "qty", "amount_cents", "seconds")
+        }
+    )
+    return [
+        {"day": key[0].isoformat(), "metric": key[1], "employee": key[2], "pipeline": key[3],
+         "source": key[4], "stage": key[5], "stored": stored.get(key),
+         "expected": expected.get(key), "table": "month"}
+        for key in sorted(set(expected) | set(stored))
+        if expected.get(key) != stored.get(key)
+    ]  # fmt: skip
+
+
 def facts_compare(portal: Portal, days: Iterable[date]) -> list[dict]:
     """Differences between the stored aggregates of `days` and a recount from the mirror."""
     days = list(days)
@@ -335,7 +384,7 @@ def facts_check(portal: Portal, *, now: datetime, sample: int = 7, rng=None) -> 
     rng = rng or random.Random()
     days = {today, today - timedelta(days=1)}
     days |= set(rng.sample(stored_days, min(sample, len(stored_days))))
-    mismatches = facts_compare(portal, days) + state_compare(portal)
+    mismatches = facts_compare(portal, days) + state_compare(portal) + rollup_compare(portal, days)
     check = FactCheck.objects.create(
         portal=portal,
         checked_at=now,

@@ -6,14 +6,14 @@ Returns plain data in the CLI's JSON shape; pages, exports and the API render th
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 
-from django.db.models import Q, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import Q
 
 from crmapp.models import Employee
 from reports.facts import STATE_DAY
-from reports.models import NO_EMPLOYEE, DayFact, ReportSettings
+from reports.models import NO_EMPLOYEE, ReportSettings
+from reports.rollup import facts_summed
 from reports.scope import Scope
 
 KINDS = {"call": "calls", "meeting": "meetings", "email": "emails", "task": "tasks",
@@ -26,52 +26,50 @@ DYNAMICS = ["won_sum", "won_count", "avg_check", "win_rate", "lost_count", "acti
             *KINDS.values()]  # fmt: skip
 
 
-def _facts(scope: Scope, metrics: list[str], *, since_start: bool = True):
-    rows = DayFact.objects.for_portal(scope.portal).filter(metric__in=metrics, day__lte=scope.end)
-    if since_start:
-        rows = rows.filter(day__gte=scope.start)
+def _where(scope: Scope, metrics: list[str]) -> Q:
+    where = Q(metric__in=metrics)
     if scope.employees is not None:
-        rows = rows.filter(employee_crm_id__in=scope.employees)
+        where &= Q(employee_crm_id__in=scope.employees)
     if scope.pipeline is not None:
         # Leads and activities belong to no pipeline; the pipeline filter narrows deals only.
-        rows = rows.filter(Q(pipeline_crm_id=scope.pipeline) | ~Q(metric__startswith="deal_"))
-    return rows
+        where &= Q(pipeline_crm_id=scope.pipeline) | ~Q(metric__startswith="deal_")
+    return where
+
+
+def _period_facts(scope: Scope, metrics: list[str], *, by_month: bool = False):
+    return facts_summed(
+        scope.portal,
+        start=scope.start,
+        end=scope.end,
+        where=_where(scope, metrics),
+        keys=("employee_crm_id", "metric"),
+        by_month=by_month,
+    )
 
 
 def _in_work(scope: Scope, entity_type: str) -> dict[int, tuple[int, int]]:
     """Open at the end of the period: open now, less the steps taken since (DESIGN.md
     "in work", reconstructed from the stage history)."""
-    rows = DayFact.objects.for_portal(scope.portal).filter(
-        Q(metric=f"{entity_type}_open_now", day=STATE_DAY)
-        | Q(metric=f"{entity_type}_in_work", day__gt=scope.end, day__lt=STATE_DAY)
-    )
-    if scope.employees is not None:
-        rows = rows.filter(employee_crm_id__in=scope.employees)
-    if scope.pipeline is not None and entity_type == "deal":
-        rows = rows.filter(pipeline_crm_id=scope.pipeline)
     totals: dict[int, tuple[int, int]] = {}
-    for row in _totals_by(rows, "employee_crm_id", "metric"):
-        sign = 1 if row["metric"].endswith("open_now") else -1
-        qty, cents = totals.get(row["employee_crm_id"], (0, 0))
-        totals[row["employee_crm_id"]] = (qty + sign * row["qty"], cents + sign * row["cents"])
+    state = {"start": STATE_DAY, "end": STATE_DAY}
+    since = {"start": scope.end + timedelta(days=1), "end": STATE_DAY - timedelta(days=1)}
+    for sign, metric, days in ((1, "open_now", state), (-1, "in_work", since)):
+        summed = facts_summed(
+            scope.portal, where=_where(scope, [f"{entity_type}_{metric}"]),
+            keys=("employee_crm_id",), **days,
+        )  # fmt: skip
+        for (employee,), (qty, cents, _seconds) in summed.items():
+            had_qty, had_cents = totals.get(employee, (0, 0))
+            totals[employee] = (had_qty + sign * qty, had_cents + sign * cents)
     return totals
-
-
-def _totals_by(rows, *keys: str):
-    return rows.values(*keys).annotate(
-        qty=Sum("qty"), cents=Sum("amount_cents"), seconds=Sum("seconds")
-    )
 
 
 def efficiency(scope: Scope) -> dict:
     weights = ReportSettings.of(scope.portal).weights
     raw: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     period_metrics = ["deal_won", "deal_lost", *(f"activity_{kind}" for kind in KINDS)]
-    for row in _totals_by(_facts(scope, period_metrics), "employee_crm_id", "metric"):
-        numbers = raw[row["employee_crm_id"]]
-        numbers[f"{row['metric']}_qty"] += row["qty"]
-        numbers[f"{row['metric']}_cents"] += row["cents"]
-        numbers[f"{row['metric']}_seconds"] += row["seconds"]
+    for (employee, metric), values in _period_facts(scope, period_metrics).items():
+        _count_in(raw[employee], metric, values)
     for entity_type in ("deal", "lead"):
         for employee, (qty, cents) in _in_work(scope, entity_type).items():
             raw[employee][f"{entity_type}_in_work_qty"] += qty
@@ -98,6 +96,11 @@ def efficiency(scope: Scope) -> dict:
         "employees": [{"id": r.pop("id"), "name": r.pop("name"), **r} for r in rows],
         "totals": totals,
     }
+
+
+def _count_in(numbers: dict, metric: str, values: list[int]) -> None:
+    for suffix, value in zip(("qty", "cents", "seconds"), values, strict=True):
+        numbers[f"{metric}_{suffix}"] = numbers.get(f"{metric}_{suffix}", 0) + value
 
 
 def _employees(scope: Scope, with_numbers: set[int]) -> dict[int, str]:
@@ -150,19 +153,8 @@ def efficiency_dynamics(scope: Scope, metric: str, *, grain: str = "month") -> d
     weights = ReportSettings.of(scope.portal).weights
     metrics = ["deal_won", "deal_lost", *(f"activity_{kind}" for kind in KINDS)]
     by_bucket: dict[date, dict[int, dict]] = defaultdict(lambda: defaultdict(dict))
-    rows = _totals_by(
-        _facts(scope, metrics).annotate(month=TruncMonth("day")),
-        "month",
-        "employee_crm_id",
-        "metric",
-    )
-    for row in rows:
-        bucket = _bucket(row["month"], grain)
-        numbers = by_bucket[bucket][row["employee_crm_id"]]
-        for suffix, value in (("qty", row["qty"]), ("cents", row["cents"]),
-                              ("seconds", row["seconds"])):  # fmt: skip
-            key = f"{row['metric']}_{suffix}"
-            numbers[key] = numbers.get(key, 0) + value
+    for (month, employee, fact), values in _period_facts(scope, metrics, by_month=True).items():
+        _count_in(by_bucket[_bucket(month, grain)][employee], fact, values)
     buckets = _buckets(scope.start, scope.end, grain)
     names = _employees(scope, {crm_id for numbers in by_bucket.values() for crm_id in numbers})
     series = []

@@ -59,6 +59,42 @@ class DayFact(PortalOwned):
         ]
 
 
+MONTH_KEY = ("month", *FACT_KEY[1:])
+
+
+class MonthFact(PortalOwned):
+    """DayFact summed by calendar month (`month` is its first day), written with every
+    DayFact delta in the same transaction. A year's report reads a dozen months here instead
+    of 365 days of rows; only a period's ragged edges come from DayFact."""
+
+    portal = models.ForeignKey(
+        "crmapp.Portal",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    month = models.DateField()
+    metric = models.CharField(max_length=24)
+    employee_crm_id = models.BigIntegerField(default=NO_EMPLOYEE)
+    pipeline_crm_id = models.BigIntegerField(default=NO_PIPELINE)
+    source_crm_id = models.CharField(max_length=64, default="")
+    stage_crm_id = models.CharField(max_length=64, default="")
+    qty = models.BigIntegerField(default=0)
+    amount_cents = models.BigIntegerField(default=0)
+    seconds = models.BigIntegerField(default=0)
+
+    KEY = MONTH_KEY
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["portal", *MONTH_KEY], name="monthfact_unique_key")
+        ]
+        indexes = [
+            models.Index(fields=["portal", "metric", "month"], name="monthfact_metric_month"),
+        ]
+
+
 class FactCheck(PortalOwned):
     """One self-check: sampled days of the incremental aggregates against a recount."""
 

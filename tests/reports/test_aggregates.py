@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import random
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db.models import Q
 from django.utils import timezone
 
 from crmapp.models import Activity, Deal, Lead, Portal, StageChange
@@ -13,9 +15,16 @@ from integrations import importer
 from integrations.importer import DIRECTORY, FACTS, portal_import_begin, portal_import_chunk
 from integrations.sync import entities_refresh
 from reports import aggregates
-from reports.aggregates import facts_check, facts_compare, facts_recount, facts_stored
-from reports.facts import facts_new, owner_facts
+from reports.aggregates import (
+    facts_check,
+    facts_compare,
+    facts_recount,
+    facts_stored,
+    rollup_compare,
+)
+from reports.facts import facts_new, facts_nonzero, owner_facts
 from reports.models import DayFact
+from reports.rollup import facts_summed
 from tests.webhooks.test_bitrix24_events import APP_TOKEN, event_body, post
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -123,12 +132,13 @@ def portal(installed):
 
 def assert_facts_are_a_recount(portal: Portal) -> None:
     assert facts_stored(portal) == facts_recount(portal)
+    assert rollup_compare(portal) == []  # the months are their days summed
 
 
 @pytest.mark.django_db
 def test_the_import_counts_the_mirror_into_the_aggregates(portal):
     stored = facts_stored(portal)
-    assert stored == facts_recount(portal)
+    assert_facts_are_a_recount(portal)
 
     def total(metric: str, index: int = 0) -> int:
         return sum(values[index] for key, values in stored.items() if key[1] == metric)
@@ -232,3 +242,31 @@ def test_the_self_check_finds_a_tampered_day_and_passes_otherwise(portal):
     assert [(m["metric"], m["stored"][0] - m["expected"][0]) for m in mismatches] == [
         ("deal_won", 1)
     ]
+    # The tampered day no longer sums to its month in the rollup either.
+    assert [(m["metric"], m["expected"][0] - m["stored"][0]) for m in rollup_compare(portal)] == [
+        ("deal_won", 1)
+    ]
+
+
+@pytest.mark.django_db
+def test_sums_over_any_range_equal_its_days_summed(portal):
+    today = timezone.localdate(timezone=ZoneInfo(portal.time_zone))
+    month_ago = today.replace(day=1) - timedelta(days=1)
+    ranges = [
+        (today - timedelta(days=400), today),  # whole months between two ragged edges
+        (month_ago.replace(day=1) - timedelta(days=60), month_ago),  # ends on a month's end
+        (today - timedelta(days=40), today - timedelta(days=35)),
+        (today, today),
+    ]
+    stored = facts_stored(portal)
+    for start, end in ranges:
+        expected = defaultdict(lambda: [0, 0, 0])
+        for (day, metric, employee, *_), values in stored.items():
+            if start <= day <= end and metric.startswith("deal_"):
+                for index, value in enumerate(values):
+                    expected[(day.replace(day=1), metric, employee)][index] += value
+        summed = facts_summed(
+            portal, start=start, end=end, where=Q(metric__startswith="deal_"),
+            keys=("metric", "employee_crm_id"), by_month=True,
+        )  # fmt: skip
+        assert facts_nonzero(summed) == facts_nonzero(expected), (start, end)

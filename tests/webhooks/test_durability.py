@@ -19,7 +19,7 @@ from crmapp.models import Deal, Portal
 from integrations.importer import DIRECTORY, portal_import_begin, portal_import_chunk
 from integrations.mirror import mirror_directory_apply
 from integrations.registry import adapter_for
-from reports.aggregates import facts_recount, facts_stored
+from reports.aggregates import facts_recount, facts_stored, rollup_compare
 from tests.conftest import wait_until
 from tests.webhooks.test_bitrix24_events import APP_TOKEN, event_body, post
 from webhooks.models import InboundEvent
@@ -182,6 +182,7 @@ def _assert_nothing_lost(portal, bitrix24, expected: dict[int, str]) -> None:
     )
     assert {crm_id: f"{amount:.2f}" for crm_id, amount in amounts.items()} == expected
     assert facts_stored(portal) == facts_recount(portal)
+    assert rollup_compare(portal) == []
 
 
 @pytest.mark.worker
