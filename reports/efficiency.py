@@ -13,7 +13,7 @@ from django.db.models import Q
 from crmapp.models import Employee
 from reports.facts import STATE_DAY
 from reports.models import NO_EMPLOYEE, ReportSettings
-from reports.rollup import facts_summed
+from reports.rollup import facts_summed, facts_where
 from reports.scope import Scope
 
 KINDS = {"call": "calls", "meeting": "meetings", "email": "emails", "task": "tasks",
@@ -26,22 +26,12 @@ DYNAMICS = ["won_sum", "won_count", "avg_check", "win_rate", "lost_count", "acti
             *KINDS.values()]  # fmt: skip
 
 
-def _where(scope: Scope, metrics: list[str]) -> Q:
-    where = Q(metric__in=metrics)
-    if scope.employees is not None:
-        where &= Q(employee_crm_id__in=scope.employees)
-    if scope.pipeline is not None:
-        # Leads and activities belong to no pipeline; the pipeline filter narrows deals only.
-        where &= Q(pipeline_crm_id=scope.pipeline) | ~Q(metric__startswith="deal_")
-    return where
-
-
 def _period_facts(scope: Scope, metrics: list[str], *, by_month: bool = False):
     return facts_summed(
         scope.portal,
         start=scope.start,
         end=scope.end,
-        where=_where(scope, metrics),
+        where=facts_where(scope, metrics),
         keys=("employee_crm_id", "metric"),
         by_month=by_month,
     )
@@ -55,7 +45,7 @@ def _in_work(scope: Scope, entity_type: str) -> dict[int, tuple[int, int]]:
     since = {"start": scope.end + timedelta(days=1), "end": STATE_DAY - timedelta(days=1)}
     for sign, metric, days in ((1, "open_now", state), (-1, "in_work", since)):
         summed = facts_summed(
-            scope.portal, where=_where(scope, [f"{entity_type}_{metric}"]),
+            scope.portal, where=facts_where(scope, [f"{entity_type}_{metric}"]),
             keys=("employee_crm_id",), **days,
         )  # fmt: skip
         for (employee,), (qty, cents, _seconds) in summed.items():

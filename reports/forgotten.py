@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Q, Sum, Value
 from django.utils import timezone
 
 from crmapp.models import Deal, Employee, Lead
 from integrations.registry import card_url
 from reports.models import ReportSettings
 from reports.paging import rows_slice
+from reports.rollup import facts_summed, facts_where
 from reports.scope import Scope
 
 IDLE, NO_NEXT_STEP = "idle", "no_next_step"
@@ -45,6 +46,8 @@ def forgotten(scope: Scope, *, now: datetime | None = None, limit: int | None = 
     by_employee = _by_employee(
         scope, _idle(settings.deal_days, now), _idle(settings.lead_days, now)
     )
+    # Counted with the per-employee figures, not by another scan of the period's deals.
+    flagged_total = sum(row.pop("flagged_deals") for row in by_employee)
     return {
         "report": "forgotten",
         "from": scope.start.isoformat(),
@@ -53,11 +56,19 @@ def forgotten(scope: Scope, *, now: datetime | None = None, limit: int | None = 
         "deal_days": settings.deal_days,
         "deals": deals,
         "leads": leads,
-        "deals_total": flagged_deals.count() if limit is not None else len(deals),
-        "leads_total": flagged_leads.count() if limit is not None else len(leads),
+        "deals_total": flagged_total,
+        "leads_total": sum(row["forgotten_leads"] for row in by_employee),
         "by_employee": by_employee,
         "by_department": _by_department(scope, by_employee),
     }
+
+
+def _longest_idle(now: datetime):
+    """Idle time, longest first. Ordering by the expression rather than by `last_touch_at`
+    keeps PostgreSQL from walking the open-by-last-touch index: deals created in a recent
+    period were touched recently too, so that walk crosses every older open deal before it
+    finds them (0.7 s on a 1M-deal portal, against 0.1 s through the creation index)."""
+    return (Value(now) - F("last_touch_at")).desc()
 
 
 def _idle(days: int, now: datetime) -> Q:
@@ -88,7 +99,7 @@ def deal_items(scope: Scope, rows, *, now: datetime, limit: int | None = None,
         "crm_id", "title", "amount", "last_touch_at", "has_next_step",
         responsible_crm_id=F("responsible__crm_id"), stage_crm_id=F("stage__crm_id"),
         stage_name=F("stage__name"), responsible_name=F("responsible__name"),
-    ).order_by("last_touch_at", "crm_id")  # fmt: skip
+    ).order_by(_longest_idle(now), "crm_id")  # fmt: skip
     items = []
     for row in rows_slice(values, limit=limit, offset=offset):
         idle = row["last_touch_at"] <= now - timedelta(days=deal_days)
@@ -103,7 +114,7 @@ def lead_items(scope: Scope, rows, *, now: datetime, limit: int | None = None,
         "crm_id", "title", "last_touch_at", responsible_crm_id=F("responsible__crm_id"),
         status_crm_id=F("status__crm_id"), status_name=F("status__name"),
         responsible_name=F("responsible__name"),
-    ).order_by("last_touch_at", "crm_id")  # fmt: skip
+    ).order_by(_longest_idle(now), "crm_id")  # fmt: skip
     return [
         _item(row, [IDLE], now, card_url(scope.portal, "lead", row["crm_id"]))
         for row in rows_slice(values, limit=limit, offset=offset)
@@ -137,26 +148,37 @@ def _id(crm_id: int | None) -> str | None:
 
 
 def _by_employee(scope: Scope, deal_idle: Q, lead_idle: Q) -> list[dict]:
-    counts: dict[str | None, dict] = defaultdict(lambda: dict.fromkeys(COUNTS[:-1], 0))
+    counts: dict[str | None, dict] = defaultdict(
+        lambda: dict.fromkeys([*COUNTS[:-1], "flagged_deals"], 0)
+    )
     open_deal = Q(semantic="open")
+    # Only open deals can be flagged: the partial index of open deals by creation time
+    # serves these scans; how many were created comes from the aggregates.
     deals = (
         _created(scope, Deal)
+        .filter(open_deal)
         .values("responsible__crm_id")
         .annotate(
-            created_deals=Count("id"),
-            forgotten_deals=Count("id", filter=open_deal & deal_idle),
-            forgotten_deals_sum=Sum("amount", filter=open_deal & deal_idle),
-            no_next_step_deals=Count("id", filter=open_deal & Q(has_next_step=False)),
+            forgotten_deals=Count("id", filter=deal_idle),
+            forgotten_deals_sum=Sum("amount", filter=deal_idle),
+            no_next_step_deals=Count("id", filter=Q(has_next_step=False)),
+            flagged_deals=Count("id", filter=deal_idle | Q(has_next_step=False)),
         )
     )
     leads = (
         _created(scope, Lead)
+        .filter(semantic="open")
         .values("responsible__crm_id")
-        .annotate(
-            created_leads=Count("id"),
-            forgotten_leads=Count("id", filter=Q(semantic="open") & lead_idle),
-        )
+        .annotate(forgotten_leads=Count("id", filter=lead_idle))
     )
+    created = facts_summed(
+        scope.portal, start=scope.start, end=scope.end,
+        where=facts_where(scope, ["deal_created", "lead_created"]),
+        keys=("employee_crm_id", "metric"),
+    )  # fmt: skip
+    for (employee, metric), (qty, _cents, _seconds) in created.items():
+        if qty:
+            counts[_id(employee or None)][f"created_{metric.split('_')[0]}s"] += qty
     for row in [*deals, *leads]:
         numbers = counts[_id(row.pop("responsible__crm_id"))]
         for key, value in row.items():

@@ -15,6 +15,7 @@ from django.db.models.functions import TruncMonth
 
 from crmapp.models import Portal
 from reports.models import DayFact, MonthFact
+from reports.scope import Scope
 
 
 def facts_summed(
@@ -47,6 +48,17 @@ def facts_summed(
             values[1] += row["sum_cents"]
             values[2] += row["sum_seconds"]
     return totals
+
+
+def facts_where(scope: Scope, metrics: list[str]) -> Q:
+    """The aggregate rows of `metrics` a scope covers (its employees, its pipeline)."""
+    where = Q(metric__in=metrics)
+    if scope.employees is not None:
+        where &= Q(employee_crm_id__in=scope.employees)
+    if scope.pipeline is not None:
+        # Leads and activities belong to no pipeline; the pipeline filter narrows deals only.
+        where &= Q(pipeline_crm_id=scope.pipeline) | ~Q(metric__startswith="deal_")
+    return where
 
 
 def _pieces(start: date, end: date) -> list[tuple[type, date, date]]:

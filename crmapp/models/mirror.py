@@ -18,6 +18,9 @@ class Semantic(models.TextChoices):
     LOST = "lost", "lost"
 
 
+OPEN = models.Q(semantic=Semantic.OPEN)
+
+
 class EntityType(models.TextChoices):
     LEAD = "lead", "lead"
     DEAL = "deal", "deal"
@@ -141,6 +144,8 @@ class Lead(PortalOwned, Utm):
         constraints = _unique_crm_id("lead")
         indexes = [
             models.Index(fields=["portal", "created_at"], name="lead_created"),
+            # The forgotten report scans the open ones created in a period.
+            models.Index(fields=["portal", "created_at"], condition=OPEN, name="lead_open_created"),
             models.Index(fields=["portal", "semantic", "last_touch_at"], name="lead_open_touch"),
             models.Index(fields=["portal", "responsible", "created_at"], name="lead_resp_created"),
         ]
@@ -179,6 +184,7 @@ class Deal(PortalOwned, Utm):
         indexes = [
             models.Index(fields=["portal", "semantic", "closed_at"], name="deal_closed"),
             models.Index(fields=["portal", "created_at"], name="deal_created"),
+            models.Index(fields=["portal", "created_at"], condition=OPEN, name="deal_open_created"),
             models.Index(fields=["portal", "semantic", "last_touch_at"], name="deal_open_touch"),
             models.Index(fields=["portal", "responsible", "semantic"], name="deal_resp_semantic"),
             models.Index(fields=["portal", "company_crm_id", "closed_at"], name="deal_company"),
