@@ -65,12 +65,14 @@ def _plain(status: int, message: str) -> HttpResponse:
     return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
 
 
-def _query(request: HttpRequest, **changes) -> str:
-    """The current filters (with `changes`) as a query string carrying the session."""
+def _query(request: HttpRequest, *, session: bool = True, **changes) -> str:
+    """The current filters (with `changes`) as a query string, carrying the session for
+    addresses a browser opens by itself (downloads, a reload); HTMX sends it as a header."""
     params = {key: request.GET.get(key, "") for key in FILTERS}
     params |= changes
     params = {key: value for key, value in params.items() if value not in ("", None)}
-    params["s"] = request.app_session_token
+    if session:
+        params["s"] = request.app_session_token
     return urlencode(params)
 
 
@@ -173,8 +175,8 @@ def _context(request: HttpRequest, name: str, scope: Scope) -> dict:
         "departments": visible_departments(portal, viewer),
         "employees": employees.filter(active=True),
         "query": _query(request),
-        # Built once: a year's table has thousands of drill-down links.
-        "drill_base": f"{reverse('report-drill', args=[name])}?{_query(request)}",
+        # Built once and without the session: a year's table has thousands of these links.
+        "drill_base": f"{reverse('report-drill', args=[name])}?{_query(request, session=False)}",
         "export_query": _query(request, format="xlsx"),
         "filter_values": {key: request.GET.get(key, "") for key in FILTERS},
     }

@@ -95,13 +95,13 @@ def deal_items(scope: Scope, rows, *, now: datetime, limit: int | None = None,
                offset: int = 0) -> list[dict]:  # fmt: skip
     """The flagged deals as report items, longest idle first (sliced in SQL)."""
     deal_days = ReportSettings.of(scope.portal).deal_days
-    values = rows.values(
+    values = _longest_idle_first(scope, rows, now, limit, offset).values(
         "crm_id", "title", "amount", "last_touch_at", "has_next_step",
         responsible_crm_id=F("responsible__crm_id"), stage_crm_id=F("stage__crm_id"),
         stage_name=F("stage__name"), responsible_name=F("responsible__name"),
-    ).order_by(_longest_idle(now), "crm_id")  # fmt: skip
+    )  # fmt: skip
     items = []
-    for row in rows_slice(values, limit=limit, offset=offset):
+    for row in values:
         idle = row["last_touch_at"] <= now - timedelta(days=deal_days)
         reasons = ([IDLE] if idle else []) + ([] if row["has_next_step"] else [NO_NEXT_STEP])
         items.append(_item(row, reasons, now, card_url(scope.portal, "deal", row["crm_id"])))
@@ -110,15 +110,26 @@ def deal_items(scope: Scope, rows, *, now: datetime, limit: int | None = None,
 
 def lead_items(scope: Scope, rows, *, now: datetime, limit: int | None = None,
                offset: int = 0) -> list[dict]:  # fmt: skip
-    values = rows.values(
+    values = _longest_idle_first(scope, rows, now, limit, offset).values(
         "crm_id", "title", "last_touch_at", responsible_crm_id=F("responsible__crm_id"),
         status_crm_id=F("status__crm_id"), status_name=F("status__name"),
         responsible_name=F("responsible__name"),
-    ).order_by(_longest_idle(now), "crm_id")  # fmt: skip
+    )  # fmt: skip
     return [
-        _item(row, [IDLE], now, card_url(scope.portal, "lead", row["crm_id"]))
-        for row in rows_slice(values, limit=limit, offset=offset)
+        _item(row, [IDLE], now, card_url(scope.portal, "lead", row["crm_id"])) for row in values
     ]
+
+
+def _longest_idle_first(scope: Scope, rows, now: datetime, limit: int | None, offset: int):
+    """`rows` longest idle first, or one page of them. A page's ids are picked first, by a
+    query the open-by-creation index answers alone; only then are its rows read and joined."""
+    order = (_longest_idle(now), "crm_id")
+    if limit is None and not offset:
+        return rows.order_by(*order)
+    page = rows_slice(
+        rows.order_by(*order).values_list("pk", flat=True), limit=limit, offset=offset
+    )
+    return rows.model.objects.for_portal(scope.portal).filter(pk__in=list(page)).order_by(*order)
 
 
 def _item(row: dict, reasons: list[str], now: datetime, url: str) -> dict:
