@@ -21,9 +21,17 @@ KINDS = {"call": "calls", "meeting": "meetings", "email": "emails", "task": "tas
 COLUMNS = ["activity_points", "activity_index", *KINDS.values(), "leads_in_work", "won_count",
            "won_sum", "avg_check", "win_rate", "cycle_days", "lost_count", "lost_sum",
            "in_work_count", "in_work_sum"]  # fmt: skip
-# Metrics whose month-to-month dynamics can be charted.
-DYNAMICS = ["won_sum", "won_count", "avg_check", "win_rate", "lost_count", "activity_points",
-            *KINDS.values()]  # fmt: skip
+ACTIVITY_FACTS = [f"activity_{kind}" for kind in KINDS]
+# Metrics whose month-to-month dynamics can be charted, and the aggregates each is made of.
+DYNAMICS = {
+    "won_sum": ["deal_won"],
+    "won_count": ["deal_won"],
+    "avg_check": ["deal_won"],
+    "win_rate": ["deal_won", "deal_lost"],
+    "lost_count": ["deal_lost"],
+    "activity_points": ACTIVITY_FACTS,
+    **{column: [f"activity_{kind}"] for kind, column in KINDS.items()},
+}
 
 
 def _period_facts(scope: Scope, metrics: list[str], *, by_month: bool = False):
@@ -57,7 +65,7 @@ def _in_work(scope: Scope, entity_type: str) -> dict[int, tuple[int, int]]:
 def efficiency(scope: Scope) -> dict:
     weights = ReportSettings.of(scope.portal).weights
     raw: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    period_metrics = ["deal_won", "deal_lost", *(f"activity_{kind}" for kind in KINDS)]
+    period_metrics = ["deal_won", "deal_lost", *ACTIVITY_FACTS]
     for (employee, metric), values in _period_facts(scope, period_metrics).items():
         _count_in(raw[employee], metric, values)
     for entity_type in ("deal", "lead"):
@@ -141,7 +149,7 @@ def efficiency_dynamics(scope: Scope, metric: str, *, grain: str = "month") -> d
     if metric not in DYNAMICS:
         raise ValueError(f"unknown metric {metric!r}")
     weights = ReportSettings.of(scope.portal).weights
-    metrics = ["deal_won", "deal_lost", *(f"activity_{kind}" for kind in KINDS)]
+    metrics = DYNAMICS[metric]
     by_bucket: dict[date, dict[int, dict]] = defaultdict(lambda: defaultdict(dict))
     for (month, employee, fact), values in _period_facts(scope, metrics, by_month=True).items():
         _count_in(by_bucket[_bucket(month, grain)][employee], fact, values)

@@ -39,14 +39,17 @@ def facts_summed(
         if by_month:
             rows = rows.annotate(bucket=F(field) if model is MonthFact else TruncMonth(field))
             group.insert(0, "bucket")
-        summed = rows.values(*group).annotate(
-            sum_qty=Sum("qty"), sum_cents=Sum("amount_cents"), sum_seconds=Sum("seconds")
+        summed = (
+            rows.values(*group)
+            .annotate(sum_qty=Sum("qty"), sum_cents=Sum("amount_cents"), sum_s=Sum("seconds"))
+            .values_list(*group, "sum_qty", "sum_cents", "sum_s")
         )
+        width = len(group)
         for row in summed:
-            values = totals[tuple(row[key] for key in group)]
-            values[0] += row["sum_qty"]
-            values[1] += row["sum_cents"]
-            values[2] += row["sum_seconds"]
+            values = totals[row[:width]]
+            values[0] += row[width]
+            values[1] += row[width + 1]
+            values[2] += row[width + 2]
     return totals
 
 
