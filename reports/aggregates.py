@@ -169,6 +169,28 @@ def facts_clear(portal: Portal) -> None:
         model.objects.for_portal(portal)._raw_delete(model.objects.db)
 
 
+@transaction.atomic
+def facts_forget_before(portal: Portal, day: date) -> int:
+    """Drop the aggregates of the days before `day` (a tier's window start; the "open now"
+    state lives on the last day there is and stays); the month `day` falls in is summed
+    again from the days it keeps. Returns the rows deleted."""
+    first = day.replace(day=1)
+    deleted = DayFact.objects.for_portal(portal).filter(day__lt=day)._raw_delete(DayFact.objects.db)
+    months = MonthFact.objects.for_portal(portal).filter(month__lte=first)
+    deleted += months._raw_delete(MonthFact.objects.db)
+    kept = facts_new()
+    for key, values in facts_stored(
+        portal, where=Q(day__gte=day, day__lt=_next_month(first))
+    ).items():
+        facts_merge(kept, {(first, *key[1:]): values})
+    _upsert(MonthFact, [(portal.pk, *key, *values) for key, values in kept.items()])
+    return deleted
+
+
+def _next_month(first: date) -> date:
+    return (first + timedelta(days=31)).replace(day=1)
+
+
 @contextmanager
 def facts_tracking(portal: Portal, refs: Refs) -> Iterator[None]:
     """Keep the aggregates in step with a mirror write of the named entities.

@@ -18,11 +18,12 @@ from reports import aggregates
 from reports.aggregates import (
     facts_check,
     facts_compare,
+    facts_forget_before,
     facts_recount,
     facts_stored,
     rollup_compare,
 )
-from reports.facts import facts_new, facts_nonzero, owner_facts
+from reports.facts import STATE_DAY, facts_new, facts_nonzero, owner_facts
 from reports.models import DayFact
 from reports.rollup import facts_summed
 from tests.webhooks.test_bitrix24_events import APP_TOKEN, event_body, post
@@ -270,3 +271,23 @@ def test_sums_over_any_range_equal_its_days_summed(portal):
             keys=("metric", "employee_crm_id"), by_month=True,
         )  # fmt: skip
         assert facts_nonzero(summed) == facts_nonzero(expected), (start, end)
+
+
+@pytest.mark.django_db
+def test_forgetting_the_days_before_a_window_keeps_the_rest_and_the_months_in_step(portal):
+    today = timezone.localdate(timezone=ZoneInfo(portal.time_zone))
+    window_start = (today - timedelta(days=75)).replace(day=17)  # mid-month
+    everything = Q(metric__in=["deal_won", "deal_in_work", "activity_call"])
+
+    def kept():
+        summed = facts_summed(
+            portal, start=window_start, end=today, where=everything, keys=("metric",)
+        )
+        return facts_nonzero(summed)
+
+    before, state = kept(), DayFact.objects.for_portal(portal).filter(day=STATE_DAY).count()
+    assert facts_forget_before(portal, window_start) > 0
+    assert not DayFact.objects.for_portal(portal).filter(day__lt=window_start).exists()
+    assert DayFact.objects.for_portal(portal).filter(day=STATE_DAY).count() == state
+    assert kept() == before
+    assert rollup_compare(portal) == []
