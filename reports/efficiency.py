@@ -38,9 +38,11 @@ def _facts(scope: Scope, metrics: list[str], *, since_start: bool = True):
     return rows
 
 
-def _in_work(scope: Scope, entity_type: str) -> dict[int, tuple[int, int]]:
-    """Open at the end of the period: open now, less the steps taken since (DESIGN.md
-    "in work", reconstructed from the stage history)."""
+def in_work(
+    scope: Scope, entity_type: str, *, by: tuple[str, ...] = ("employee_crm_id",)
+) -> dict[tuple, tuple[int, int]]:
+    """(count, cents) open at the end of the period, by the `by` dimensions: open now, less
+    the steps taken since (DESIGN.md "in work", reconstructed from the stage history)."""
     rows = DayFact.objects.for_portal(scope.portal).filter(
         Q(metric=f"{entity_type}_open_now", day=STATE_DAY)
         | Q(metric=f"{entity_type}_in_work", day__gt=scope.end, day__lt=STATE_DAY)
@@ -49,11 +51,12 @@ def _in_work(scope: Scope, entity_type: str) -> dict[int, tuple[int, int]]:
         rows = rows.filter(employee_crm_id__in=scope.employees)
     if scope.pipeline is not None and entity_type == "deal":
         rows = rows.filter(pipeline_crm_id=scope.pipeline)
-    totals: dict[int, tuple[int, int]] = {}
-    for row in _totals_by(rows, "employee_crm_id", "metric"):
+    totals: dict[tuple, tuple[int, int]] = {}
+    for row in _totals_by(rows, *by, "metric"):
         sign = 1 if row["metric"].endswith("open_now") else -1
-        qty, cents = totals.get(row["employee_crm_id"], (0, 0))
-        totals[row["employee_crm_id"]] = (qty + sign * row["qty"], cents + sign * row["cents"])
+        key = tuple(row[name] for name in by)
+        qty, cents = totals.get(key, (0, 0))
+        totals[key] = (qty + sign * row["qty"], cents + sign * row["cents"])
     return totals
 
 
@@ -73,7 +76,7 @@ def efficiency(scope: Scope) -> dict:
         numbers[f"{row['metric']}_cents"] += row["cents"]
         numbers[f"{row['metric']}_seconds"] += row["seconds"]
     for entity_type in ("deal", "lead"):
-        for employee, (qty, cents) in _in_work(scope, entity_type).items():
+        for (employee,), (qty, cents) in in_work(scope, entity_type).items():
             raw[employee][f"{entity_type}_in_work_qty"] += qty
             raw[employee][f"{entity_type}_in_work_cents"] += cents
 
