@@ -30,8 +30,19 @@ from reports.export import report_xlsx
 from reports.forgotten import COUNTS as FORGOTTEN_COUNTS
 from reports.forgotten import forgotten
 from reports.labels import column_label
+from reports.models import PlanMetric
 from reports.notify import forgotten_notify
-from reports.scope import PRESETS, Scope, ScopeRefused, Viewer, scope_resolve, visible_departments
+from reports.plan_fact import plan_dynamics, plan_period, plan_today
+from reports.plans import month_add
+from reports.scope import (
+    PRESETS,
+    Scope,
+    ScopeRefused,
+    Viewer,
+    plan_rights,
+    scope_resolve,
+    visible_departments,
+)
 
 LIST_LIMIT = 200
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -89,6 +100,8 @@ def report_page(request: HttpRequest, name: str) -> HttpResponse:
         context |= _efficiency_context(request, scope)
     if name == "forgotten":
         context |= _forgotten_context(data)
+    if name == "plan":
+        context |= _plan_context(request, scope)
     template = f"frontend/report_{name}.html"
     if request.htmx and request.htmx.target == "report":
         template += "#report"
@@ -138,9 +151,12 @@ def forgotten_notify_view(request: HttpRequest) -> HttpResponse:
 def _xlsx(request: HttpRequest, name: str, scope: Scope, data: dict) -> HttpResponse:
     filters = [
         (_("Period"), f"{scope.start.isoformat()} — {scope.end.isoformat()}"),
-        *((str(column_label(key)), str(value))
-          for key, value in scope.filters.items() if value is not None),
-    ]  # fmt: skip
+        *(
+            (str(column_label(key)), str(value))
+            for key, value in scope.filters.items()
+            if value is not None
+        ),
+    ]
     body = report_xlsx(data, title=f"{name} {scope.start}—{scope.end}", filters=filters)
     response = HttpResponse(body, content_type=XLSX)
     response["Content-Disposition"] = (
@@ -201,6 +217,38 @@ def _efficiency_context(request: HttpRequest, scope: Scope) -> dict:
                 "labels": dynamics["periods"],
                 "label": str(column_label(metric)),
                 "values": dynamics["totals"],
+            }
+        ),
+    }
+
+
+def _plan_context(request: HttpRequest, scope: Scope) -> dict:
+    """The period's table, this month's score and today's pace, completion dynamics."""
+    metric = request.GET.get("metric") or PlanMetric.WON_SUM
+    grain = request.GET.get("grain") or "month"
+    if metric not in PlanMetric.values or grain not in ("month", "quarter"):
+        raise BadFilter(_("Unknown metric or grain"))
+    viewer = _viewer(request)
+    today = timezone.now().astimezone(scope.zone).date()
+    this_month = scope_resolve(
+        scope.portal, viewer, start=today.replace(day=1), end=today, **scope.filters
+    )
+    start = month_add(scope.end.replace(day=1), -11)
+    history = scope_resolve(scope.portal, viewer, start=start, end=scope.end, **scope.filters)
+    dynamics = plan_dynamics(history, metric, grain=grain)
+    return {
+        "metric": metric,
+        "grain": grain,
+        "plan_metrics": [(m, column_label(m)) for m in PlanMetric.values],
+        "table": plan_period(scope, metric),
+        "today": plan_today(this_month, metric, today=today),
+        "dynamics": dynamics,
+        "can_edit": plan_rights(scope.portal, viewer).any,
+        "chart": json.dumps(
+            {
+                "labels": dynamics["periods"],
+                "label": str(_("Completion, %")),
+                "values": dynamics["completion"],
             }
         ),
     }

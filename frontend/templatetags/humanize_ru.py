@@ -35,3 +35,13 @@ def number(value) -> str:
 @register.filter
 def get(mapping, key):
     return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+@register.filter
+def plain_number(value) -> str:
+    """A number for an input field: no separators, a dot, no ".0" on whole numbers."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

@@ -47,5 +47,65 @@
     }
   });
 
+  // A refused change answers 4xx with a sentence: a plan cell shows it in place, other
+  // forms in the element their section names (data-errors).
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr.status < 400) return;
+    var elt = event.detail.requestConfig.elt;
+    if (xhr.status === 400 && elt.closest(".plan-cell")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+      return;
+    }
+    var section = elt.closest("[data-errors]");
+    var box = section && document.querySelector(section.dataset.errors);
+    if (box) {
+      box.textContent = xhr.responseText;
+      box.hidden = false;
+    }
+  });
+  document.body.addEventListener("htmx:afterRequest", function (event) {
+    var section = event.detail.elt.closest && event.detail.elt.closest("[data-errors]");
+    var box = section && document.querySelector(section.dataset.errors);
+    if (box && event.detail.successful) box.hidden = true;
+  });
+
+  // The plan grid: Enter moves down a column, as in a spreadsheet (leaving a cell saves it).
+  document.addEventListener("keydown", function (event) {
+    var input = event.target.closest && event.target.closest(".plan-input");
+    if (!input || event.key !== "Enter") return;
+    event.preventDefault();
+    var cell = input.closest("td");
+    var column = Array.prototype.indexOf.call(cell.parentElement.children, cell);
+    var row = cell.parentElement.nextElementSibling;
+    while (row) {
+      var next = row.children[column] && row.children[column].querySelector(".plan-input");
+      if (next) {
+        next.focus();
+        next.select();
+        return;
+      }
+      row = row.nextElementSibling;
+    }
+    input.blur();
+  });
+
+  // Plan vs fact: departments open to their employees, employees to their pipelines.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-expands]");
+    if (!button) return;
+    var open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    document.querySelectorAll("tr[data-parent='" + button.dataset.expands + "']").forEach(function (row) {
+      row.hidden = !open;
+      if (!open) {
+        var inner = row.querySelector("button[data-expands][aria-expanded=true]");
+        if (inner) inner.click();
+      }
+    });
+    fit();
+  });
+
   if (window.BX24 && BX24.init) BX24.init(fit);
 })();
