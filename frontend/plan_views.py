@@ -392,7 +392,7 @@ def _tv_context(request: HttpRequest) -> dict:
                 "id": link.pk,
                 "name": link.name,
                 "created_at": link.created_at,
-                "url": request.build_absolute_uri(reverse("tv", args=[link.token])),
+                "url": settings.PUBLIC_URL.rstrip("/") + reverse("tv", args=[link.token]),
             }
             for link in links.order_by("created_at")
         ]

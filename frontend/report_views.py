@@ -247,8 +247,15 @@ def _plan_context(request: HttpRequest, scope: Scope) -> dict:
         "chart": json.dumps(
             {
                 "labels": dynamics["periods"],
-                "label": str(_("Completion, %")),
-                "values": dynamics["completion"],
+                "datasets": [
+                    {"label": str(_("Plan")), "values": dynamics["plan"], "type": "bar"},
+                    {"label": str(_("Fact")), "values": dynamics["fact"], "type": "bar"},
+                    {
+                        "label": str(_("Completion, %")),
+                        "values": dynamics["completion"],
+                        "axis": "percent",
+                    },
+                ],
             }
         ),
     }

@@ -331,15 +331,17 @@ def plan_grid(
         )
     }
     names = dict(Employee.objects.for_portal(portal).values_list("crm_id", "name"))
-    employees = Employee.objects.for_portal(portal).order_by("name")
-    if visible is not None:
-        employees = employees.filter(crm_id__in=visible)
     planned = {target for level, target, _month in plans if level == PlanLevel.EMPLOYEE}
-    by_department: dict[int | None, list[Employee]] = {}
-    for employee in employees.select_related("department"):
-        if employee.active or employee.crm_id in planned:
-            key = employee.department.crm_id if employee.department else None
-            by_department.setdefault(key, []).append(employee)
+    shown: dict[int | None, list[Employee]] = {}
+    everyone: dict[int | None, list[int]] = {}
+    employees = Employee.objects.for_portal(portal).order_by("name").select_related("department")
+    for employee in employees:
+        key = employee.department.crm_id if employee.department else None
+        everyone.setdefault(key, []).append(employee.crm_id)
+        if (visible is None or employee.crm_id in visible) and (
+            employee.active or employee.crm_id in planned
+        ):
+            shown.setdefault(key, []).append(employee)
     departments = list(Department.objects.for_portal(portal).order_by("sort", "name"))
     parents = {d.crm_id: d.parent.crm_id if d.parent_id else None for d in departments}
     depth = {d.crm_id: _depth(d.crm_id, parents) for d in departments}
@@ -355,16 +357,13 @@ def plan_grid(
             "changed_at": plan.updated_at if plan else None,
         }
 
-    def subtree_employees(crm_id: int) -> list[int]:
-        ids = [e.crm_id for e in by_department.get(crm_id, [])]
-        for child, parent in parents.items():
-            if parent == crm_id:
-                ids += subtree_employees(child)
-        return ids
-
     groups = []
     for department in _tree_order(departments, parents):
-        members = subtree_employees(department.crm_id)
+        members = [
+            crm_id
+            for sub in _subtree(department.crm_id, parents)
+            for crm_id in everyone.get(sub, [])
+        ]
         if visible is not None and not (members and set(members) <= visible):
             continue
         defaults = {
@@ -385,12 +384,10 @@ def plan_grid(
                     for month in months
                 ],
                 "editable": rights.allows(PlanLevel.DEPARTMENT, department.crm_id),
-                "employees": _employee_rows(
-                    by_department.get(department.crm_id, []), months, cell, rights
-                ),
+                "employees": _employee_rows(shown.get(department.crm_id, []), months, cell, rights),
             }
         )
-    if by_department.get(None):
+    if shown.get(None):
         groups.append(
             {
                 "id": "",
@@ -398,7 +395,7 @@ def plan_grid(
                 "depth": 0,
                 "cells": [],
                 "editable": False,
-                "employees": _employee_rows(by_department[None], months, cell, rights),
+                "employees": _employee_rows(shown[None], months, cell, rights),
             }
         )
     return {
@@ -419,6 +416,16 @@ def _employee_rows(employees, months, cell, rights: PlanRights) -> list[dict]:
         }
         for employee in employees
     ]
+
+
+def _subtree(crm_id: int, parents: dict[int, int | None]) -> set[int]:
+    """The department and all below it (a cycle in the CRM's data ends the walk)."""
+    wanted, grew = {crm_id}, True
+    while grew:
+        children = {child for child, parent in parents.items() if parent in wanted}
+        grew = not children <= wanted
+        wanted |= children
+    return wanted
 
 
 def _depth(crm_id: int, parents: dict[int, int | None]) -> int:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
-from django.utils import timezone
+from django.utils import timezone, translation
 from openpyxl import load_workbook
 
 from crmapp.models import Deal, Department, Employee
@@ -36,6 +36,12 @@ from reports.plans import (
     tv_link_revoke,
 )
 from reports.scope import Viewer, plan_rights, scope_resolve
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    with translation.override("en"):
+        yield
 
 
 def _today(portal) -> date:

@@ -22,13 +22,26 @@
     document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
       if (canvas.chart) return;
       var spec = JSON.parse(canvas.dataset.chart);
+      // One series ({label, values}) or several ({datasets: [{label, values, type, axis}]}).
+      var series = spec.datasets || [{ label: spec.label, values: spec.values }];
+      var colors = ["#2fc6f6", "#9dcf00", "#ff5752"];
+      var scales = {};
+      var datasets = series.map(function (one, index) {
+        var color = colors[index % colors.length];
+        var axis = one.axis || "y";
+        scales[axis] = { position: axis === "y" ? "left" : "right", beginAtZero: true,
+          grid: { drawOnChartArea: axis === "y" } };
+        return { label: one.label, data: one.values, type: one.type || "line", yAxisID: axis,
+          borderColor: color, backgroundColor: one.type === "bar" ? color + "99" : color + "26",
+          fill: one.type !== "bar" && series.length === 1, tension: .25 };
+      });
       canvas.chart = new Chart(canvas, {
         type: "line",
-        data: { labels: spec.labels, datasets: [{ label: spec.label, data: spec.values,
-          borderColor: "#2fc6f6", backgroundColor: "rgba(47,198,246,.15)", fill: true, tension: .25 }] },
+        data: { labels: spec.labels, datasets: datasets },
         options: { maintainAspectRatio: false, interaction: { mode: "index", intersect: false },
+          scales: scales,
           plugins: { tooltip: { callbacks: { label: function (item) {
-            return spec.label + ": " + (item.raw === null ? "—" : item.raw.toLocaleString());
+            return item.dataset.label + ": " + (item.raw === null ? "—" : item.raw.toLocaleString());
           } } } } }
       });
     });
