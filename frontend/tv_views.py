@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.utils import timezone, translation
 from django.views.decorators.http import require_GET
 
+from frontend.app_views import RUSSIAN_SPEAKING
 from reports.models import PlanMetric
 from reports.plan_fact import plan_today
 from reports.plans import tv_link_portal
@@ -22,7 +23,8 @@ REFRESH_SECONDS = 5
 @require_GET
 def tv_board(request: HttpRequest, token: str) -> HttpResponse:
     portal = tv_link_portal(token)
-    with translation.override(request.GET.get("lang") if request.GET.get("lang") == "en" else "ru"):
+    language = "ru" if portal is None or portal.language in RUSSIAN_SPEAKING else "en"
+    with translation.override(language):
         if portal is None:
             return render(request, "frontend/tv.html", {"revoked": True}, status=404)
         now = timezone.now()
@@ -39,7 +41,6 @@ def tv_board(request: HttpRequest, token: str) -> HttpResponse:
             "portal": portal,
             "board": money,
             "counts": counts,
-            "count_totals": None,
             "now": now,
             "refresh": REFRESH_SECONDS,
         }
