@@ -38,6 +38,7 @@ from reports.plans import (
     plan_import,
     plan_month_copy,
     plan_month_parse,
+    plan_months_allowed,
     plan_row_fill,
     plan_set,
     plan_value_parse,
@@ -196,8 +197,11 @@ def plan_cell_save(request: HttpRequest) -> HttpResponse:
     rows = [(PlanLevel.DEPARTMENT, group) for group in grid["departments"] if group["cells"]]
     rows += [(PlanLevel.EMPLOYEE, e) for group in grid["departments"] for e in group["employees"]]
     saved = next(
-        row["cells"][0] for level, row in rows if level == cell.level and row["id"] == target
+        (row["cells"][0] for level, row in rows if level == cell.level and row["id"] == target),
+        None,
     )
+    if saved is None:  # an inactive employee without a plan has no row to show
+        return _plain(status or 200, error or _("Saved."))
     if error:
         saved = saved | {"typed": data.get("value", ""), "error": error}
     context = {
@@ -244,38 +248,25 @@ def plan_copy(request: HttpRequest) -> HttpResponse:
 @app_session_required
 @_editor
 def plan_fill(request: HttpRequest) -> HttpResponse:
-    """Every month of a row the editor may change gets the row's first value."""
+    """Every month of the year's row that can still be planned gets the row's first plan."""
     portal, data, now = request.portal, request.POST, timezone.now()
     selection = _selection(request, data)
-    grid = _grid(request, selection)
-    level, target = data.get("level", ""), str(data.get("id", ""))
-    rows = [g for g in grid["departments"] if level == PlanLevel.DEPARTMENT and g["id"] == target]
-    rows += [
-        e
-        for g in grid["departments"]
-        for e in g["employees"]
-        if level == PlanLevel.EMPLOYEE and e["id"] == target
-    ]
-    if not rows:
-        raise PlanError(_("Unknown employee or department %(value)r.") % {"value": target})
-    cells = [cell for cell in rows[0]["cells"] if cell["editable"]]
-    first = next((cell["value"] for cell in cells if cell["value"] is not None), None)
-    if first is None:
-        raise PlanError(_("Type the plan of one month in the row first, then fill the row."))
-    value = plan_value_parse(selection["metric"], first)
-    checked = [
+    first, last = plan_months_allowed(portal, now=now)
+    months = [date(selection["year"], month, 1) for month in range(1, 13)]
+    cells = [
         plan_cell_check(
             portal,
             request.plan_rights,
-            month=plan_month_parse(portal, c["month"], now=now),
-            level=level,
-            target=target,
+            month=month,
+            level=data.get("level", ""),
+            target=data.get("id"),
             pipeline=selection["pipeline"],
             metric=selection["metric"],
         )
-        for c in cells
+        for month in months
+        if first <= month <= last
     ]
-    plan_row_fill(portal, cells=checked, value=value, by=request.app_session.user_crm_id, now=now)
+    plan_row_fill(portal, cells=cells, by=request.app_session.user_crm_id, now=now)
     return _grid_response(request, selection, _("The row is filled."))
 
 

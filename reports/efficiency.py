@@ -160,13 +160,13 @@ def efficiency_dynamics(scope: Scope, metric: str, *, grain: str = "month") -> d
         "metric",
     )
     for row in rows:
-        bucket = _bucket(row["month"], grain)
+        bucket = period_bucket(row["month"], grain)
         numbers = by_bucket[bucket][row["employee_crm_id"]]
         for suffix, value in (("qty", row["qty"]), ("cents", row["cents"]),
                               ("seconds", row["seconds"])):  # fmt: skip
             key = f"{row['metric']}_{suffix}"
             numbers[key] = numbers.get(key, 0) + value
-    buckets = _buckets(scope.start, scope.end, grain)
+    buckets = period_buckets(scope.start, scope.end, grain)
     names = _employees(scope, {crm_id for numbers in by_bucket.values() for crm_id in numbers})
     series = []
     for crm_id, name in names.items():
@@ -182,21 +182,21 @@ def efficiency_dynamics(scope: Scope, metric: str, *, grain: str = "month") -> d
     return {
         "metric": metric,
         "grain": grain,
-        "periods": [_label(b, grain) for b in buckets],
+        "periods": [period_label(b, grain) for b in buckets],
         "employees": series,
         "totals": totals,
     }
 
 
-def _bucket(month: date, grain: str) -> date:
+def period_bucket(month: date, grain: str) -> date:
     if grain == "quarter":
         return month.replace(month=3 * ((month.month - 1) // 3) + 1, day=1)
     return month.replace(day=1)
 
 
-def _buckets(start: date, end: date, grain: str) -> list[date]:
+def period_buckets(start: date, end: date, grain: str) -> list[date]:
     step = 3 if grain == "quarter" else 1
-    current, buckets = _bucket(start, grain), []
+    current, buckets = period_bucket(start, grain), []
     while current <= end:
         buckets.append(current)
         year, month = divmod(current.month - 1 + step, 12)
@@ -204,7 +204,7 @@ def _buckets(start: date, end: date, grain: str) -> list[date]:
     return buckets
 
 
-def _label(bucket: date, grain: str) -> str:
+def period_label(bucket: date, grain: str) -> str:
     if grain == "quarter":
         return f"{bucket.year} Q{(bucket.month - 1) // 3 + 1}"
     return bucket.strftime("%Y-%m")

@@ -17,7 +17,7 @@ from django.db.models import Min, Sum
 from django.db.models.functions import TruncMonth
 
 from crmapp.models import Deal, Department, Employee, Pipeline
-from reports.efficiency import in_work
+from reports.efficiency import in_work, period_bucket, period_buckets, period_label
 from reports.facts import cents as amount_cents
 from reports.models import (
     ALL_PIPELINES,
@@ -28,20 +28,12 @@ from reports.models import (
     PlanLevel,
     PlanMetric,
 )
-from reports.plans import bonus_earned, bonus_rules, month_add, plan_value_show
+from reports.plans import bonus_earned, bonus_rules, plan_value_show
 from reports.scope import Scope
 
 METRICS = (PlanMetric.WON_SUM, PlanMetric.WON_COUNT)
 ALL = None  # the pipeline key of "all pipelines" in the report's rows
 CHUNK = 2000
-
-
-def _months(start: date, end: date) -> list[date]:
-    month, months = start.replace(day=1), []
-    while month <= end:
-        months.append(month)
-        month = month_add(month, 1)
-    return months
 
 
 class _Numbers:
@@ -80,7 +72,7 @@ def plan_fact(scope: Scope) -> dict:
 
     entries: [(month, level, crm id, pipeline key, _Numbers)]; totals: {month: _Numbers},
     the scope as a whole (its top departments' plans and everyone's facts)."""
-    portal, months = scope.portal, _months(scope.start, scope.end)
+    portal, months = scope.portal, period_buckets(scope.start, scope.end, "month")
     employees = Employee.objects.for_portal(portal)
     if scope.employees is not None:
         employees = employees.filter(crm_id__in=scope.employees)
@@ -479,21 +471,14 @@ def plan_today(scope: Scope, metric: str, *, today: date) -> dict:
 def plan_dynamics(scope: Scope, metric: str, *, grain: str = "month") -> dict:
     """Completion of the scope's plan month to month (or quarter to quarter)."""
     data = plan_fact(scope)
-    buckets: dict[date, _Numbers] = {}
+    buckets = {bucket: _Numbers() for bucket in period_buckets(scope.start, scope.end, grain)}
     for month, numbers in data["totals"].items():
-        bucket = (
-            month.replace(month=3 * ((month.month - 1) // 3) + 1) if grain == "quarter" else month
-        )
-        buckets.setdefault(bucket, _Numbers()).add(numbers)
-    labels = [
-        f"{b.year} Q{(b.month - 1) // 3 + 1}" if grain == "quarter" else b.strftime("%Y-%m")
-        for b in buckets
-    ]
+        buckets[period_bucket(month, grain)].add(numbers)
     figures = [_figures(numbers, metric) for numbers in buckets.values()]
     return {
         "metric": metric,
         "grain": grain,
-        "periods": labels,
+        "periods": [period_label(bucket, grain) for bucket in buckets],
         "plan": [f["plan"] for f in figures],
         "fact": [f["fact"] for f in figures],
         "completion": [f["completion"] for f in figures],

@@ -232,10 +232,20 @@ def plan_month_copy(
 
 
 @transaction.atomic
-def plan_row_fill(
-    portal: Portal, *, cells: list[Cell], value: int | None, by: int | None, now: datetime
-) -> int:
-    """One value in every month of a row; returns how many cells changed."""
+def plan_row_fill(portal: Portal, *, cells: list[Cell], by: int | None, now: datetime) -> int:
+    """The row's first plan (in the cells' order) in every cell of the row; returns how many
+    cells changed. PlanError if the row has no plan yet."""
+    stored = {
+        plan.month: plan.value
+        for cell in cells[:1]
+        for plan in Plan.objects.for_portal(portal).filter(
+            month__in=[c.month for c in cells], level=cell.level, target_crm_id=cell.target,
+            pipeline_crm_id=cell.pipeline, metric=cell.metric,
+        )
+    }  # fmt: skip
+    value = next((stored[c.month] for c in cells if c.month in stored), None)
+    if value is None:
+        raise PlanError(_("Type the plan of one month in the row first, then fill the row."))
     return sum(plan_set(portal, cell=cell, value=value, by=by, now=now) for cell in cells)
 
 

@@ -325,7 +325,10 @@ def test_copy_fill_rights_history_and_the_xlsx_round_trip(connected, make_portal
     )
     months = [month_add(month, i) for i in range(4)]
     row = [Cell(m, "employee", mine.crm_id, ALL_PIPELINES, "won_count") for m in months]
-    assert plan_row_fill(portal, cells=row, value=3, by=1, now=now) == 4
+    with pytest.raises(PlanError):
+        plan_row_fill(portal, cells=row, by=1, now=now)
+    plan_set(portal, cell=row[1], value=3, by=1, now=now)
+    assert plan_row_fill(portal, cells=row, by=1, now=now) == 3
 
     grids = [
         plan_grid(
