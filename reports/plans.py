@@ -101,19 +101,18 @@ def plan_value_parse(metric: str, text) -> int | None:
         )
     if number < 0:
         raise PlanError(_("A plan cannot be negative."))
-    if metric == PlanMetric.WON_COUNT:
+    count = metric == PlanMetric.WON_COUNT
+    if number > (MAX_COUNT if count else Decimal(MAX_SUM_CENTS) / 100):
+        raise PlanError(_("This plan is too large."))
+    if count:
         if number != number.to_integral_value():
             raise PlanError(
                 _("The number of deals is a whole number, not %(value)s.") % {"value": typed}
             )
-        if number > MAX_COUNT:
-            raise PlanError(_("This plan is too large."))
         return int(number)
     cents = number * 100
     if cents != cents.to_integral_value():
         raise PlanError(_("A sum has at most two decimals, not %(value)s.") % {"value": typed})
-    if cents > MAX_SUM_CENTS:
-        raise PlanError(_("This plan is too large."))
     return int(cents)
 
 

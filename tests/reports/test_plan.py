@@ -369,6 +369,42 @@ def test_copy_fill_rights_history_and_the_xlsx_round_trip(connected, make_portal
         plan_xlsx_read(portal, broken.getvalue(), rights=rights, now=now)
     other = make_portal()
     assert Plan.objects.for_portal(other).count() == 0
+    # Another portal's plan for the same CRM ids never shows in this one.
+    mine_only = plan_grid(
+        portal,
+        months=months,
+        pipeline=ALL_PIPELINES,
+        metric="won_sum",
+        rights=rights,
+        visible=rights.employees,
+        now=now,
+    )
+    Plan.objects.create(
+        portal=other,
+        month=month,
+        level="employee",
+        target_crm_id=mine.crm_id,
+        metric="won_sum",
+        value=1,
+        updated_at=now,
+    )
+    again = plan_grid(
+        portal,
+        months=months,
+        pipeline=ALL_PIPELINES,
+        metric="won_sum",
+        rights=rights,
+        visible=rights.employees,
+        now=now,
+    )
+    assert again == mine_only
+    scope = scope_resolve(portal, Viewer.operator(), start=month, end=month)
+    row = next(
+        r
+        for r in plan(scope)["rows"]
+        if r["id"] == str(mine.crm_id) and r["metric"] == "won_sum" and r["level"] == "employee"
+    )
+    assert row["plan"] == 700.0
 
 
 @pytest.mark.django_db
