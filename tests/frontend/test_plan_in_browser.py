@@ -62,6 +62,15 @@ def test_a_head_of_sales_edits_the_plan_in_the_crm_and_a_manager_cannot(live_por
     page.screenshot(path=screenshot_path("plan-editor-head.png"), full_page=True)
     assert Plan.objects.for_portal(portal).get(target_crm_id=mine.crm_id).value == 150_000_00
 
+    # On a phone the grid scrolls inside its own box, never the page.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=screenshot_path("plan-editor-on-phone.png"), full_page=True)
+    overflow = frame.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0
+    page.set_viewport_size({"width": 1280, "height": 900})
+
     # A manager sees his score, not the editor.
     manager = _manager(portal)
     app = _open_plan(page, live_portal.url, manager.crm_id)
