@@ -151,12 +151,9 @@ def forgotten_notify_view(request: HttpRequest) -> HttpResponse:
 def _xlsx(request: HttpRequest, name: str, scope: Scope, data: dict) -> HttpResponse:
     filters = [
         (_("Period"), f"{scope.start.isoformat()} — {scope.end.isoformat()}"),
-        *(
-            (str(column_label(key)), str(value))
-            for key, value in scope.filters.items()
-            if value is not None
-        ),
-    ]
+        *((str(column_label(key)), str(value))
+          for key, value in scope.filters.items() if value is not None),
+    ]  # fmt: skip
     body = report_xlsx(data, title=f"{name} {scope.start}—{scope.end}", filters=filters)
     response = HttpResponse(body, content_type=XLSX)
     response["Content-Disposition"] = (

@@ -180,13 +180,10 @@ def plan_rights(portal: Portal, viewer: Viewer) -> PlanRights:
         return PlanRights(None, None)
     if viewer.role != Viewer.HEAD:
         return PlanRights(frozenset(), frozenset())
-    departments = department_tree(portal, viewer.departments)
-    employees = frozenset(
-        Employee.objects.for_portal(portal)
-        .filter(department__crm_id__in=departments)
-        .values_list("crm_id", flat=True)
+    return PlanRights(
+        _department_employees(portal, viewer.departments),
+        department_tree(portal, viewer.departments),
     )
-    return PlanRights(employees, departments)
 
 
 def visible_departments(portal: Portal, viewer: Viewer) -> list[Department]:
