@@ -86,7 +86,7 @@ class _ReportAPIView(APIView):
 
 class ReportAPIView(_ReportAPIView):
     @extend_schema(
-        summary="A report's data (efficiency, forgotten)",
+        summary="A report's data (efficiency, forgotten, plan)",
         parameters=FILTER_PARAMETERS,
         responses={200: OpenApiTypes.OBJECT},
     )

@@ -30,8 +30,19 @@ from reports.export import report_xlsx
 from reports.forgotten import COUNTS as FORGOTTEN_COUNTS
 from reports.forgotten import forgotten
 from reports.labels import column_label
+from reports.models import PlanMetric
 from reports.notify import forgotten_notify
-from reports.scope import PRESETS, Scope, ScopeRefused, Viewer, scope_resolve, visible_departments
+from reports.plan_fact import plan_dynamics, plan_period, plan_today
+from reports.plans import month_add
+from reports.scope import (
+    PRESETS,
+    Scope,
+    ScopeRefused,
+    Viewer,
+    plan_rights,
+    scope_resolve,
+    visible_departments,
+)
 
 LIST_LIMIT = 200
 DRILL_LIMIT = 500
@@ -92,6 +103,8 @@ def report_page(request: HttpRequest, name: str) -> HttpResponse:
         context |= _efficiency_context(request, scope)
     if name == "forgotten":
         context |= _forgotten_context(data)
+    if name == "plan":
+        context |= _plan_context(request, scope)
     template = f"frontend/report_{name}.html"
     if request.htmx and request.htmx.target == "report":
         template += "#report"
@@ -205,6 +218,45 @@ def _efficiency_context(request: HttpRequest, scope: Scope) -> dict:
                 "labels": dynamics["periods"],
                 "label": str(column_label(metric)),
                 "values": dynamics["totals"],
+            }
+        ),
+    }
+
+
+def _plan_context(request: HttpRequest, scope: Scope) -> dict:
+    """The period's table, this month's score and today's pace, completion dynamics."""
+    metric = request.GET.get("metric") or PlanMetric.WON_SUM
+    grain = request.GET.get("grain") or "month"
+    if metric not in PlanMetric.values or grain not in ("month", "quarter"):
+        raise BadFilter(_("Unknown metric or grain"))
+    viewer = _viewer(request)
+    today = timezone.now().astimezone(scope.zone).date()
+    this_month = scope_resolve(
+        scope.portal, viewer, start=today.replace(day=1), end=today, **scope.filters
+    )
+    start = month_add(scope.end.replace(day=1), -11)
+    history = scope_resolve(scope.portal, viewer, start=start, end=scope.end, **scope.filters)
+    dynamics = plan_dynamics(history, metric, grain=grain)
+    return {
+        "metric": metric,
+        "grain": grain,
+        "plan_metrics": [(m, column_label(m)) for m in PlanMetric.values],
+        "table": plan_period(scope, metric),
+        "today": plan_today(this_month, metric, today=today),
+        "dynamics": dynamics,
+        "can_edit": plan_rights(scope.portal, viewer).any,
+        "chart": json.dumps(
+            {
+                "labels": dynamics["periods"],
+                "datasets": [
+                    {"label": str(_("Plan")), "values": dynamics["plan"], "type": "bar"},
+                    {"label": str(_("Fact")), "values": dynamics["fact"], "type": "bar"},
+                    {
+                        "label": str(_("Completion, %")),
+                        "values": dynamics["completion"],
+                        "axis": "percent",
+                    },
+                ],
             }
         ),
     }

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from frontend import app_views, crm_host, report_views, settings_views, views
+from frontend import app_views, crm_host, plan_views, report_views, settings_views, tv_views, views
 from integrations.bitrix24.views import install as bitrix24_install
 from webhooks.bitrix24.views import bitrix24_events
 
@@ -22,6 +22,16 @@ urlpatterns = [
     path("app/reports/<slug:name>/", report_views.report_page, name="report"),
     path("app/reports/<slug:name>/drill/", report_views.report_drill, name="report-drill"),
     path("app/settings/", settings_views.report_settings, name="app-settings"),
+    path("app/plan/", plan_views.plan_editor, name="plan-editor"),
+    path("app/plan/cell/", plan_views.plan_cell_save, name="plan-cell"),
+    path("app/plan/copy/", plan_views.plan_copy, name="plan-copy"),
+    path("app/plan/fill/", plan_views.plan_fill, name="plan-fill"),
+    path("app/plan/export/", plan_views.plan_export, name="plan-export"),
+    path("app/plan/import/", plan_views.plan_upload, name="plan-import"),
+    path("app/plan/bonus/", plan_views.plan_bonus_save, name="plan-bonus"),
+    path("app/plan/tv/", plan_views.plan_tv_create, name="plan-tv"),
+    path("app/plan/tv/<int:link_id>/revoke/", plan_views.plan_tv_revoke, name="plan-tv-revoke"),
+    path("tv/<str:token>/", tv_views.tv_board, name="tv"),
     path("crm-host/", crm_host.crm_host, name="crm-host"),
     path("crm-host/install-finish/", crm_host.crm_host_install_finish, name="crm-host-finish"),
 ]

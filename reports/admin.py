@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from reports.models import FactCheck
+from reports.models import FactCheck, PlanChange
 
 
 @admin.register(FactCheck)
@@ -24,4 +24,22 @@ class FactCheckAdmin(admin.ModelAdmin):
         return check.ok
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(PlanChange)
+class PlanChangeAdmin(admin.ModelAdmin):
+    """Who changed which plan cell and when (values: cents for sums, counts for counts)."""
+
+    list_display = ("changed_at", "portal", "month", "level", "target_crm_id", "pipeline_crm_id",
+                    "metric", "old_value", "new_value", "changed_by_crm_id")  # fmt: skip
+    list_filter = ("metric", "level")
+
+    def get_queryset(self, request):
+        return PlanChange.all_portals.select_related("portal")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

@@ -25,12 +25,14 @@ from reports.forgotten import (
     leads_flagged,
 )
 from reports.paging import rows_slice
+from reports.plan_fact import repeat_deal_ids
 from reports.scope import Scope
 
 ACTIVITY_KINDS = {"calls": "call", "meetings": "meeting", "emails": "email", "tasks": "task",
                   "other": "other"}  # fmt: skip
 DEAL_LISTS = {"won_count", "won_sum", "lost_count", "lost_sum", "in_work_count", "in_work_sum",
-              "avg_check", "cycle_days", "win_rate", "created_deals"}  # fmt: skip
+              "avg_check", "cycle_days", "win_rate", "created_deals", "new_sales",
+              "repeat_sales"}  # fmt: skip
 FORGOTTEN_LISTS = {"forgotten_deals", "forgotten_deals_sum", "no_next_step_deals",
                    "forgotten_leads"}  # fmt: skip
 LEAD_LISTS = {"leads_in_work", "created_leads"}
@@ -72,6 +74,14 @@ def drill(
         rows = rows.filter(semantic="lost", closed_at__range=(start, end))
     elif what.endswith("in_work") or what.startswith("in_work"):
         rows = _open_at(scope, model, rows, end, now)
+    elif what in ("new_sales", "repeat_sales"):
+        repeat = repeat_deal_ids(scope)
+        rows = rows.filter(semantic="won", closed_at__range=(start, end))
+        rows = (
+            rows.filter(crm_id__in=repeat)
+            if what == "repeat_sales"
+            else rows.exclude(crm_id__in=repeat)
+        )
     else:  # won count and sum, average check, cycle; win rate lists the won deals
         rows = rows.filter(semantic="won", closed_at__range=(start, end))
     rows = rows.order_by("-amount", "crm_id")

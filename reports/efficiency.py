@@ -45,20 +45,21 @@ def _period_facts(scope: Scope, metrics: list[str], *, by_month: bool = False):
     )
 
 
-def _in_work(scope: Scope, entity_type: str) -> dict[int, tuple[int, int]]:
-    """Open at the end of the period: open now, less the steps taken since (DESIGN.md
-    "in work", reconstructed from the stage history)."""
-    totals: dict[int, tuple[int, int]] = {}
+def in_work(
+    scope: Scope, entity_type: str, *, by: tuple[str, ...] = ("employee_crm_id",)
+) -> dict[tuple, tuple[int, int]]:
+    """(count, cents) open at the end of the period, by the `by` dimensions: open now, less
+    the steps taken since (DESIGN.md "in work", reconstructed from the stage history)."""
+    totals: dict[tuple, tuple[int, int]] = {}
     state = {"start": STATE_DAY, "end": STATE_DAY}
     since = {"start": scope.end + timedelta(days=1), "end": STATE_DAY - timedelta(days=1)}
     for sign, metric, days in ((1, "open_now", state), (-1, "in_work", since)):
         summed = facts_summed(
-            scope.portal, where=facts_where(scope, [f"{entity_type}_{metric}"]),
-            keys=("employee_crm_id",), **days,
-        )  # fmt: skip
-        for (employee,), (qty, cents, _seconds) in summed.items():
-            had_qty, had_cents = totals.get(employee, (0, 0))
-            totals[employee] = (had_qty + sign * qty, had_cents + sign * cents)
+            scope.portal, where=facts_where(scope, [f"{entity_type}_{metric}"]), keys=by, **days
+        )
+        for key, (qty, cents, _seconds) in summed.items():
+            had_qty, had_cents = totals.get(key, (0, 0))
+            totals[key] = (had_qty + sign * qty, had_cents + sign * cents)
     return totals
 
 
@@ -69,7 +70,7 @@ def efficiency(scope: Scope) -> dict:
     for (employee, metric), values in _period_facts(scope, period_metrics).items():
         _count_in(raw[employee], metric, values)
     for entity_type in ("deal", "lead"):
-        for employee, (qty, cents) in _in_work(scope, entity_type).items():
+        for (employee,), (qty, cents) in in_work(scope, entity_type).items():
             raw[employee][f"{entity_type}_in_work_qty"] += qty
             raw[employee][f"{entity_type}_in_work_cents"] += cents
 
@@ -152,8 +153,8 @@ def efficiency_dynamics(scope: Scope, metric: str, *, grain: str = "month") -> d
     metrics = DYNAMICS[metric]
     by_bucket: dict[date, dict[int, dict]] = defaultdict(lambda: defaultdict(dict))
     for (month, employee, fact), values in _period_facts(scope, metrics, by_month=True).items():
-        _count_in(by_bucket[_bucket(month, grain)][employee], fact, values)
-    buckets = _buckets(scope.start, scope.end, grain)
+        _count_in(by_bucket[period_bucket(month, grain)][employee], fact, values)
+    buckets = period_buckets(scope.start, scope.end, grain)
     names = _employees(scope, {crm_id for numbers in by_bucket.values() for crm_id in numbers})
     series = []
     for crm_id, name in names.items():
@@ -169,21 +170,21 @@ def efficiency_dynamics(scope: Scope, metric: str, *, grain: str = "month") -> d
     return {
         "metric": metric,
         "grain": grain,
-        "periods": [_label(b, grain) for b in buckets],
+        "periods": [period_label(b, grain) for b in buckets],
         "employees": series,
         "totals": totals,
     }
 
 
-def _bucket(month: date, grain: str) -> date:
+def period_bucket(month: date, grain: str) -> date:
     if grain == "quarter":
         return month.replace(month=3 * ((month.month - 1) // 3) + 1, day=1)
     return month.replace(day=1)
 
 
-def _buckets(start: date, end: date, grain: str) -> list[date]:
+def period_buckets(start: date, end: date, grain: str) -> list[date]:
     step = 3 if grain == "quarter" else 1
-    current, buckets = _bucket(start, grain), []
+    current, buckets = period_bucket(start, grain), []
     while current <= end:
         buckets.append(current)
         year, month = divmod(current.month - 1 + step, 12)
@@ -191,7 +192,7 @@ def _buckets(start: date, end: date, grain: str) -> list[date]:
     return buckets
 
 
-def _label(bucket: date, grain: str) -> str:
+def period_label(bucket: date, grain: str) -> str:
     if grain == "quarter":
         return f"{bucket.year} Q{(bucket.month - 1) // 3 + 1}"
     return bucket.strftime("%Y-%m")

@@ -59,6 +59,18 @@ LABELS = {
     "rows": _("Rows"),
     "by_employee": _("By employee"),
     "by_department": _("By department"),
+    "month": _("Month"),
+    "level": _("Level"),
+    "pipeline_id": _("Pipeline ID"),
+    "metric": _("Metric"),
+    "plan": _("Plan"),
+    "fact": _("Fact"),
+    "completion": _("Completion, %"),
+    "remaining": _("Remaining"),
+    "repeat_share": _("Repeat share, %"),
+    "bonus": _("Bonus"),
+    "new_sales": _("New sales"),
+    "repeat_sales": _("Repeat sales"),
 }
 
 

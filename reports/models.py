@@ -133,3 +133,80 @@ class ReportSettings(PortalOwned):
     @classmethod
     def of(cls, portal) -> ReportSettings:
         return cls.objects.for_portal(portal).get_or_create(portal=portal)[0]
+
+
+ALL_PIPELINES = -1  # a plan for every pipeline together (Bitrix24's default pipeline is 0)
+
+
+class PlanMetric(models.TextChoices):
+    WON_SUM = "won_sum", "won_sum"
+    WON_COUNT = "won_count", "won_count"
+
+
+class PlanLevel(models.TextChoices):
+    EMPLOYEE = "employee", "employee"
+    DEPARTMENT = "department", "department"
+
+
+PLAN_KEY = ("month", "level", "target_crm_id", "pipeline_crm_id", "metric")
+
+
+class Plan(PortalOwned):
+    """A month's target for an employee or a department, in one pipeline or all of them.
+    `value` is in cents for the won sum (exact on every database) and a count for won count.
+    A department without a row of its own plans the sum of its employees'. User-entered:
+    never purged with the history."""
+
+    month = models.DateField()  # the month's first day
+    level = models.CharField(max_length=10, choices=PlanLevel.choices)
+    target_crm_id = models.BigIntegerField()
+    pipeline_crm_id = models.BigIntegerField(default=ALL_PIPELINES)
+    metric = models.CharField(max_length=10, choices=PlanMetric.choices)
+    value = models.BigIntegerField()
+    updated_by_crm_id = models.BigIntegerField(null=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["portal", *PLAN_KEY], name="plan_key")]
+
+
+class PlanChange(PortalOwned):
+    """Who changed which plan cell, when, from what to what (null = no plan)."""
+
+    month = models.DateField()
+    level = models.CharField(max_length=10, choices=PlanLevel.choices)
+    target_crm_id = models.BigIntegerField()
+    pipeline_crm_id = models.BigIntegerField(default=ALL_PIPELINES)
+    metric = models.CharField(max_length=10, choices=PlanMetric.choices)
+    old_value = models.BigIntegerField(null=True)
+    new_value = models.BigIntegerField(null=True)
+    changed_by_crm_id = models.BigIntegerField(null=True)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["portal", "changed_at"], name="planchange_time")]
+
+
+class BonusRule(PortalOwned):
+    """The bonus of one plan metric: tiers [{"reach": fact, "bonus": money}] (the highest
+    tier reached counts) and a completion % below which there is no bonus."""
+
+    metric = models.CharField(max_length=10, choices=PlanMetric.choices)
+    min_completion = models.DecimalField(max_digits=6, decimal_places=2, default=0)
+    # reach: cents (won sum) or a count (won count); bonus: cents. Sorted by reach.
+    tiers = models.JSONField(default=list)
+    updated_by_crm_id = models.BigIntegerField(null=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["portal", "metric"], name="bonus_metric")]
+
+
+class TvLink(PortalOwned):
+    """A secret link to the read-only sales-floor screen; works until revoked."""
+
+    token = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=100, blank=True, default="")
+    created_by_crm_id = models.BigIntegerField(null=True)
+    created_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)

@@ -137,6 +137,15 @@ def _allowed(portal: Portal, viewer: Viewer) -> frozenset[int] | None:
 
 def _department_employees(portal: Portal, department_ids) -> frozenset[int]:
     """CRM ids of the employees of the departments and all their sub-departments."""
+    return frozenset(
+        Employee.objects.for_portal(portal)
+        .filter(department__crm_id__in=department_tree(portal, department_ids))
+        .values_list("crm_id", flat=True)
+    )
+
+
+def department_tree(portal: Portal, department_ids) -> frozenset[int]:
+    """CRM ids of the departments and all their sub-departments."""
     departments = dict(
         Department.objects.for_portal(portal).values_list("crm_id", "parent__crm_id")
     )
@@ -145,10 +154,35 @@ def _department_employees(portal: Portal, department_ids) -> frozenset[int]:
         children = {child for child, parent in departments.items() if parent in wanted}
         grew = not children <= wanted
         wanted |= children
-    return frozenset(
-        Employee.objects.for_portal(portal)
-        .filter(department__crm_id__in=wanted)
-        .values_list("crm_id", flat=True)
+    return frozenset(wanted & set(departments))
+
+
+@dataclass(frozen=True)
+class PlanRights:
+    """Whose plans a viewer may change (None = everyone's)."""
+
+    employees: frozenset[int] | None
+    departments: frozenset[int] | None
+
+    @property
+    def any(self) -> bool:
+        return self.employees is None or bool(self.employees or self.departments)
+
+    def allows(self, level: str, crm_id: int) -> bool:
+        allowed = self.employees if level == "employee" else self.departments
+        return allowed is None or crm_id in allowed
+
+
+def plan_rights(portal: Portal, viewer: Viewer) -> PlanRights:
+    """Admins change every plan, a department head those of his departments (with their
+    sub-departments) and of their employees, a manager none."""
+    if viewer.role == Viewer.ADMIN:
+        return PlanRights(None, None)
+    if viewer.role != Viewer.HEAD:
+        return PlanRights(frozenset(), frozenset())
+    return PlanRights(
+        _department_employees(portal, viewer.departments),
+        department_tree(portal, viewer.departments),
     )
 
 

@@ -54,3 +54,13 @@ def number_cells(row, columns, drill_base: str, plain: str = "", scope_param: st
         else:
             cells.append(format_html(link, drill_base, key, scope_param, value))
     return mark_safe("".join(cells))  # noqa: S308 — every part went through format_html
+
+
+@register.filter
+def plain_number(value) -> str:
+    """A number for an input field: no separators, a dot, no ".0" on whole numbers."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

@@ -95,12 +95,19 @@ def test_a_manager_cannot_reach_anothers_data_through_any_url(client, installed,
         f"/app/reports/forgotten/drill/?what=forgotten_deals&employee={other.crm_id}",
         f"/app/reports/efficiency/?department={department}",
         f"/app/reports/efficiency/?employee={other.crm_id}&format=xlsx",
+        f"/app/reports/plan/?employee={other.crm_id}",
+        f"/app/reports/plan/drill/?what=repeat_sales&employee={other.crm_id}",
+        f"/app/reports/plan/?department={department}&format=xlsx",
+        "/app/plan/",
+        "/app/plan/export/",
     ):
         assert _get(client, url, token).status_code == 403, url
     assert (
         client.post("/app/reports/forgotten/notify/", headers={"X-App-Session": token}).status_code
         == 403
     )
+    for url in ("/app/plan/cell/", "/app/plan/tv/", "/app/plan/bonus/"):
+        assert client.post(url, headers={"X-App-Session": token}).status_code == 403, url
     # Without a session, nothing at all.
     assert client.get("/app/reports/efficiency/").status_code == 401
 

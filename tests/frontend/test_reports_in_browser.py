@@ -89,7 +89,7 @@ def test_each_role_sees_forgotten_deals_with_reasons(role, live_portal, browser_
 def test_reports_fit_a_phone_screen(live_portal, browser_page):
     page = browser_page
     page.set_viewport_size({"width": 390, "height": 844})
-    for tab, name in (("Эффективность", "efficiency"), ("Забытые", "forgotten")):
+    for tab, name in (("Эффективность", "efficiency"), ("Забытые", "forgotten"), ("План", "plan")):
         _open_report(page, live_portal.url, 1, tab)
         frame = page.frame(name="app")
         overflow = frame.evaluate(

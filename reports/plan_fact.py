@@ -1,0 +1,477 @@
+"""Plan vs fact (DESIGN.md "plan", "bonus", "repeat sale"): pure functions from a Scope to
+plain data, read from the plans, the daily aggregates and (repeat sales) the mirror.
+
+`plan` is the report of the catalog (CLI, API, export): one row per month × employee or
+department × pipeline (None = all) × metric. The page reads the same numbers summed over the
+period (`plan_period`), today's pace (`plan_today`) and completion month to month
+(`plan_dynamics`).
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from datetime import date, timedelta
+
+from django.db.models import Min, Sum
+
+from crmapp.models import Deal, Department, Employee, Pipeline
+from reports.efficiency import in_work, period_bucket, period_buckets, period_label
+from reports.facts import cents as amount_cents
+from reports.models import (
+    ALL_PIPELINES,
+    NO_EMPLOYEE,
+    NO_PIPELINE,
+    DayFact,
+    Plan,
+    PlanLevel,
+    PlanMetric,
+)
+from reports.plans import bonus_earned, bonus_rules, plan_value_show
+from reports.rollup import facts_summed, facts_where
+from reports.scope import Scope
+
+METRICS = (PlanMetric.WON_SUM, PlanMetric.WON_COUNT)
+ALL = None  # the pipeline key of "all pipelines" in the report's rows
+CHUNK = 2000
+
+
+class _Numbers:
+    """Plan, won, repeat and bonus of one month × target × pipeline key."""
+
+    __slots__ = ("bonus", "plan", "repeat_cents", "repeat_qty", "won_cents", "won_qty")
+
+    def __init__(self) -> None:
+        self.plan: dict[str, int | None] = dict.fromkeys(METRICS)
+        self.bonus: dict[str, int | None] = dict.fromkeys(METRICS)
+        self.won_qty = self.won_cents = self.repeat_qty = self.repeat_cents = 0
+
+    def add(self, other: _Numbers, *, plans: bool = True) -> None:
+        for metric in METRICS:
+            if plans:
+                self.plan[metric] = _add(self.plan[metric], other.plan[metric])
+            self.bonus[metric] = _add(self.bonus[metric], other.bonus[metric])
+        self.won_qty += other.won_qty
+        self.won_cents += other.won_cents
+        self.repeat_qty += other.repeat_qty
+        self.repeat_cents += other.repeat_cents
+
+    def fact(self, metric: str) -> int:
+        return self.won_cents if metric == PlanMetric.WON_SUM else self.won_qty
+
+    def repeat(self, metric: str) -> int:
+        return self.repeat_cents if metric == PlanMetric.WON_SUM else self.repeat_qty
+
+
+def _add(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else a + b
+
+
+def plan_fact(scope: Scope) -> dict:
+    """Every month × target × pipeline key of the scope with its numbers.
+
+    entries: [(month, level, crm id, pipeline key, _Numbers)]; totals: {month: _Numbers},
+    the scope as a whole (its top departments' plans and everyone's facts)."""
+    portal, months = scope.portal, period_buckets(scope.start, scope.end, "month")
+    employees = Employee.objects.for_portal(portal)
+    if scope.employees is not None:
+        employees = employees.filter(crm_id__in=scope.employees)
+    people = {e.crm_id: e for e in employees.select_related("department")}
+    won, repeat = _won(scope), _repeat(scope)
+    plans: dict[tuple, int] = {}
+    planned_pipelines: dict[tuple, set] = defaultdict(set)
+    plan_rows = Plan.objects.for_portal(portal).filter(month__in=months)
+    if scope.pipeline is not None:
+        plan_rows = plan_rows.filter(pipeline_crm_id=scope.pipeline)
+    for month, level, target, pipeline, metric, value in plan_rows.values_list(
+        "month", "level", "target_crm_id", "pipeline_crm_id", "metric", "value"
+    ):
+        key = ALL if pipeline == ALL_PIPELINES else pipeline
+        plans[(month, level, target, key, metric)] = value
+        planned_pipelines[(month, level, target)].add(key)
+    rules = bonus_rules(portal)
+
+    def pipeline_keys(month: date, level: str, target: int, members: list[int]) -> list:
+        if scope.pipeline is not None:
+            return [scope.pipeline]
+        keys = planned_pipelines[(month, level, target)].copy()
+        for member in members:
+            keys |= set(won.get((month, member), ()))
+        return [ALL, *sorted(key for key in keys if key is not ALL)]
+
+    def person(month: date, crm_id: int, pipeline) -> _Numbers:
+        numbers = _Numbers()
+        for p, (qty, cents) in won.get((month, crm_id), {}).items():
+            if pipeline is ALL or p == pipeline:
+                numbers.won_qty += qty
+                numbers.won_cents += cents
+        for p, (qty, cents) in repeat.get((month, crm_id), {}).items():
+            if pipeline is ALL or p == pipeline:
+                numbers.repeat_qty += qty
+                numbers.repeat_cents += cents
+        for metric in METRICS:
+            plan = plans.get((month, PlanLevel.EMPLOYEE, crm_id, pipeline, metric))
+            numbers.plan[metric] = plan
+            numbers.bonus[metric] = bonus_earned(
+                rules.get(metric), plan=plan, fact=numbers.fact(metric)
+            )
+        return numbers
+
+    departments = _departments(scope, people) if scope.filters.get("employee") is None else []
+    active = {
+        crm_id
+        for crm_id, employee in people.items()
+        if employee.active
+        or any((m, crm_id) in won for m in months)
+        or any((m, PlanLevel.EMPLOYEE, crm_id) in planned_pipelines for m in months)
+    }
+    listed = sorted(active, key=lambda crm_id: (people[crm_id].name, crm_id))
+    entries, totals = [], {}
+    for month in months:
+        numbers: dict[tuple[int, object], _Numbers] = {}
+        for crm_id in listed:
+            for pipeline in pipeline_keys(month, PlanLevel.EMPLOYEE, crm_id, [crm_id]):
+                numbers[(crm_id, pipeline)] = found = person(month, crm_id, pipeline)
+                entries.append((month, PlanLevel.EMPLOYEE, crm_id, pipeline, found))
+        for department, members in departments:
+            for pipeline in pipeline_keys(month, PlanLevel.DEPARTMENT, department.crm_id, members):
+                total = _Numbers()
+                for member in members:
+                    total.add(numbers.get((member, pipeline)) or person(month, member, pipeline))
+                for metric in METRICS:
+                    explicit = plans.get(
+                        (month, PlanLevel.DEPARTMENT, department.crm_id, pipeline, metric)
+                    )
+                    if explicit is not None:
+                        total.plan[metric] = explicit
+                entries.append((month, PlanLevel.DEPARTMENT, department.crm_id, pipeline, total))
+        totals[month] = _scope_total(month, scope, entries, departments, numbers, won)
+    return {
+        "months": months,
+        "entries": entries,
+        "totals": totals,
+        "people": people,
+        "departments": departments,
+    }
+
+
+def _scope_total(month, scope, entries, departments, numbers, won) -> _Numbers:
+    """The plan of the top departments shown plus that of everyone outside them; the fact
+    of everyone in scope (with deals nobody is responsible for, when the scope is all)."""
+    key = scope.pipeline if scope.pipeline is not None else ALL
+    parents = {
+        department.crm_id: department.parent.crm_id if department.parent_id else None
+        for department, _members in departments
+    }
+    covered = {member for _department, members in departments for member in members}
+    total = _Numbers()
+    for (crm_id, pipeline), person in numbers.items():
+        if pipeline == key:
+            total.add(person, plans=crm_id not in covered)
+    for m, level, crm_id, pipeline, found in entries:
+        if m == month and level == PlanLevel.DEPARTMENT and pipeline == key:
+            if parents[crm_id] not in parents:
+                for metric in METRICS:
+                    total.plan[metric] = _add(total.plan[metric], found.plan[metric])
+    if scope.employees is None:
+        for p, (qty, cents) in won.get((month, NO_EMPLOYEE), {}).items():
+            if key is ALL or p == key:
+                total.won_qty += qty
+                total.won_cents += cents
+    return total
+
+
+def _departments(scope: Scope, people: dict[int, Employee]) -> list[tuple[Department, list]]:
+    """Departments wholly in scope, in the CRM's order, with their (sub-)employees' ids."""
+    rows = list(
+        Department.objects.for_portal(scope.portal)
+        .select_related("parent")
+        .order_by("sort", "name")
+    )
+    children: dict[int, list[int]] = defaultdict(list)
+    for department in rows:
+        if department.parent_id:
+            children[department.parent.crm_id].append(department.crm_id)
+    direct: dict[int, list[int]] = defaultdict(list)
+    everyone = Employee.objects.for_portal(scope.portal).filter(department__isnull=False)
+    for crm_id, department in everyone.values_list("crm_id", "department__crm_id"):
+        direct[department].append(crm_id)
+
+    def members(crm_id: int, seen: frozenset = frozenset()) -> list[int]:
+        ids = list(direct[crm_id])
+        for child in children[crm_id]:
+            if child not in seen:
+                ids += members(child, seen | {crm_id})
+        return ids
+
+    result = []
+    for department in rows:
+        ids = members(department.crm_id)
+        if ids and all(crm_id in people for crm_id in ids):
+            result.append((department, ids))
+    return result
+
+
+def _month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _won(scope: Scope) -> dict[tuple[date, int], dict[int, tuple[int, int]]]:
+    """{(month, employee): {pipeline: (count, cents)}} won, from the aggregates."""
+    totals = facts_summed(
+        scope.portal, start=scope.start, end=scope.end,
+        where=facts_where(scope, ["deal_won"]),
+        keys=("employee_crm_id", "pipeline_crm_id"), by_month=True,
+    )  # fmt: skip
+    won: dict[tuple[date, int], dict[int, tuple[int, int]]] = defaultdict(dict)
+    for (month, employee, pipeline), (qty, cents, _seconds) in totals.items():
+        if qty or cents:
+            won[(_month_of(month), employee)][pipeline] = (qty, cents)
+    return dict(won)
+
+
+def won_deals(scope: Scope):
+    """The won deals of the scope: in a won stage, last won in the period (DESIGN.md)."""
+    rows = Deal.objects.for_portal(scope.portal).filter(
+        semantic="won", closed_at__range=scope.span()
+    )
+    if scope.employees is not None:
+        rows = rows.filter(responsible__crm_id__in=scope.employees)
+    if scope.pipeline is not None:
+        rows = rows.filter(pipeline__crm_id=scope.pipeline)
+    return rows
+
+
+def repeat_deal_ids(scope: Scope) -> set[int]:
+    """CRM ids of the scope's won deals whose company (else contact) had an earlier won
+    deal, in any pipeline and with anyone (DESIGN.md "repeat sale")."""
+    deals = list(won_deals(scope).values("crm_id", "closed_at", "company_crm_id", "contact_crm_id"))
+    first_win = {}
+    for field in ("company_crm_id", "contact_crm_id"):
+        customers = sorted({deal[field] for deal in deals if deal[field]})
+        for index in range(0, len(customers), CHUNK):
+            earliest = (
+                Deal.objects.for_portal(scope.portal)
+                .filter(semantic="won", **{f"{field}__in": customers[index : index + CHUNK]})
+                .values(field)
+                .annotate(first=Min("closed_at"))
+            )
+            first_win |= {(field, row[field]): row["first"] for row in earliest}
+    repeat = set()
+    for deal in deals:
+        field = "company_crm_id" if deal["company_crm_id"] else "contact_crm_id"
+        first = first_win.get((field, deal[field])) if deal[field] else None
+        if first is not None and first < deal["closed_at"]:
+            repeat.add(deal["crm_id"])
+    return repeat
+
+
+def _repeat(scope: Scope) -> dict[tuple[date, int], dict[int, tuple[int, int]]]:
+    """{(month, employee): {pipeline: (count, cents)}} of repeat sales, from the mirror."""
+    ids = sorted(repeat_deal_ids(scope))
+    totals: dict[tuple[date, int], dict[int, tuple[int, int]]] = defaultdict(dict)
+    for index in range(0, len(ids), CHUNK):
+        deals = won_deals(scope).filter(crm_id__in=ids[index : index + CHUNK])
+        for closed_at, employee, pipeline, amount in deals.values_list(
+            "closed_at", "responsible__crm_id", "pipeline__crm_id", "amount"
+        ):
+            month = _month_of(closed_at.astimezone(scope.zone).date())
+            by_pipeline = totals[(month, NO_EMPLOYEE if employee is None else employee)]
+            pipeline = NO_PIPELINE if pipeline is None else pipeline
+            qty, cents = by_pipeline.get(pipeline, (0, 0))
+            by_pipeline[pipeline] = (qty + 1, cents + amount_cents(amount))
+    return dict(totals)
+
+
+# -- renderings ----------------------------------------------------------------------------
+
+
+def _figures(numbers: _Numbers, metric: str) -> dict:
+    """plan, fact, completion, remaining, repeat share and bonus of one metric, in the
+    report's units: money rounded to 2 decimals, percentages 0–100, None without a base."""
+    plan, fact = numbers.plan[metric], numbers.fact(metric)
+    bonus = numbers.bonus[metric]
+    return {
+        "plan": plan_value_show(metric, plan),
+        "fact": plan_value_show(metric, fact),
+        "completion": _ratio(fact, plan),
+        "remaining": plan_value_show(metric, max(plan - fact, 0)) if plan is not None else None,
+        "repeat_share": _ratio(numbers.repeat(metric), fact),
+        "bonus": round(bonus / 100, 2) if bonus is not None else None,
+    }
+
+
+def _ratio(part: int, whole: int | None) -> float | None:
+    return round(100 * part / whole, 2) if whole else None
+
+
+def plan(scope: Scope) -> dict:
+    """The report of `manage.py report plan`, the API and the export."""
+    data = plan_fact(scope)
+    rows = [
+        {
+            "month": month.strftime("%Y-%m"),
+            "level": level,
+            "id": str(crm_id),
+            "pipeline_id": None if pipeline is ALL else str(pipeline),
+            "metric": metric,
+            **_figures(numbers, metric),
+        }
+        for month, level, crm_id, pipeline, numbers in data["entries"]
+        for metric in METRICS
+    ]
+    return {
+        "report": "plan",
+        "from": scope.start.isoformat(),
+        "to": scope.end.isoformat(),
+        "rows": rows,
+    }
+
+
+def plan_period(scope: Scope, metric: str) -> dict:
+    """The page's table: the period's months summed, departments (each with its direct
+    employees) and the employees outside them, each with its pipelines; deals in work at
+    the period's end; new and repeat sales."""
+    data = plan_fact(scope)
+    summed: dict[tuple, _Numbers] = {}
+    for _month, level, crm_id, pipeline, numbers in data["entries"]:
+        summed.setdefault((level, crm_id, pipeline), _Numbers()).add(numbers)
+    total = _Numbers()
+    for numbers in data["totals"].values():
+        total.add(numbers)
+    working = in_work(scope, "deal", by=("employee_crm_id", "pipeline_crm_id"))
+    names = dict(Pipeline.objects.for_portal(scope.portal).values_list("crm_id", "name"))
+    key = scope.pipeline if scope.pipeline is not None else ALL
+
+    def line(level: str, crm_id: int, name: str, members: list[int] | None) -> dict:
+        pipelines = [
+            {"pipeline_id": str(p), "name": names.get(p, "—")}
+            | _line_figures(summed[(level, crm_id, p)], metric, working, members, p)
+            for (lv, c, p) in summed
+            if lv == level and c == crm_id and p is not ALL and key is ALL
+        ]
+        numbers = summed.get((level, crm_id, key), _Numbers())
+        figures = _line_figures(numbers, metric, working, members, ALL)
+        return {"level": level, "id": str(crm_id), "name": name, "pipelines": pipelines} | figures
+
+    people = data["people"]
+    listed = sorted(
+        {c for (lv, c, _p) in summed if lv == PlanLevel.EMPLOYEE},
+        key=lambda c: (people[c].name, c),
+    )
+    shown = {department.crm_id for department, _members in data["departments"]}
+    groups, placed = [], set()
+    for department, members in data["departments"]:
+        direct = [c for c in listed if people[c].department_id == department.pk]
+        placed |= set(direct)
+        depth, parent = 0, department.parent
+        while parent is not None and parent.crm_id in shown and depth < 10:
+            depth, parent = depth + 1, parent.parent
+        groups.append(
+            line(PlanLevel.DEPARTMENT, department.crm_id, department.name, members)
+            | {
+                "depth": depth,
+                "employees": [line(PlanLevel.EMPLOYEE, c, people[c].name, [c]) for c in direct],
+            }
+        )
+    return {
+        "metric": metric,
+        "departments": groups,
+        "employees": [
+            line(PlanLevel.EMPLOYEE, c, people[c].name, [c]) for c in listed if c not in placed
+        ],
+        "totals": _line_figures(total, metric, working, None, ALL),
+    }
+
+
+def _line_figures(numbers: _Numbers, metric: str, working, members, pipeline) -> dict:
+    count = cents = 0
+    for (employee, deal_pipeline), (qty, amount) in working.items():
+        if (members is None or employee in members) and (
+            pipeline is ALL or deal_pipeline == pipeline
+        ):
+            count += qty
+            cents += amount
+    return _figures(numbers, metric) | {
+        "in_work_count": count,
+        "in_work_sum": round(cents / 100, 2),
+        "new_count": numbers.won_qty - numbers.repeat_qty,
+        "new_sum": round((numbers.won_cents - numbers.repeat_cents) / 100, 2),
+        "repeat_count": numbers.repeat_qty,
+        "repeat_sum": round(numbers.repeat_cents / 100, 2),
+    }
+
+
+def working_days(month: date) -> list[date]:
+    """Monday to Friday of the month (DESIGN.md "day plan")."""
+    days = calendar.monthrange(month.year, month.month)[1]
+    return [
+        day
+        for day in (month + timedelta(days=offset) for offset in range(days))
+        if day.weekday() < 5
+    ]
+
+
+def plan_today(scope: Scope, metric: str, *, today: date) -> dict:
+    """Today in this month, by employee: the month's plan, the day plan, the fact today and
+    so far, completion, pace (the fact so far against the plan for the working days gone)
+    and the bonus. `scope` must cover this month (its first day to today)."""
+    month = today.replace(day=1)
+    days = working_days(month)
+    elapsed = sum(1 for day in days if day <= today)
+    data = plan_fact(scope)
+    key = scope.pipeline if scope.pipeline is not None else ALL
+    today_won: dict[int, tuple[int, int]] = defaultdict(lambda: (0, 0))
+    rows = DayFact.objects.for_portal(scope.portal).filter(metric="deal_won", day=today)
+    if scope.employees is not None:
+        rows = rows.filter(employee_crm_id__in=scope.employees)
+    if scope.pipeline is not None:
+        rows = rows.filter(pipeline_crm_id=scope.pipeline)
+    for row in rows.values("employee_crm_id").annotate(qty=Sum("qty"), cents=Sum("amount_cents")):
+        today_won[row["employee_crm_id"]] = (row["qty"], row["cents"])
+
+    def figures(numbers: _Numbers, fact_today: tuple[int, int]) -> dict:
+        plan_value = numbers.plan[metric]
+        today_value = fact_today[1] if metric == PlanMetric.WON_SUM else fact_today[0]
+        expected = plan_value * elapsed / len(days) if plan_value else 0
+        return _figures(numbers, metric) | {
+            "day_plan": plan_value_show(metric, plan_value / len(days))
+            if plan_value is not None
+            else None,
+            "fact_today": plan_value_show(metric, today_value),
+            "pace": round(100 * numbers.fact(metric) / expected, 2) if expected else None,
+        }
+
+    people = data["people"]
+    employees = [
+        {"id": str(crm_id), "name": people[crm_id].name} | figures(numbers, today_won[crm_id])
+        for m, level, crm_id, pipeline, numbers in data["entries"]
+        if m == month and level == PlanLevel.EMPLOYEE and pipeline == key
+    ]
+    employees.sort(key=lambda row: (-(row["fact"] or 0), row["name"]))
+    totals_today = (sum(q for q, _c in today_won.values()), sum(c for _q, c in today_won.values()))
+    return {
+        "day": today.isoformat(),
+        "metric": metric,
+        "working_days": len(days),
+        "elapsed_working_days": elapsed,
+        "employees": employees,
+        "totals": figures(data["totals"].get(month, _Numbers()), totals_today),
+    }
+
+
+def plan_dynamics(scope: Scope, metric: str, *, grain: str = "month") -> dict:
+    """Completion of the scope's plan month to month (or quarter to quarter)."""
+    data = plan_fact(scope)
+    buckets = {bucket: _Numbers() for bucket in period_buckets(scope.start, scope.end, grain)}
+    for month, numbers in data["totals"].items():
+        buckets[period_bucket(month, grain)].add(numbers)
+    figures = [_figures(numbers, metric) for numbers in buckets.values()]
+    return {
+        "metric": metric,
+        "grain": grain,
+        "periods": [period_label(bucket, grain) for bucket in buckets],
+        "plan": [f["plan"] for f in figures],
+        "fact": [f["fact"] for f in figures],
+        "completion": [f["completion"] for f in figures],
+    }

@@ -1,0 +1,420 @@
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from io import BytesIO, StringIO
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone, translation
+from openpyxl import load_workbook
+
+from crmapp.models import Deal, Department, Employee
+from reports.models import ALL_PIPELINES, Plan, PlanChange
+from reports.plan_fact import plan, plan_dynamics, plan_period, plan_today, working_days
+from reports.plans import (
+    Cell,
+    PlanError,
+    bonus_earned,
+    bonus_rule_set,
+    month_add,
+    plan_cell_check,
+    plan_grid,
+    plan_import,
+    plan_month_copy,
+    plan_month_parse,
+    plan_row_fill,
+    plan_set,
+    plan_value_parse,
+    plan_xlsx,
+    plan_xlsx_read,
+    tv_link_create,
+    tv_link_portal,
+    tv_link_revoke,
+)
+from reports.scope import Viewer, plan_rights, scope_resolve
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    with translation.override("en"):
+        yield
+
+
+def _today(portal) -> date:
+    return timezone.now().astimezone(ZoneInfo(portal.time_zone)).date()
+
+
+def _month_span(portal, month: date):
+    zone = ZoneInfo(portal.time_zone)
+    last = month_add(month, 1) - timedelta(days=1)
+    return datetime.combine(month, time.min, zone), datetime.combine(last, time.max, zone)
+
+
+def _set(portal, month, level, target, metric, value, pipeline=ALL_PIPELINES, by=1):
+    cell = Cell(month, level, target, pipeline, metric)
+    return plan_set(portal, cell=cell, value=value, by=by, now=timezone.now())
+
+
+def test_it_reads_plan_values_people_type():
+    assert plan_value_parse("won_sum", "1 500 000,50") == 150_000_050
+    assert plan_value_parse("won_sum", "\u00a0200\u00a0000") == 20_000_000
+    assert plan_value_parse("won_count", "12") == 12
+    assert plan_value_parse("won_sum", "") is None
+    for metric, typed, words in [
+        ("won_sum", "-5", "negative"),
+        ("won_sum", "abc", "number"),
+        ("won_sum", "1.005", "two decimals"),
+        ("won_count", "2.5", "whole"),
+        ("won_sum", "nan", "number"),
+        ("won_sum", "1e30", "too large"),
+    ]:
+        with pytest.raises(PlanError, match=words):
+            plan_value_parse(metric, typed)
+
+
+@pytest.mark.django_db
+def test_it_allows_months_from_the_tiers_history_to_a_year_ahead(make_portal):
+    portal = make_portal(tier="basic")
+    now = timezone.now()
+    this_month = _today(portal).replace(day=1)
+    assert plan_month_parse(portal, this_month.strftime("%Y-%m"), now=now) == this_month
+    assert plan_month_parse(portal, month_add(this_month, 12).strftime("%Y-%m"), now=now)
+    for month in (month_add(this_month, 13), month_add(this_month, -4)):
+        with pytest.raises(PlanError, match="Plans can be set"):
+            plan_month_parse(portal, month.strftime("%Y-%m"), now=now)
+    with pytest.raises(PlanError, match="2026-03"):
+        plan_month_parse(portal, "March", now=now)
+
+
+def test_the_bonus_follows_the_rules_at_the_boundaries():
+    from reports.models import BonusRule
+
+    rule = BonusRule(
+        metric="won_count",
+        min_completion=Decimal("80"),
+        tiers=[{"reach": 8, "bonus": 500_00}, {"reach": 10, "bonus": 1000_00}],
+    )
+    assert bonus_earned(rule, plan=10, fact=7) == 0  # 70% < 80%
+    assert bonus_earned(rule, plan=10, fact=8) == 500_00  # exactly 80% and the first tier
+    assert bonus_earned(rule, plan=10, fact=9) == 500_00
+    assert bonus_earned(rule, plan=10, fact=10) == 1000_00  # exactly the top tier
+    assert bonus_earned(rule, plan=20, fact=15) == 0  # a tier reached but 75% < 80%
+    assert bonus_earned(rule, plan=20, fact=16) == 1000_00
+    assert bonus_earned(rule, plan=None, fact=50) is None
+    assert bonus_earned(None, plan=10, fact=10) is None
+    fractional = BonusRule(
+        metric="won_sum", min_completion=Decimal("80.5"), tiers=[{"reach": 0, "bonus": 1}]
+    )
+    assert bonus_earned(fractional, plan=1000, fact=804) == 0
+    assert bonus_earned(fractional, plan=1000, fact=805) == 1
+
+
+@pytest.mark.django_db
+def test_plan_vs_fact_equals_the_mirror_with_department_defaults_repeat_sales_and_bonus(
+    installed,
+):
+    portal = installed
+    month = _today(portal).replace(day=1)
+    previous = month_add(month, -1)
+    start, end = previous, month_add(month, 1) - timedelta(days=1)
+    deals = Deal.objects.for_portal(portal).filter(semantic="won")
+    won = Counter(
+        deals.filter(closed_at__range=_month_span(portal, previous)).values_list(
+            "responsible__crm_id", flat=True
+        )
+    )
+    seller = max(won, key=won.get)
+    employee = Employee.objects.for_portal(portal).select_related("department").get(crm_id=seller)
+    department = employee.department
+    colleague = (
+        Employee.objects.for_portal(portal)
+        .filter(department=department)
+        .exclude(crm_id=seller)
+        .first()
+    )
+    _set(portal, previous, "employee", seller, "won_count", 10)
+    _set(portal, previous, "employee", seller, "won_sum", 1_000_000_00)
+    if colleague:
+        _set(portal, previous, "employee", colleague.crm_id, "won_count", 5)
+    bonus_rule_set(
+        portal,
+        metric="won_count",
+        min_completion=Decimal("0"),
+        tiers=[(1, 100_00), (won[seller], 700_00), (won[seller] + 1, 900_00)],
+        by=1,
+        now=timezone.now(),
+    )
+
+    report = plan(scope_resolve(portal, Viewer.operator(), start=start, end=end))
+    assert set(report) == {"report", "from", "to", "rows"}
+    rows = {
+        (r["month"], r["level"], r["id"], r["pipeline_id"], r["metric"]): r for r in report["rows"]
+    }
+    label = previous.strftime("%Y-%m")
+    row = rows[(label, "employee", str(seller), None, "won_count")]
+    assert row["plan"] == 10 and row["fact"] == won[seller]
+    assert row["completion"] == round(100 * won[seller] / 10, 2)
+    assert row["remaining"] == max(10 - won[seller], 0)
+    assert row["bonus"] == 700.0  # the highest tier reached, not the next
+    won_sum = rows[(label, "employee", str(seller), None, "won_sum")]
+    amounts = deals.filter(
+        responsible__crm_id=seller, closed_at__range=_month_span(portal, previous)
+    ).values_list("amount", flat=True)
+    assert won_sum["fact"] == pytest.approx(float(sum(amounts)))
+    assert won_sum["plan"] == 1_000_000.0 and won_sum["bonus"] is None  # no rule for the sum
+
+    # Per pipeline: the pipelines' facts add up to the all-pipelines fact.
+    by_pipeline = [
+        r
+        for k, r in rows.items()
+        if k[:3] == (label, "employee", str(seller)) and k[3] is not None and k[4] == "won_count"
+    ]
+    assert sum(r["fact"] for r in by_pipeline) == row["fact"]
+
+    # A department plans the sum of its employees unless it is set explicitly.
+    department_row = rows[(label, "department", str(department.crm_id), None, "won_count")]
+    assert department_row["plan"] == 10 + (5 if colleague else 0)
+    _set(portal, previous, "department", department.crm_id, "won_count", 40)
+    report = plan(scope_resolve(portal, Viewer.operator(), start=start, end=end))
+    rows = {
+        (r["month"], r["level"], r["id"], r["pipeline_id"], r["metric"]): r for r in report["rows"]
+    }
+    assert rows[(label, "department", str(department.crm_id), None, "won_count")]["plan"] == 40
+
+    # Repeat sales: a won deal whose company (else contact) had an earlier won deal.
+    scope = scope_resolve(portal, Viewer.operator(), start=previous, end=end)
+    expected_repeat = 0
+    for deal in deals.filter(closed_at__range=scope.span()):
+        field = "company_crm_id" if deal.company_crm_id else "contact_crm_id"
+        customer = getattr(deal, field)
+        if customer and deals.filter(**{field: customer}, closed_at__lt=deal.closed_at).exists():
+            expected_repeat += 1
+    table = plan_period(scope, "won_count")
+    assert table["totals"]["repeat_count"] == expected_repeat
+    assert table["totals"]["fact"] == deals.filter(closed_at__range=scope.span()).count()
+    assert table["totals"]["new_count"] + expected_repeat == table["totals"]["fact"]
+
+    dynamics = plan_dynamics(scope, "won_count")
+    assert dynamics["periods"] == [previous.strftime("%Y-%m"), month.strftime("%Y-%m")]
+    assert dynamics["fact"][0] == sum(won.values())
+
+
+@pytest.mark.django_db
+def test_todays_pace_compares_the_fact_with_the_working_days_gone(installed):
+    portal = installed
+    today = _today(portal)
+    month = today.replace(day=1)
+    seller = Employee.objects.for_portal(portal).filter(active=True).first().crm_id
+    days = working_days(month)
+    _set(portal, month, "employee", seller, "won_count", len(days) * 2)
+    scope = scope_resolve(portal, Viewer.operator(), start=month, end=today, employee=seller)
+    view = plan_today(scope, "won_count", today=today)
+    row = view["employees"][0]
+    elapsed = sum(1 for day in days if day <= today)
+    assert row["day_plan"] == 2
+    assert view["elapsed_working_days"] == elapsed
+    fact = (
+        Deal.objects.for_portal(portal)
+        .filter(semantic="won", responsible__crm_id=seller, closed_at__range=scope.span())
+        .count()
+    )
+    assert row["fact"] == fact
+    assert row["pace"] == (round(100 * fact / (2 * elapsed), 2) if elapsed else None)
+
+
+@pytest.mark.django_db
+def test_the_cli_prints_the_plan_report_as_json(installed):
+    month = _today(installed).replace(day=1)
+    seller = Employee.objects.for_portal(installed).filter(active=True).first().crm_id
+    _set(installed, month, "employee", seller, "won_sum", 123_456_78)
+    out = StringIO()
+    call_command(
+        "report",
+        "plan",
+        "--portal",
+        installed.key,
+        "--from",
+        month.isoformat(),
+        "--to",
+        month.isoformat(),
+        "--format",
+        "json",
+        stdout=out,
+    )
+    data = json.loads(out.getvalue())
+    assert data["report"] == "plan" and data["from"] == month.isoformat()
+    row = next(
+        r
+        for r in data["rows"]
+        if r["id"] == str(seller) and r["metric"] == "won_sum" and r["pipeline_id"] is None
+    )
+    assert set(row) == {
+        "month",
+        "level",
+        "id",
+        "pipeline_id",
+        "metric",
+        "plan",
+        "fact",
+        "completion",
+        "remaining",
+        "repeat_share",
+        "bonus",
+    }
+    assert row["plan"] == 123456.78 and row["month"] == month.strftime("%Y-%m")
+
+
+@pytest.mark.django_db
+def test_copy_fill_rights_history_and_the_xlsx_round_trip(connected, make_portal):
+    portal, now = connected, timezone.now()
+    month = _today(portal).replace(day=1)
+    everyone = Employee.objects.for_portal(portal).count()
+    for head_department in Department.objects.for_portal(portal).exclude(head=None):
+        head = Viewer(Viewer.HEAD, head_department.head.crm_id, [head_department.crm_id])
+        rights = plan_rights(portal, head)
+        if len(rights.employees) < everyone:
+            break
+    mine = Employee.objects.for_portal(portal).filter(department=head_department).first()
+    outsider = Employee.objects.for_portal(portal).exclude(crm_id__in=rights.employees).first()
+    with pytest.raises(PermissionError):
+        plan_cell_check(
+            portal,
+            rights,
+            month=month,
+            level="employee",
+            target=outsider.crm_id,
+            pipeline=ALL_PIPELINES,
+            metric="won_sum",
+        )
+    assert not plan_rights(portal, Viewer(Viewer.MANAGER, mine.crm_id)).any
+
+    cell = plan_cell_check(
+        portal,
+        rights,
+        month=month,
+        level="employee",
+        target=mine.crm_id,
+        pipeline=ALL_PIPELINES,
+        metric="won_sum",
+    )
+    assert plan_set(portal, cell=cell, value=500_00, by=head.user_crm_id, now=now)
+    assert not plan_set(portal, cell=cell, value=500_00, by=head.user_crm_id, now=now)
+    assert plan_set(portal, cell=cell, value=700_00, by=head.user_crm_id, now=now)
+    history = list(
+        PlanChange.objects.for_portal(portal).values_list(
+            "old_value", "new_value", "changed_by_crm_id"
+        )
+    )
+    assert history == [(None, 500_00, head.user_crm_id), (500_00, 700_00, head.user_crm_id)]
+
+    following = month_add(month, 1)
+    assert (
+        plan_month_copy(
+            portal,
+            month=following,
+            pipeline=ALL_PIPELINES,
+            rights=rights,
+            by=head.user_crm_id,
+            now=now,
+        )
+        == 1
+    )
+    months = [month_add(month, i) for i in range(4)]
+    row = [Cell(m, "employee", mine.crm_id, ALL_PIPELINES, "won_count") for m in months]
+    with pytest.raises(PlanError):
+        plan_row_fill(portal, cells=row, by=1, now=now)
+    plan_set(portal, cell=row[1], value=3, by=1, now=now)
+    assert plan_row_fill(portal, cells=row, by=1, now=now) == 3
+
+    grids = [
+        plan_grid(
+            portal,
+            months=months,
+            pipeline=ALL_PIPELINES,
+            metric=metric,
+            rights=rights,
+            visible=rights.employees,
+            now=now,
+        )
+        for metric in ("won_sum", "won_count")
+    ]
+    group = next(g for g in grids[0]["departments"] if g["id"] == str(head_department.crm_id))
+    assert group["cells"][0]["default"] == 700.0  # the department's default: its employees' sum
+    content = plan_xlsx(grids)
+    before = sorted(
+        Plan.objects.for_portal(portal).values_list(
+            "month", "level", "target_crm_id", "metric", "value"
+        )
+    )
+    Plan.objects.for_portal(portal).delete()
+    cells = plan_xlsx_read(portal, content, rights=rights, now=now)
+    plan_import(portal, cells=cells, by=1, now=now)
+    after = sorted(
+        Plan.objects.for_portal(portal).values_list(
+            "month", "level", "target_crm_id", "metric", "value"
+        )
+    )
+    assert after == before
+
+    # A bad cell names itself and nothing changes; another portal's plans are untouched.
+    book = load_workbook(BytesIO(content))
+    book.active["F3"] = -1
+    broken = BytesIO()
+    book.save(broken)
+    with pytest.raises(PlanError, match="F3"):
+        plan_xlsx_read(portal, broken.getvalue(), rights=rights, now=now)
+    other = make_portal()
+    assert Plan.objects.for_portal(other).count() == 0
+    # Another portal's plan for the same CRM ids never shows in this one.
+    mine_only = plan_grid(
+        portal,
+        months=months,
+        pipeline=ALL_PIPELINES,
+        metric="won_sum",
+        rights=rights,
+        visible=rights.employees,
+        now=now,
+    )
+    Plan.objects.create(
+        portal=other,
+        month=month,
+        level="employee",
+        target_crm_id=mine.crm_id,
+        metric="won_sum",
+        value=1,
+        updated_at=now,
+    )
+    again = plan_grid(
+        portal,
+        months=months,
+        pipeline=ALL_PIPELINES,
+        metric="won_sum",
+        rights=rights,
+        visible=rights.employees,
+        now=now,
+    )
+    assert again == mine_only
+    scope = scope_resolve(portal, Viewer.operator(), start=month, end=month)
+    row = next(
+        r
+        for r in plan(scope)["rows"]
+        if r["id"] == str(mine.crm_id) and r["metric"] == "won_sum" and r["level"] == "employee"
+    )
+    assert row["plan"] == 700.0
+
+
+@pytest.mark.django_db
+def test_a_sales_floor_link_shows_its_portal_until_revoked(make_portal):
+    portal, other = make_portal(), make_portal()
+    now = timezone.now()
+    link = tv_link_create(portal, name="Office TV", by=1, now=now)
+    tv_link_create(other, name="theirs", by=1, now=now)
+    assert tv_link_portal(link.token) == portal
+    assert not tv_link_revoke(other, link_id=link.pk, now=now)  # not theirs to revoke
+    assert tv_link_revoke(portal, link_id=link.pk, now=now)
+    assert tv_link_portal(link.token) is None
+    assert tv_link_portal("guess") is None
