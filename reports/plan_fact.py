@@ -13,7 +13,8 @@ import calendar
 from collections import defaultdict
 from datetime import date, timedelta
 
-from django.db.models import Min, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models.functions import TruncMonth
 
 from crmapp.models import Deal, Department, Employee, Pipeline
 from reports.efficiency import in_work, period_bucket, period_buckets, period_label
@@ -33,7 +34,6 @@ from reports.scope import Scope
 
 METRICS = (PlanMetric.WON_SUM, PlanMetric.WON_COUNT)
 ALL = None  # the pipeline key of "all pipelines" in the report's rows
-CHUNK = 2000
 
 
 class _Numbers:
@@ -242,44 +242,45 @@ def won_deals(scope: Scope):
     return rows
 
 
-def repeat_deal_ids(scope: Scope) -> set[int]:
-    """CRM ids of the scope's won deals whose company (else contact) had an earlier won
-    deal, in any pipeline and with anyone (DESIGN.md "repeat sale")."""
-    deals = list(won_deals(scope).values("crm_id", "closed_at", "company_crm_id", "contact_crm_id"))
-    first_win = {}
-    for field in ("company_crm_id", "contact_crm_id"):
-        customers = sorted({deal[field] for deal in deals if deal[field]})
-        for index in range(0, len(customers), CHUNK):
-            earliest = (
-                Deal.objects.for_portal(scope.portal)
-                .filter(semantic="won", **{f"{field}__in": customers[index : index + CHUNK]})
-                .values(field)
-                .annotate(first=Min("closed_at"))
+def repeat_won_deals(scope: Scope):
+    """The scope's won deals whose company (else contact) had an earlier won deal, in any
+    pipeline and with anyone (DESIGN.md "repeat sale"); one query, each customer's earlier
+    wins found through the company and contact indexes."""
+
+    def earlier_win(field: str) -> Exists:
+        return Exists(
+            Deal.objects.for_portal(scope.portal).filter(
+                semantic="won", closed_at__lt=OuterRef("closed_at"), **{field: OuterRef(field)}
             )
-            first_win |= {(field, row[field]): row["first"] for row in earliest}
-    repeat = set()
-    for deal in deals:
-        field = "company_crm_id" if deal["company_crm_id"] else "contact_crm_id"
-        first = first_win.get((field, deal[field])) if deal[field] else None
-        if first is not None and first < deal["closed_at"]:
-            repeat.add(deal["crm_id"])
-    return repeat
+        )
+
+    by_company = Q(company_crm_id__isnull=False) & earlier_win("company_crm_id")
+    by_contact = Q(company_crm_id__isnull=True, contact_crm_id__isnull=False) & earlier_win(
+        "contact_crm_id"
+    )
+    return won_deals(scope).filter(by_company | by_contact)
+
+
+def repeat_deal_ids(scope: Scope) -> set[int]:
+    return set(repeat_won_deals(scope).values_list("crm_id", flat=True))
 
 
 def _repeat(scope: Scope) -> dict[tuple[date, int], dict[int, tuple[int, int]]]:
     """{(month, employee): {pipeline: (count, cents)}} of repeat sales, from the mirror."""
-    ids = sorted(repeat_deal_ids(scope))
     totals: dict[tuple[date, int], dict[int, tuple[int, int]]] = defaultdict(dict)
-    for index in range(0, len(ids), CHUNK):
-        deals = won_deals(scope).filter(crm_id__in=ids[index : index + CHUNK])
-        for closed_at, employee, pipeline, amount in deals.values_list(
-            "closed_at", "responsible__crm_id", "pipeline__crm_id", "amount"
-        ):
-            month = _month_of(closed_at.astimezone(scope.zone).date())
-            by_pipeline = totals[(month, NO_EMPLOYEE if employee is None else employee)]
-            pipeline = NO_PIPELINE if pipeline is None else pipeline
-            qty, cents = by_pipeline.get(pipeline, (0, 0))
-            by_pipeline[pipeline] = (qty + 1, cents + amount_cents(amount))
+    rows = (
+        repeat_won_deals(scope)
+        .annotate(month=TruncMonth("closed_at", tzinfo=scope.zone))
+        .values_list("month", "responsible__crm_id", "pipeline__crm_id")
+        .annotate(qty=Count("id"), amount=Sum("amount"))
+    )
+    for month, employee, pipeline, qty, amount in rows:
+        by_pipeline = totals[
+            (_month_of(month.date()), NO_EMPLOYEE if employee is None else employee)
+        ]
+        pipeline = NO_PIPELINE if pipeline is None else pipeline
+        had_qty, had_cents = by_pipeline.get(pipeline, (0, 0))
+        by_pipeline[pipeline] = (had_qty + qty, had_cents + amount_cents(amount))
     return dict(totals)
 
 
