@@ -19,7 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from crmapp.models import Employee, Pipeline
-from crmapp.selectors import import_progress, portal_summary
+from crmapp.selectors import import_progress, portal_page_summary
 from frontend.rendering import app_render
 from frontend.report_request import FILTERS, BadFilter, scope_from_query, viewer_of
 from frontend.session import Role, app_session_required
@@ -160,7 +160,7 @@ def _context(request: HttpRequest, name: str, scope: Scope) -> dict:
         "portal": portal,
         "report": name,
         "scope": scope,
-        "summary": portal_summary(portal, now=now),
+        "summary": portal_page_summary(portal, now=now),
         "progress": import_progress(portal, now=now),
         "session": request.app_session,
         "session_token": request.app_session_token,

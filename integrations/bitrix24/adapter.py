@@ -31,6 +31,7 @@ from integrations.records import (
     Directory,
     HistorySource,
     LeadRecord,
+    PaidStateRecord,
     SourceRecord,
     StageChangeRecord,
     StageRecord,
@@ -126,6 +127,13 @@ class Bitrix24Adapter:
 
     def call(self, method: str, params: dict | None = None):
         return self._run(lambda: self.token.call_method(method, params or {}))["result"]
+
+    def paid_state(self) -> PaidStateRecord:
+        """What the account pays for, from the portal-side app.info (STATUS, PAYMENT_EXPIRED,
+        DAYS); the paid plan is the BITRIX24_PAID_TIER setting."""
+        return normalize.paid_state_from_b24(
+            self.call("app.info"), paid_tier=settings.BITRIX24_PAID_TIER
+        )
 
     def notify(self, user_crm_id: int, message: str, *, tag: str = "") -> None:
         """A system notification in the user's CRM notification centre (BB-code message)."""

@@ -5,9 +5,10 @@ import json
 from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import translation
+from django.utils import timezone, translation
 
 from crmapp.models import Portal
+from crmapp.tiers import portal_tier
 from reports.catalog import REPORTS
 from reports.scope import Viewer, scope_resolve
 
@@ -45,8 +46,9 @@ class Command(BaseCommand):
         data = REPORTS[name](scope)
         if scope.clamped:
             self.stderr.write(
-                f"note: the {found.tier} tier keeps history from {scope.start}; "
-                f"the period was clamped (asked from {scope.requested_start})"
+                f"note: the {portal_tier(found, now=timezone.now())} tier keeps history from "
+                f"{scope.start}; the period was clamped (asked from {scope.requested_start}); "
+                "upgrade to see more"
             )
         if format == "json":
             self.stdout.write(json.dumps(data, ensure_ascii=False, indent=2))
