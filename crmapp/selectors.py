@@ -51,8 +51,11 @@ def portal_page_summary(portal: Portal, *, now: datetime) -> dict:
     }
 
 
-def portal_summaries(*, now: datetime) -> list[dict]:
-    return [portal_summary(portal, now=now) for portal in Portal.objects.order_by("kind", "key")]
+def portal_summaries(*, now: datetime) -> list[tuple[Portal, dict]]:
+    return [
+        (portal, portal_summary(portal, now=now))
+        for portal in Portal.objects.order_by("kind", "key")
+    ]
 
 
 def mirror_counts(portal: Portal) -> dict[str, int]:

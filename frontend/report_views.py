@@ -140,6 +140,7 @@ def _xlsx(request: HttpRequest, name: str, scope: Scope, data: dict) -> HttpResp
         (_("Period"), f"{scope.start.isoformat()} — {scope.end.isoformat()}"),
         *((str(column_label(key)), str(value))
           for key, value in scope.filters.items() if value is not None),
+        *([(_("Note"), scope.clamp_notice())] if scope.clamped else []),
     ]  # fmt: skip
     body = report_xlsx(data, title=f"{name} {scope.start}—{scope.end}", filters=filters)
     response = HttpResponse(body, content_type=XLSX)

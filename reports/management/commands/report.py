@@ -5,10 +5,9 @@ import json
 from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone, translation
+from django.utils import translation
 
 from crmapp.models import Portal
-from crmapp.tiers import portal_tier
 from reports.catalog import REPORTS
 from reports.scope import Viewer, scope_resolve
 
@@ -45,11 +44,7 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         data = REPORTS[name](scope)
         if scope.clamped:
-            self.stderr.write(
-                f"note: the {portal_tier(found, now=timezone.now())} tier keeps history from "
-                f"{scope.start}; the period was clamped (asked from {scope.requested_start}); "
-                "upgrade to see more"
-            )
+            self.stderr.write(f"note: {scope.clamp_notice()}")
         if format == "json":
             self.stdout.write(json.dumps(data, ensure_ascii=False, indent=2))
         else:
