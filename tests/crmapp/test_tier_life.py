@@ -122,6 +122,7 @@ def test_it_lives_through_trial_basic_subscription_and_expiry(
         )  # fmt: skip
         page, token = _open(client, bitrix24, capture)
         assert 'id="purge-warning"' in page
+        assert "будут удалены этой ночью" in page  # the portal speaks Russian
         assert old_deals.exists()
 
         portals_history_purge.delay()
@@ -142,6 +143,7 @@ def test_it_lives_through_trial_basic_subscription_and_expiry(
         query = _year_query()
         report = client.get(f"/app/reports/efficiency/?{query}", headers={"X-App-Session": token})
         assert 'id="clamp-notice"' in report.content.decode()
+        assert "Оформите подписку, чтобы видеть больше" in report.content.decode()
         api = client.get(f"/api/reports/efficiency/?{query}", headers={"X-App-Session": token})
         assert api.json()["from"] == cutoff.date().isoformat()
         assert api.json()["clamped_from"] < api.json()["from"]
