@@ -1,7 +1,7 @@
 """The nightly purge: history older than the tier's window leaves the database.
 
-Only the tables listed in HISTORY_MODELS are touched (the mirror of leads, deals, activities
-and stage history, and the daily aggregates); the directory, the settings and everything a
+Only these tables are touched: the mirror of leads, deals, stage history and activities, and
+the daily aggregates (DayFact); the directory, the settings and everything a
 user entered (plans, weights, thresholds) are never purged.
 
 A mirror row goes only when every date it has falls before the window: an old deal that is
@@ -26,7 +26,6 @@ from reports.models import DayFact
 
 log = logging.getLogger(__name__)
 
-HISTORY_MODELS = (Lead, Deal, StageChange, Activity, DayFact)
 OWNERS = {"lead": Lead, "deal": Deal}
 
 

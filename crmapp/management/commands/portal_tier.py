@@ -7,7 +7,6 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 from django.utils import timezone
 
 from crmapp.models import Portal
@@ -47,8 +46,7 @@ class Command(BaseCommand):
             # Through the whole --until day of the portal.
             ends = datetime.combine(until + timedelta(days=1), time.min, ZoneInfo(portal.time_zone))
         try:
-            with transaction.atomic():
-                portal_tier_override(portal, tier="" if clear else tier, until=ends, now=now)
+            portal_tier_override(portal, tier="" if clear else tier, until=ends, now=now)
         except ValueError as error:
             raise CommandError(str(error)) from error
         from integrations.tasks import portal_history_backfill
