@@ -162,3 +162,32 @@ def test_it_lists_each_portals_tier_window_and_days_left(make_portal):
     first_day = window_first_day_start(portal, now=timezone.now()).date().isoformat()
     assert header[3:7] == ["tier", "window_months", "window_from", "trial_days_left"]
     assert row[3:7] == ["trial", "24", first_day, "11"]
+
+
+@pytest.mark.django_db
+def test_it_lets_an_operator_override_the_tier_in_django_admin(
+    admin_client, make_portal, monkeypatch, django_capture_on_commit_callbacks
+):
+    from integrations import tasks
+
+    backfills = []
+    monkeypatch.setattr(tasks.portal_history_backfill, "delay", backfills.append)
+    portal = make_portal(
+        trial_started_at=timezone.now() - timedelta(days=20),
+        import_phase=Portal.ImportPhase.DONE,
+        history_months=3,
+    )
+    form = {
+        "status": "active", "tier_override": "subscription-12", "time_zone": portal.time_zone,
+        "tier_override_until_0": "2099-01-31", "tier_override_until_1": "00:00:00",
+    }  # fmt: skip
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(f"/admin/crmapp/portal/{portal.pk}/change/", form)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    portal.refresh_from_db()
+    assert portal_tier(portal, now=timezone.now()) == "subscription-12"
+    assert backfills == [portal.pk]
+    listing = admin_client.get("/admin/crmapp/portal/").content.decode()
+    assert "subscription-12" in listing
