@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from crmapp.models import Portal
-from crmapp.tiers import WINDOW_MONTHS, portal_tier, trial_days_left
+from crmapp.tiers import (
+    SUBSCRIPTIONS,
+    WINDOW_MONTHS,
+    portal_tier,
+    tier_ends_at,
+    trial_days_left,
+    window_first_day_start,
+    window_shrinks,
+)
+
+ENDING_SOON = timedelta(days=7)
 
 
 def portal_summary(portal: Portal, *, now: datetime) -> dict:
@@ -26,8 +36,26 @@ def portal_summary(portal: Portal, *, now: datetime) -> dict:
     }
 
 
-def portal_summaries(*, now: datetime) -> list[dict]:
-    return [portal_summary(portal, now=now) for portal in Portal.objects.order_by("kind", "key")]
+def portal_page_summary(portal: Portal, *, now: datetime) -> dict:
+    """The summary and what the app tells about the tier: the first day the reports show,
+    when a subscription ends, and whether the next nightly purge deletes history."""
+    summary = portal_summary(portal, now=now)
+    ends = tier_ends_at(portal, now=now)
+    return summary | {
+        "window_start": window_first_day_start(portal, now=now).date(),
+        "tier_ends_at": ends,
+        "ending_soon": summary["tier"] in SUBSCRIPTIONS
+        and ends is not None
+        and ends - now < ENDING_SOON,
+        "purge_pending": window_shrinks(portal, now=now),
+    }
+
+
+def portal_summaries(*, now: datetime) -> list[tuple[Portal, dict]]:
+    return [
+        (portal, portal_summary(portal, now=now))
+        for portal in Portal.objects.order_by("kind", "key")
+    ]
 
 
 def mirror_counts(portal: Portal) -> dict[str, int]:

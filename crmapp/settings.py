@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+from celery.schedules import crontab
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
@@ -241,6 +242,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reports.tasks.portals_digest",
         "schedule": 300.0,
     },
+    # Nightly (UTC): the paid state first, so a renewal is seen before the purge.
+    "portals-paid-state-refresh": {
+        "task": "integrations.tasks.portals_paid_state_refresh",
+        "schedule": crontab(hour=1, minute=30),
+    },
+    "portals-history-purge": {
+        "task": "crmapp.tasks.portals_history_purge",
+        "schedule": crontab(hour=2, minute=30),
+    },
     "portals-facts-check": {
         "task": "reports.tasks.portals_facts_check",
         "schedule": 6 * 3600.0,
@@ -250,6 +260,12 @@ CELERY_BEAT_SCHEDULE = {
 # An inbox row claimed by a worker that has not settled it for this long is taken over (the
 # worker died); keep it well above the time a batch of events takes to apply.
 INBOX_CLAIM_TIMEOUT_SECONDS = env_int("INBOX_CLAIM_TIMEOUT_SECONDS", 120)
+
+# The subscription a paid Bitrix24 app is (app.info has no plan, only STATUS P and DAYS left):
+# subscription-12 or subscription-24.
+BITRIX24_PAID_TIER = env_str("BITRIX24_PAID_TIER", "subscription-12")
+if BITRIX24_PAID_TIER not in ("subscription-12", "subscription-24"):
+    raise ImproperlyConfigured("BITRIX24_PAID_TIER must be subscription-12 or subscription-24")
 
 # Uninstalled portals keep their data this long, so a reinstall finds everything as it was.
 UNINSTALL_RETENTION_DAYS = env_int("UNINSTALL_RETENTION_DAYS", 30)

@@ -94,7 +94,8 @@ class ReportAPIView(_ReportAPIView):
         if name not in REPORTS:
             raise exceptions.NotFound(f"no report {name!r}; reports: {', '.join(REPORTS)}")
         with translation.override(request.user.session.language):
-            return Response(REPORTS[name](self.scope(request)))
+            scope = self.scope(request)
+            return Response(REPORTS[name](scope) | _clamping(scope))
 
 
 class DrillAPIView(_ReportAPIView):
@@ -113,10 +114,12 @@ class DrillAPIView(_ReportAPIView):
         if name not in REPORTS or what not in WHAT:
             raise BadFilter(f"nothing to list for {what!r}")
         offset = _count(request, "offset") or 0
-        listing = drill(self.scope(request), what, limit=_count(request, "limit"), offset=offset)
+        with translation.override(request.user.session.language):
+            scope = self.scope(request)
+            listing = drill(scope, what, limit=_count(request, "limit"), offset=offset)
         for row in listing["rows"]:
             row.pop("path", None)
-        return Response(listing)
+        return Response(listing | _clamping(scope))
 
 
 def _count(request, name: str) -> int | None:
@@ -126,3 +129,10 @@ def _count(request, name: str) -> int | None:
     if not (value.isascii() and value.isdigit()):
         raise BadFilter(f"{name} must be a whole number ≥ 0, not {value!r}")
     return int(value)
+
+
+def _clamping(scope) -> dict:
+    """When the tier's window cut the period: from when it was asked, and the notice."""
+    if not scope.clamped:
+        return {}
+    return {"clamped_from": scope.requested_start.isoformat(), "notice": scope.clamp_notice()}

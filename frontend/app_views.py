@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone, translation
@@ -14,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from crmapp.models import Portal
-from crmapp.selectors import import_progress, mirror_counts, portal_summary
+from crmapp.selectors import import_progress, mirror_counts, portal_page_summary
 from frontend.rendering import app_render
 from frontend.session import AppSession, Role, app_session_required, session_issue
 from integrations.bitrix24.install import (
@@ -25,7 +26,8 @@ from integrations.bitrix24.install import (
     portal_for_placement,
     portal_reauthorise,
 )
-from integrations.errors import InvalidPayload
+from integrations.errors import CrmError, InvalidPayload
+from integrations.paid_state import portal_paid_state_refresh
 
 log = logging.getLogger(__name__)
 RUSSIAN_SPEAKING = {"ru", "ua", "by", "kz"}
@@ -71,6 +73,7 @@ def bitrix24_app(request: HttpRequest) -> HttpResponse:
             return _refusal(request, 403, _("Bitrix24 did not confirm who you are."))
         portal_reauthorise(portal, placement, user)
         portal_application_token_learn(portal, placement, request.POST.get("APPLICATION_TOKEN", ""))
+        _paid_state_refresh(portal)
         role = (
             Role.ADMIN
             if user.is_admin
@@ -88,6 +91,20 @@ def bitrix24_app(request: HttpRequest) -> HttpResponse:
         request.app_session, request.app_session_token = session, session_issue(session)
         portal.refresh_from_db()
         return _overview(request, portal)
+
+
+def _paid_state_refresh(portal: Portal) -> None:
+    """Each app page open reads the paid state, so a payment shows (and backfills) at once; a
+    CRM that cannot answer now leaves the stored state for the daily read."""
+    from integrations.tasks import portal_import
+
+    try:
+        run = portal_paid_state_refresh(portal, now=timezone.now())
+    except CrmError as error:
+        log.warning("paid state of %s not read on app open: %s", portal, error)
+        return
+    if run:
+        transaction.on_commit(lambda: portal_import.delay(portal.pk, run))
 
 
 @require_GET
@@ -110,7 +127,7 @@ def _overview(
     progress["step_label"] = IMPORT_STEPS.get(progress["step"], progress["step"])
     context = {
         "portal": portal,
-        "summary": portal_summary(portal, now=now),
+        "summary": portal_page_summary(portal, now=now),
         "progress": progress,
         "counts": mirror_counts(portal),
         "session": request.app_session,

@@ -19,7 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from crmapp.models import Employee, Pipeline
-from crmapp.selectors import import_progress, portal_summary
+from crmapp.selectors import import_progress, portal_page_summary
 from frontend.rendering import app_render
 from frontend.report_request import FILTERS, BadFilter, scope_from_query, viewer_of
 from frontend.session import Role, app_session_required
@@ -157,6 +157,7 @@ def _xlsx(request: HttpRequest, name: str, scope: Scope, data: dict) -> HttpResp
         (_("Period"), f"{scope.start.isoformat()} — {scope.end.isoformat()}"),
         *((str(column_label(key)), str(value))
           for key, value in scope.filters.items() if value is not None),
+        *([(_("Note"), scope.clamp_notice())] if scope.clamped else []),
     ]  # fmt: skip
     body = report_xlsx(data, title=f"{name} {scope.start}—{scope.end}", filters=filters)
     response = HttpResponse(body, content_type=XLSX)
@@ -177,7 +178,7 @@ def _context(request: HttpRequest, name: str, scope: Scope) -> dict:
         "portal": portal,
         "report": name,
         "scope": scope,
-        "summary": portal_summary(portal, now=now),
+        "summary": portal_page_summary(portal, now=now),
         "progress": import_progress(portal, now=now),
         "session": request.app_session,
         "session_token": request.app_session_token,

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from crmapp.selectors import portal_summary
+from crmapp.selectors import portal_page_summary
 from frontend.rendering import app_render
 from frontend.session import Role, app_session_required
 from reports.efficiency import KINDS
@@ -82,7 +82,7 @@ def report_settings(request: HttpRequest) -> HttpResponse:
         "form": form,
         "saved": saved,
         "report": "settings",
-        "summary": portal_summary(portal, now=timezone.now()),
+        "summary": portal_page_summary(portal, now=timezone.now()),
         "session": request.app_session,
         "session_token": request.app_session_token,
         "bx24_js": django_settings.BITRIX24_JS_API_URL,

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from crmapp.models import Deal, Lead, Portal
-from crmapp.tiers import window_start
+from crmapp.tiers import WINDOW_MONTHS, portal_tier, window_grows, window_start
 from integrations import mirror
 from integrations.registry import adapter_for
 from reports.aggregates import ENTITY_TYPES, facts_clear, facts_rebuild_chunk
@@ -70,6 +70,9 @@ def portal_import_begin(portal: Portal, *, now: datetime) -> str:
         portal.import_started_at = portal.import_beat_at = now
         portal.import_finished_at = None
         portal.import_error = ""
+        # The mirror will hold the tier's months (and, until the next purge, any older ones).
+        months = WINDOW_MONTHS[portal_tier(portal, now=now)]
+        portal.history_months = max(portal.history_months, months)
         portal.import_cursor = {
             "run": run,
             "since": window_start(portal, now=now).isoformat(),
@@ -80,6 +83,17 @@ def portal_import_begin(portal: Portal, *, now: datetime) -> str:
         }
         portal.save()
     return run
+
+
+def portal_history_backfill_begin(portal: Portal, *, now: datetime) -> str | None:
+    """After an upgrade, import again from the longer window's start (with the progress bar);
+    returns the run id, or None when the mirror already holds the window or is importing."""
+    with transaction.atomic():
+        portal = Portal.objects.select_for_update().get(pk=portal.pk)
+        if not window_grows(portal, now=now):
+            return None
+        log.info("backfilling %s to %s", portal, window_start(portal, now=now).date())
+        return portal_import_begin(portal, now=now)
 
 
 def portal_import_chunk(portal: Portal, *, run: str, part: str = DIRECTORY) -> list[str]:

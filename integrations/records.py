@@ -135,6 +135,15 @@ class StageChangeRecord:
     changed_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class PaidStateRecord:
+    """What the CRM says the account pays for: a subscription tier (None: unpaid) and the
+    days it has left (None: no end given)."""
+
+    tier: str | None
+    days_left: int | None = None
+
+
 @dataclass(frozen=True)
 class HistorySource:
     """One stream of history an import walks in CRM-id order.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from celery import shared_task
@@ -12,14 +13,17 @@ from integrations import reconcile
 from integrations.errors import CrmError
 from integrations.importer import (
     DIRECTORY,
+    portal_history_backfill_begin,
     portal_import_begin,
     portal_import_chunk,
     portal_import_fail,
     portal_import_unfinished_parts,
     portals_import_stalled,
 )
+from integrations.paid_state import portal_paid_state_refresh as paid_state_refresh
 from integrations.registry import adapter_for
 
+log = logging.getLogger(__name__)
 STALLED_AFTER = timedelta(minutes=3)
 
 
@@ -59,8 +63,47 @@ def portal_connect(self, portal_id: int) -> None:
         if error.retryable:
             raise self.retry(exc=error, countdown=min(300, 5 * 2**self.request.retries)) from error
         raise
-    run = portal_import_begin(portal, now=timezone.now())
+    try:
+        # The paid state first, so the import asks for the window the tier keeps.
+        run = paid_state_refresh(portal, now=timezone.now())
+    except CrmError as error:
+        log.warning("paid state of %s not read at install (read again daily): %s", portal, error)
+        run = None
+    run = run or portal_import_begin(portal, now=timezone.now())
     portal_import.delay(portal_id, run)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=5)
+def portal_paid_state_refresh(self, portal_id: int) -> None:
+    """Read the paid state from the CRM; an upgrade starts the history backfill."""
+    portal = Portal.objects.get(pk=portal_id)
+    try:
+        run = paid_state_refresh(portal, now=timezone.now())
+    except CrmError as error:
+        if error.retryable:
+            raise self.retry(exc=error, countdown=min(600, 30 * 2**self.request.retries)) from error
+        raise
+    if run:
+        portal_import.delay(portal_id, run)
+
+
+@shared_task
+def portals_paid_state_refresh() -> int:
+    """Daily: every installed Bitrix24 portal's paid state (app.info)."""
+    portals = Portal.objects.filter(
+        kind=Portal.Kind.BITRIX24, status=Portal.Status.ACTIVE
+    ).values_list("pk", flat=True)
+    for portal_id in portals:
+        portal_paid_state_refresh.delay(portal_id)
+    return len(portals)
+
+
+@shared_task
+def portal_history_backfill(portal_id: int) -> None:
+    """After an operator's upgrade: import the newly allowed history, if any."""
+    run = portal_history_backfill_begin(Portal.objects.get(pk=portal_id), now=timezone.now())
+    if run:
+        portal_import.delay(portal_id, run)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=5)

@@ -63,6 +63,15 @@ class Scope:
     def clamped(self) -> bool:
         return self.requested_start is not None
 
+    def clamp_notice(self) -> str:
+        """What pages, exports, the API and the CLI say when the tier's window cut the period."""
+        if not self.clamped:
+            return ""
+        return _(
+            "Your plan keeps history from %(day)s, so the period starts then, not on "
+            "%(asked)s. Upgrade your subscription to see more."
+        ) % {"day": self.start.isoformat(), "asked": self.requested_start.isoformat()}
+
 
 PRESETS = ("today", "week", "month", "last_month", "quarter", "custom")
 

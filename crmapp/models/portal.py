@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 
 from crmapp.fields import EncryptedTextField
 
@@ -48,9 +49,18 @@ class Portal(models.Model):
     uninstalled_at = models.DateTimeField(null=True, blank=True)
     purge_after = models.DateTimeField(null=True, blank=True)
 
+    # The paid state the CRM reports (Bitrix24 app.info): trial/basic = not paid, or a
+    # subscription until `tier_until`. What is in force now is crmapp.tiers.portal_tier.
     tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.TRIAL)
-    trial_started_at = models.DateTimeField(auto_now_add=True)
+    # The first install of this CRM account (InstallRecord): a reinstall keeps it.
+    trial_started_at = models.DateTimeField(default=timezone.now)
     tier_until = models.DateTimeField(null=True, blank=True)
+    # An operator's override (Django admin, `manage.py portal_tier`): wins until its date.
+    tier_override = models.CharField(max_length=16, choices=Tier.choices, blank=True, default="")
+    tier_override_until = models.DateTimeField(null=True, blank=True)
+    # How many months back the mirror holds now (set by the import, lowered by the purge);
+    # a tier whose window is longer makes the history be backfilled.
+    history_months = models.PositiveSmallIntegerField(default=0)
 
     time_zone = models.CharField(max_length=64, default="Europe/Moscow")
     language = models.CharField(max_length=8, default="ru")
@@ -82,3 +92,20 @@ class Portal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.key}"
+
+
+class InstallRecord(models.Model):
+    """The first install of a CRM account: it outlives the Portal (deleted with its data on
+    an uninstall with CLEAN=1 or after the retention), so a reinstall does not restart the trial."""
+
+    kind = models.CharField(max_length=16, choices=Portal.Kind.choices)
+    member_id = models.CharField(max_length=64)
+    first_installed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "member_id"], name="installrecord_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.member_id}"

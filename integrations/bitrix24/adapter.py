@@ -24,13 +24,14 @@ from django.conf import settings
 from crmapp.models import Portal
 from integrations.bitrix24 import normalize
 from integrations.bitrix24.sdk import PortalToken
-from integrations.errors import CrmError, ReauthorisationRequired
+from integrations.errors import CrmError, InvalidPayload, ReauthorisationRequired
 from integrations.records import (
     ActivityRecord,
     DealRecord,
     Directory,
     HistorySource,
     LeadRecord,
+    PaidStateRecord,
     SourceRecord,
     StageChangeRecord,
     StageRecord,
@@ -126,6 +127,16 @@ class Bitrix24Adapter:
 
     def call(self, method: str, params: dict | None = None):
         return self._run(lambda: self.token.call_method(method, params or {}))["result"]
+
+    def paid_state(self) -> PaidStateRecord:
+        """What the account pays for, from the portal-side app.info (STATUS, PAYMENT_EXPIRED,
+        DAYS); the paid plan is the BITRIX24_PAID_TIER setting."""
+        try:
+            return normalize.paid_state_from_b24(
+                self.call("app.info"), paid_tier=settings.BITRIX24_PAID_TIER
+            )
+        except InvalidPayload as error:
+            raise CrmError(f"Bitrix24 app.info: {error}", retryable=False) from error
 
     def notify(self, user_crm_id: int, message: str, *, tag: str = "") -> None:
         """A system notification in the user's CRM notification centre (BB-code message)."""

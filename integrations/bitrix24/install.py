@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 
 from crmapp.models import Department, Portal
+from crmapp.tiers import trial_start_for
 from integrations.bitrix24.sdk import bitrix_app
 from integrations.errors import InvalidPayload
 from integrations.tokens import TokenPair, portal_tokens_store
@@ -69,6 +70,9 @@ def portal_install(
         member_id=placement.member_id,
         defaults={"key": placement.domain, "domain": placement.domain},
     )
+    if created:
+        # A CLEAN=1 uninstall deleted the portal, not the record of its first install.
+        portal.trial_started_at = trial_start_for(portal.kind, portal.member_id, now=now)
     portal.key = portal.domain = placement.domain
     portal.language = (placement.lang or "ru")[:2]
     portal.client_endpoint = f"https://{placement.domain}/rest/"

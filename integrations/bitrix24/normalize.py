@@ -16,6 +16,7 @@ from integrations.records import (
     DepartmentRecord,
     EmployeeRecord,
     LeadRecord,
+    PaidStateRecord,
     PipelineRecord,
     SourceRecord,
     StageChangeRecord,
@@ -225,3 +226,26 @@ def stage_change_from_b24(row: dict, *, entity_type: str) -> StageChangeRecord:
         semantic=SEMANTIC.get(semantic, "open"),
         changed_at=_required_time(row, "CREATED_TIME"),
     )
+
+
+# app.info STATUS: F free, D demo, T trial, P paid, L local, S subscription; PAYMENT_EXPIRED Y|N;
+# DAYS: days left of the paid (or trial) period.
+# https://apidocs.bitrix24.com/api-reference/common/system/app-info.html,
+# https://dev.1c-bitrix.ru/rest_help/general/events/onapppayment.php
+PAID_STATUSES = {"P", "S"}
+
+
+def paid_state_from_b24(row: dict, *, paid_tier: str) -> PaidStateRecord:
+    """The portal-side app.info result: a paid, unexpired app is `paid_tier` (app.info names
+    no plan); anything else is unpaid. Bitrix24's own trial (T) is not a subscription: our
+    trial, from the first install, covers it."""
+    status = str(row.get("STATUS") or "").upper()
+    expired = str(row.get("PAYMENT_EXPIRED") or "N").upper() == "Y"
+    if status not in PAID_STATUSES or expired:
+        return PaidStateRecord(tier=None)
+    days = row.get("DAYS")
+    try:
+        days_left = None if days in (None, "") else max(0, int(days))
+    except (TypeError, ValueError) as error:
+        raise InvalidPayload(f"app.info DAYS is not a number: {days!r}") from error
+    return PaidStateRecord(tier=paid_tier, days_left=days_left)

@@ -71,7 +71,8 @@ class SandboxControl:
         self.request("POST", "uninstall", {"clean": clean})
 
     def set_app(self, **fields: Any) -> dict[str, Any]:
-        """Set app.info ``status``, ``payment_expired`` and ``days``."""
+        """Set app.info ``status``, ``payment_expired`` and ``days`` (left from now; DAYS then
+        counts down with the portal clock and PAYMENT_EXPIRED turns Y at the end)."""
         return self.request("POST", "app", fields)
 
     def advance_time(self, seconds: float) -> dict[str, Any]:

@@ -146,9 +146,11 @@ def _app(server: SandboxServer, body: dict[str, Any]) -> dict[str, Any]:
     if "payment_expired" in body:
         value = body["payment_expired"]
         app.payment_expired = "Y" if value in (True, "Y", "y", 1, "1") else "N"
+    now = server.portal.clock()
     if "days" in body:
-        app.days = None if body["days"] is None else int(body["days"])
-    return vars(app)
+        # Days from now: the paid period then ends on the portal clock and DAYS counts down.
+        app.paid_until = None if body["days"] is None else now + int(body["days"]) * 86400
+    return app.info(now)
 
 
 def _placement(server: SandboxServer, body: dict[str, Any]) -> dict[str, Any]:

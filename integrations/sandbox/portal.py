@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import secrets
 import threading
 import time
@@ -31,16 +32,36 @@ LANG = "ru"
 
 @dataclass
 class AppState:
-    """What ``app.info`` reports, settable through the control API."""
+    """What ``app.info`` reports, settable through the control API.
+
+    DAYS counts down with the portal clock to the end of the paid (or trial) period, and
+    PAYMENT_EXPIRED turns to Y when it is reached, as on a real portal.
+    """
 
     status: str = "F"
     payment_expired: str = "N"
-    days: int | None = None
+    # End of the paid period on the portal clock (seconds); None = app.info gives no DAYS.
+    paid_until: float | None = None
     installed: bool = True
     version: int = 1
     license: str = "ru_project"
     license_type: str = "project"
     license_family: str = "project"
+
+    def days(self, now: float) -> int | None:
+        """app.info ``DAYS``: whole days left, rounded up."""
+        if self.paid_until is None:
+            return None
+        return max(0, math.ceil((self.paid_until - now) / 86400))
+
+    def expired(self, now: float) -> str:
+        """app.info ``PAYMENT_EXPIRED``."""
+        ended = self.paid_until is not None and now >= self.paid_until
+        return "Y" if self.payment_expired == "Y" or ended else "N"
+
+    def info(self, now: float) -> dict[str, Any]:
+        """The control API's view: the settable fields with DAYS and PAYMENT_EXPIRED as now."""
+        return vars(self) | {"days": self.days(now), "payment_expired": self.expired(now)}
 
 
 @dataclass

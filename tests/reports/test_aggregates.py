@@ -163,12 +163,11 @@ def test_shuffled_duplicated_events_leave_the_aggregates_equal_to_a_recount(
     client, portal, bitrix24, django_capture_on_commit_callbacks
 ):
     control = bitrix24.control
-    open_deals = list(
-        Deal.objects.for_portal(portal).filter(semantic="open").values_list("crm_id", flat=True)[:6]
-    )
-    won_deal = (
-        Deal.objects.for_portal(portal).filter(semantic="won").values_list("crm_id", flat=True)[0]
-    )
+    # Deals of the default pipeline (its stages are WON, LOSE, NEW), in a stable order: an
+    # unordered query on PostgreSQL returns rows in whatever order earlier tests left the heap.
+    deals = Deal.objects.for_portal(portal).filter(pipeline__crm_id=0).order_by("crm_id")
+    open_deals = list(deals.filter(semantic="open").values_list("crm_id", flat=True)[:6])
+    won_deal = deals.filter(semantic="won").values_list("crm_id", flat=True)[0]
     control.update("deals", open_deals[0], {"STAGE_ID": "WON"})
     control.update("deals", open_deals[1], {"STAGE_ID": "LOSE"})
     control.update("deals", open_deals[2], {"OPPORTUNITY": "123456.78"})

@@ -78,8 +78,8 @@ def test_it_reads_plan_values_people_type():
 
 @pytest.mark.django_db
 def test_it_allows_months_from_the_tiers_history_to_a_year_ahead(make_portal):
-    portal = make_portal(tier="basic")
     now = timezone.now()
+    portal = make_portal(trial_started_at=now - timedelta(days=30))  # basic: 3 months
     this_month = _today(portal).replace(day=1)
     assert plan_month_parse(portal, this_month.strftime("%Y-%m"), now=now) == this_month
     assert plan_month_parse(portal, month_add(this_month, 12).strftime("%Y-%m"), now=now)

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from crmapp.selectors import portal_summaries
+from crmapp.tiers import window_first_day_start
 
 COLUMNS = (
     "key",
@@ -13,6 +14,7 @@ COLUMNS = (
     "status",
     "tier",
     "window_months",
+    "window_from",
     "trial_days_left",
     "import",
     "data_as_of",
@@ -20,16 +22,25 @@ COLUMNS = (
 
 
 class Command(BaseCommand):
-    help = "List installed portals with their status, tier and import progress."
+    help = (
+        "List installed portals with their status, tier, history window (months and first "
+        "day), trial days left and import progress."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--format", choices=["table", "json"], default="table")
 
     def handle(self, *args, format: str, **options):
-        rows = portal_summaries(now=timezone.now())
+        now = timezone.now()
+        portals = portal_summaries(now=now)
         if format == "json":
+            rows = [summary for _, summary in portals]
             self.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2))
             return
+        rows = [
+            summary | {"window_from": window_first_day_start(portal, now=now).date().isoformat()}
+            for portal, summary in portals
+        ]
         if not rows:
             self.stdout.write("No portals installed.")
             return

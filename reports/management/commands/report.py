@@ -44,10 +44,7 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         data = REPORTS[name](scope)
         if scope.clamped:
-            self.stderr.write(
-                f"note: the {found.tier} tier keeps history from {scope.start}; "
-                f"the period was clamped (asked from {scope.requested_start})"
-            )
+            self.stderr.write(f"note: {scope.clamp_notice()}")
         if format == "json":
             self.stdout.write(json.dumps(data, ensure_ascii=False, indent=2))
         else:

@@ -4,10 +4,11 @@ from datetime import datetime
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from crmapp.models import Activity, Deal, Employee, Lead, Pipeline, Portal, Stage, StageChange
-from crmapp.tiers import window_start
+from crmapp.tiers import portal_tier, window_start
 from tests.conftest import install_post, sandbox_token
 
 
@@ -166,3 +167,48 @@ def test_it_rejects_a_token_of_another_application(client, bitrix24, settings):
     response = install_post(client, bitrix24)
     assert response.status_code == 403
     assert Portal.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_reinstall_after_a_clean_uninstall_does_not_restart_the_trial(
+    connected, client, bitrix24
+):
+    from crmapp.lifecycle import portal_uninstall, portals_purge_uninstalled
+
+    first = connected.trial_started_at
+    later = timezone.now() + timezone.timedelta(days=20)
+    portal_uninstall(connected, purge_after=timezone.now(), now=timezone.now())
+    assert portals_purge_uninstalled(now=timezone.now()) == [connected.key]
+    assert not Portal.objects.exists()
+
+    with time_machine.travel(later, tick=True):
+        assert install_post(client, bitrix24, bitrix24.control.reinstall()).status_code == 200
+        again = Portal.objects.get()
+        assert again.pk != connected.pk
+        assert again.trial_started_at == first
+        assert portal_tier(again, now=timezone.now()) == "basic"
+
+
+@pytest.mark.django_db
+def test_it_reads_the_paid_state_before_the_import_asks_for_history(
+    connected, bitrix24, settings, monkeypatch
+):
+    from integrations import tasks
+
+    monkeypatch.setattr(tasks.portal_import, "delay", lambda *args: None)
+    bitrix24.control.set_app(status="P", payment_expired=False, days=365)
+    Portal.objects.filter(pk=connected.pk).update(
+        trial_started_at=timezone.now() - timezone.timedelta(days=40)
+    )
+
+    tasks.portal_connect.delay(connected.pk)
+
+    portal = Portal.objects.get(pk=connected.pk)
+    assert (portal.tier, portal_tier(portal, now=timezone.now())) == (
+        settings.BITRIX24_PAID_TIER,
+        "subscription-12",
+    )
+    assert (portal.tier_until - timezone.now()).days == 364
+    since = datetime.fromisoformat(portal.import_cursor["since"])
+    assert (timezone.now() - since).days in range(364, 367)
+    assert portal.history_months == 12

@@ -46,3 +46,23 @@ def test_it_sets_app_status_for_tiers(sandbox_bitrix24_fresh: Sandbox) -> None:
     assert (state["status"], state["days"], state["payment_expired"]) == ("T", 14, "N")
     payload = sandbox_bitrix24_fresh.control.placement(1)
     assert payload["body"]["status"] == "T"
+
+
+def test_it_counts_the_paid_days_down_with_the_portal_clock(
+    sandbox_bitrix24_fresh: Sandbox,
+) -> None:
+    sandbox = sandbox_bitrix24_fresh
+    sandbox.control.set_app(status="P", payment_expired=False, days=30)
+
+    def app_info() -> dict:
+        auth = sandbox.control.placement(1)["body"]["AUTH_ID"]  # a token valid on the new clock
+        response = requests.post(f"{sandbox.url}/rest/app.info", json={"auth": auth}, timeout=10)
+        return response.json()["result"]
+
+    assert (app_info()["DAYS"], app_info()["PAYMENT_EXPIRED"]) == (30, "N")
+    sandbox.control.advance_time(10 * 86400)
+    assert (app_info()["DAYS"], app_info()["PAYMENT_EXPIRED"]) == (20, "N")
+    sandbox.control.advance_time(20 * 86400)
+    assert (app_info()["DAYS"], app_info()["PAYMENT_EXPIRED"], app_info()["STATUS"]) == (
+        0, "Y", "P",
+    )  # fmt: skip

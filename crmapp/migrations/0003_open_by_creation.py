@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crmapp', '0001_initial'),
+        ('crmapp', '0002_install_record_and_tier_override'),
     ]
 
     operations = [
