@@ -128,6 +128,7 @@ def plan_fact(scope: Scope) -> dict:
     listed = sorted(active, key=lambda crm_id: (people[crm_id].name, crm_id))
     entries, totals = [], {}
     for month in months:
+        first = len(entries)
         numbers: dict[tuple[int, object], _Numbers] = {}
         for crm_id in listed:
             for pipeline in pipeline_keys(month, PlanLevel.EMPLOYEE, crm_id, [crm_id]):
@@ -145,7 +146,7 @@ def plan_fact(scope: Scope) -> dict:
                     if explicit is not None:
                         total.plan[metric] = explicit
                 entries.append((month, PlanLevel.DEPARTMENT, department.crm_id, pipeline, total))
-        totals[month] = _scope_total(month, scope, entries, departments, numbers, won)
+        totals[month] = _scope_total(month, scope, entries[first:], departments, numbers, won)
     return {
         "months": months,
         "entries": entries,
@@ -157,7 +158,8 @@ def plan_fact(scope: Scope) -> dict:
 
 def _scope_total(month, scope, entries, departments, numbers, won) -> _Numbers:
     """The plan of the top departments shown plus that of everyone outside them; the fact
-    of everyone in scope (with deals nobody is responsible for, when the scope is all)."""
+    of everyone in scope (with deals nobody is responsible for, when the scope is all).
+    `entries` are the month's."""
     key = scope.pipeline if scope.pipeline is not None else ALL
     parents = {
         department.crm_id: department.parent.crm_id if department.parent_id else None
@@ -168,8 +170,8 @@ def _scope_total(month, scope, entries, departments, numbers, won) -> _Numbers:
     for (crm_id, pipeline), person in numbers.items():
         if pipeline == key:
             total.add(person, plans=crm_id not in covered)
-    for m, level, crm_id, pipeline, found in entries:
-        if m == month and level == PlanLevel.DEPARTMENT and pipeline == key:
+    for _month, level, crm_id, pipeline, found in entries:
+        if level == PlanLevel.DEPARTMENT and pipeline == key:
             if parents[crm_id] not in parents:
                 for metric in METRICS:
                     total.plan[metric] = _add(total.plan[metric], found.plan[metric])
