@@ -27,7 +27,9 @@ FACT_KEY = (
 )
 
 
-class DayFact(PortalOwned):
+class _Facts(PortalOwned):
+    """What a daily and a monthly aggregate row share: all but their date."""
+
     # Millions of rows are written in one rebuild transaction: no deferred foreign-key check
     # per row, and no index of its own (the unique key starts with the portal). The portal's
     # rows are deleted with it (crmapp.lifecycle).
@@ -38,7 +40,6 @@ class DayFact(PortalOwned):
         db_constraint=False,
         db_index=False,
     )
-    day = models.DateField()
     metric = models.CharField(max_length=24)
     employee_crm_id = models.BigIntegerField(default=NO_EMPLOYEE)
     pipeline_crm_id = models.BigIntegerField(default=NO_PIPELINE)
@@ -47,6 +48,13 @@ class DayFact(PortalOwned):
     qty = models.BigIntegerField(default=0)
     amount_cents = models.BigIntegerField(default=0)
     seconds = models.BigIntegerField(default=0)
+
+    class Meta(PortalOwned.Meta):
+        abstract = True
+
+
+class DayFact(_Facts):
+    day = models.DateField()
 
     KEY = FACT_KEY
 
@@ -62,27 +70,12 @@ class DayFact(PortalOwned):
 MONTH_KEY = ("month", *FACT_KEY[1:])
 
 
-class MonthFact(PortalOwned):
+class MonthFact(_Facts):
     """DayFact summed by calendar month (`month` is its first day), written with every
     DayFact delta in the same transaction. A year's report reads a dozen months here instead
     of 365 days of rows; only a period's ragged edges come from DayFact."""
 
-    portal = models.ForeignKey(
-        "crmapp.Portal",
-        on_delete=models.CASCADE,
-        related_name="+",
-        db_constraint=False,
-        db_index=False,
-    )
     month = models.DateField()
-    metric = models.CharField(max_length=24)
-    employee_crm_id = models.BigIntegerField(default=NO_EMPLOYEE)
-    pipeline_crm_id = models.BigIntegerField(default=NO_PIPELINE)
-    source_crm_id = models.CharField(max_length=64, default="")
-    stage_crm_id = models.CharField(max_length=64, default="")
-    qty = models.BigIntegerField(default=0)
-    amount_cents = models.BigIntegerField(default=0)
-    seconds = models.BigIntegerField(default=0)
 
     KEY = MONTH_KEY
 
