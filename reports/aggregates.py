@@ -35,6 +35,7 @@ from reports.facts import (
     owner_facts,
 )
 from reports.models import NO_EMPLOYEE, NO_PIPELINE, DayFact, FactCheck, MonthFact
+from reports.rollup import month_after
 
 log = logging.getLogger(__name__)
 
@@ -181,15 +182,11 @@ def facts_forget_before(portal: Portal, day: date) -> int:
     deleted += months._raw_delete(MonthFact.objects.db)
     kept = facts_new()
     for key, values in facts_stored(
-        portal, where=Q(day__gte=day, day__lt=_next_month(first))
+        portal, where=Q(day__gte=day, day__lt=month_after(first))
     ).items():
         facts_merge(kept, {(first, *key[1:]): values})
     _upsert(MonthFact, [(portal.pk, *key, *values) for key, values in kept.items()])
     return deleted
-
-
-def _next_month(first: date) -> date:
-    return (first + timedelta(days=31)).replace(day=1)
 
 
 @contextmanager

@@ -28,7 +28,7 @@ from reports.models import (
     PlanLevel,
     PlanMetric,
 )
-from reports.plans import bonus_earned, bonus_rules, plan_value_show
+from reports.plans import bonus_earned, bonus_rules, month_start, plan_value_show
 from reports.rollup import facts_summed, facts_where
 from reports.scope import Scope
 
@@ -214,10 +214,6 @@ def _departments(scope: Scope, people: dict[int, Employee]) -> list[tuple[Depart
     return result
 
 
-def _month_of(day: date) -> date:
-    return day.replace(day=1)
-
-
 def _won(scope: Scope) -> dict[tuple[date, int], dict[int, tuple[int, int]]]:
     """{(month, employee): {pipeline: (count, cents)}} won, from the aggregates."""
     totals = facts_summed(
@@ -228,7 +224,7 @@ def _won(scope: Scope) -> dict[tuple[date, int], dict[int, tuple[int, int]]]:
     won: dict[tuple[date, int], dict[int, tuple[int, int]]] = defaultdict(dict)
     for (month, employee, pipeline), (qty, cents, _seconds) in totals.items():
         if qty or cents:
-            won[(_month_of(month), employee)][pipeline] = (qty, cents)
+            won[(month_start(month), employee)][pipeline] = (qty, cents)
     return dict(won)
 
 
@@ -278,7 +274,7 @@ def _repeat(scope: Scope) -> dict[tuple[date, int], dict[int, tuple[int, int]]]:
     )
     for month, employee, pipeline, qty, amount in rows:
         by_pipeline = totals[
-            (_month_of(month.date()), NO_EMPLOYEE if employee is None else employee)
+            (month_start(month.date()), NO_EMPLOYEE if employee is None else employee)
         ]
         pipeline = NO_PIPELINE if pipeline is None else pipeline
         had_qty, had_cents = by_pipeline.get(pipeline, (0, 0))

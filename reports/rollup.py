@@ -89,5 +89,10 @@ def _month_first(index: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
+def month_after(day: date) -> date:
+    """The first day of the month after `day`'s."""
+    return _month_first(_month_index(day) + 1)
+
+
 def _is_month_end(day: date) -> bool:
     return day == date.max or (day + timedelta(days=1)).day == 1
