@@ -17,6 +17,7 @@ from django.db.models import (
     F,
     Max,
     OuterRef,
+    Q,
     Subquery,
     Value,
     When,
@@ -390,10 +391,22 @@ def _last_touch(portal: Portal, entity_type: str):
 
 def _closed_at(portal: Portal, entity_type: str):
     """The latest entry into a stage of the current semantic: a deal won, reopened and won
-    again closes at its last win (DESIGN.md "won"); open ones are not closed."""
-    entries = _owned(StageChange, portal, entity_type).filter(semantic=OuterRef("semantic"))
+    again closes at its last win (DESIGN.md "won"); open ones are not closed.
+
+    When the last history row disagrees with the current state (the change left no row), the
+    current state wins from the last modification, never before that row: the same rule as
+    `reports.facts.open_steps`.
+    """
+    history = _owned(StageChange, portal, entity_type)
+    entries = history.filter(semantic=OuterRef("semantic"))
+    last_row = history.order_by("-changed_at", "-crm_id")
+    last_time = Subquery(last_row.values("changed_at")[:1])
     return Case(
         When(semantic="open", then=Value(None)),
+        When(
+            ~Q(semantic=Subquery(last_row.values("semantic")[:1])),
+            then=Greatest(Coalesce(F("modified_at"), last_time), last_time),
+        ),
         default=Coalesce(_latest_time(entries, "changed_at"), F("closed_at")),
         output_field=DateTimeField(),
     )

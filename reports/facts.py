@@ -103,9 +103,11 @@ def open_steps(row: Mapping, history: list[Mapping]) -> Iterable[tuple[datetime,
     """(time, +1 | −1) each time the entity starts or stops being open.
 
     The history starts at the tier window, so an older entity's state before its first known
-    change is taken as open (it was created open, and moves are what the history records);
-    a final step reconciles the reconstruction with the current state, so the steps always
-    sum to "open now".
+    change is taken as open (it was created open, and moves are what the history records).
+    Where the last history row disagrees with the current state (a change that left no row:
+    a CSV import, rows lost on an old portal), the current state wins from the entity's last
+    modification (never before that last row): the steps always sum to "open now".
+    `mirror._closed_at` dates such a close the same way.
     """
     created = row["created_at"]
     if history and history[0]["kind"] == StageChange.Kind.CREATED:
@@ -122,8 +124,8 @@ def open_steps(row: Mapping, history: list[Mapping]) -> Iterable[tuple[datetime,
             yield change["changed_at"], 1 if now_open else -1
             is_open = now_open
     if (row["semantic"] == OPEN) != is_open:
-        when = row["closed_at"] or row["moved_at"] or row["modified_at"]
-        yield when, -1 if is_open else 1
+        last_row = history[-1]["changed_at"] if history else created
+        yield max(row["modified_at"] or last_row, last_row), -1 if is_open else 1
 
 
 def activity_facts(row: Mapping, tz: ZoneInfo, into: Facts) -> None:

@@ -10,7 +10,11 @@ Planted cases (see :data:`PLANTED` and the tests): reopened deals (won → reope
 and won → reopened → still open), pipeline changes (stage history TYPE_ID 5), repeat buyers
 (companies with several won deals), idle ("forgotten") open deals and leads, open deals without a
 planned activity, won deals with zero amount, deals without contact and company, without source,
-open deals with CLOSEDATE in the past, deals owned by fired employees.
+open deals with CLOSEDATE in the past, deals owned by fired employees, and a few history gaps
+(an entity whose last history row disagrees with its status).
+
+Every other history is chronological and ends in its entity's current stage or status, as a
+real portal's is (one row per change).
 """
 
 from __future__ import annotations
@@ -348,6 +352,37 @@ class _Simulation:
             self.drain(day + DAY)
         self.drain(self.now + 1)
         self.writer.flush()
+        self.plant_history_gaps()
+
+    def plant_history_gaps(self) -> None:
+        """A few entities whose last status change left no history row, as on portals filled
+        by a CSV import or with rows lost years ago: the change happened at the anchor (so no
+        past period can read them two ways), and only the entity's own fields tell of it."""
+        stamp = format_ts(self.now)
+        moved = {"DATE_MODIFY": stamp, "MOVED_TIME": stamp}
+        gaps = {name: self.store.query(sql) for name, sql in GAP_CANDIDATES.items()}
+        for (lead_id,) in gaps["lead_closed"]:
+            junk = self.lead_statuses["JUNK"]
+            self.store.update_row(
+                LEAD,
+                lead_id,
+                {"STATUS_ID": "JUNK", "STATUS_SEMANTIC_ID": junk.semantic_id}
+                | moved
+                | {"DATE_CLOSED": stamp},
+            )
+        for (lead_id,) in gaps["lead_reopened"]:
+            self.store.update_row(
+                LEAD,
+                lead_id,
+                {"STATUS_ID": "IN_PROCESS", "STATUS_SEMANTIC_ID": "P", "DATE_CLOSED": ""} | moved,
+            )
+        for deal_id, category in gaps["deal_reopened"]:
+            stage = [s for s in reference.deal_stages(category) if s.semantics == "process"][-1]
+            self.store.update_row(
+                DEAL,
+                deal_id,
+                {"STAGE_ID": stage.status_id, "STAGE_SEMANTIC_ID": "P", "CLOSED": "N"} | moved,
+            )
 
     def drain(self, until: float) -> None:
         handlers: dict[str, Callable[[float, Any], None]] = {
@@ -469,8 +504,12 @@ class _Simulation:
         moves: list[tuple[float, str]] = [(created, "NEW")]
         if not (forgotten and rng.random() < 0.5):
             moves.append((created + rng.uniform(0.3, 20) * HOUR, "IN_PROCESS"))
+        # Every move comes after the one before it: a real portal writes a history row per
+        # status change, so the history always ends in the lead's current status.
+        decision = max(decision, moves[-1][0] + 1200)
         if rng.random() < 0.4 and outcome != "open":
-            moves.append((created + (decision - created) * rng.uniform(0.4, 0.9), "PROCESSED"))
+            taken = moves[-1][0]
+            moves.append((taken + (decision - taken) * rng.uniform(0.4, 0.9), "PROCESSED"))
         if outcome != "open":
             moves.append((max(decision, moves[-1][0] + 600), outcome))
         moves = [m for m in moves if m[0] < self.now]
@@ -749,6 +788,15 @@ _COUNTED = {
     "lead_history": LEAD_HISTORY,
 }
 
+# The entities of the planted history gaps, picked by what they are (never by id).
+GAP_CANDIDATES = {
+    "lead_closed": "SELECT ID FROM leads WHERE STATUS_ID = 'IN_PROCESS' ORDER BY ID LIMIT 2",
+    "lead_reopened": "SELECT ID FROM leads WHERE STATUS_ID = 'JUNK' ORDER BY ID LIMIT 1",
+    "deal_reopened": (
+        "SELECT ID, CATEGORY_ID FROM deals WHERE STAGE_SEMANTIC_ID = 'S' ORDER BY ID LIMIT 2"
+    ),
+}
+
 PLANTED: dict[str, str] = {
     "reopened": "deal_history rows TYPE_ID 2 after a TYPE_ID 3 move to a success stage",
     "pipeline_change": "deal_history rows with TYPE_ID 5",
@@ -760,4 +808,9 @@ PLANTED: dict[str, str] = {
     "no_source": "deals with SOURCE_ID null",
     "overdue_close": "open deals with CLOSEDATE before now",
     "fired_owner": "deals assigned to users with ACTIVE false",
+    "history_gap": (
+        "leads and deals whose last history row disagrees with their status (closed or reopened "
+        "with no row, DATE_MODIFY = MOVED_TIME = the anchor): two leads junk now after an open "
+        "last row, one lead in work after a junk last row, two deals reopened after a win"
+    ),
 }

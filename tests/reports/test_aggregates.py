@@ -290,3 +290,70 @@ def test_forgetting_the_days_before_a_window_keeps_the_rest_and_the_months_in_st
     assert DayFact.objects.for_portal(portal).filter(day=STATE_DAY).count() == state
     assert kept() == before
     assert rollup_compare(portal) == []
+
+
+def test_a_close_that_left_no_history_row_counts_from_the_last_modification():
+    # Junk now; the history's last row says "in work" (an import closed it without a row).
+    history = [
+        change(1, "open", "NEW", kind=StageChange.Kind.CREATED),
+        change(2, "lost", "JUNK", kind=StageChange.Kind.CLOSED),
+        change(4, "open", "IN_PROCESS"),
+    ]
+    facts = facts_new()
+    row = deal_row(semantic="lost", closed_at=at(2), modified_at=at(9), moved_at=at(4))
+    owner_facts("lead", row, history, MSK, facts)
+
+    # Open from the 1st to the 2nd and from the 4th until the modification on the 9th.
+    assert {day: v[0] for day, v in metric_totals(facts, "lead_in_work").items()} == {
+        1: 1, 2: -1, 4: 1, 9: -1,
+    }  # fmt: skip
+
+
+def test_a_reopening_that_left_no_history_row_counts_from_the_last_modification():
+    history = [
+        change(1, "open", "NEW", kind=StageChange.Kind.CREATED),
+        change(3, "won", "WON", kind=StageChange.Kind.CLOSED),
+    ]
+    facts = facts_new()
+    owner_facts("deal", deal_row(semantic="open", closed_at=None), history, MSK, facts)
+
+    assert metric_totals(facts, "deal_won") == {}
+    assert {day: v[0] for day, v in metric_totals(facts, "deal_in_work").items()} == {
+        1: 1, 3: -1, 9: 1,
+    }  # fmt: skip
+
+
+def test_a_modification_older_than_the_last_row_never_moves_a_state_back_in_time():
+    history = [change(1, "open", "NEW", kind=StageChange.Kind.CREATED), change(6, "open", "C")]
+    facts = facts_new()
+    owner_facts("deal", deal_row(modified_at=at(5), closed_at=at(5)), history, MSK, facts)
+    assert {day: v[0] for day, v in metric_totals(facts, "deal_in_work").items()} == {1: 1, 6: -1}
+
+
+@pytest.mark.django_db
+def test_the_mirror_dates_a_close_without_a_history_row_at_the_last_modification(portal_a):
+    from integrations.mirror import deals_derived_refresh
+
+    created, won, reopened, modified = at(1), at(3), at(5), at(9)
+    deal = Deal.objects.create(
+        portal=portal_a, crm_id=1, semantic="won", created_at=created, modified_at=modified,
+        closed_at=won, last_touch_at=created,
+    )  # fmt: skip
+    for number, (semantic, when) in enumerate([("open", created), ("won", won),
+                                               ("open", reopened)]):  # fmt: skip
+        StageChange.objects.create(
+            portal=portal_a, crm_id=str(number), entity_type="deal", owner_crm_id=1,
+            kind=StageChange.Kind.CREATED if number == 0 else StageChange.Kind.MOVED,
+            stage_crm_id=semantic.upper(), semantic=semantic, changed_at=when,
+        )  # fmt: skip
+    deals_derived_refresh(portal_a, [1])
+    deal.refresh_from_db()
+    assert deal.closed_at == modified  # not the earlier win that the reopening undid
+
+    StageChange.objects.create(
+        portal=portal_a, crm_id="3", entity_type="deal", owner_crm_id=1,
+        kind=StageChange.Kind.CLOSED, stage_crm_id="WON", semantic="won", changed_at=at(7),
+    )  # fmt: skip
+    deals_derived_refresh(portal_a, [1])
+    deal.refresh_from_db()
+    assert deal.closed_at == at(7)  # the history agrees again: its last win

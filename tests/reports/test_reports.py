@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from crmapp.models import Activity, Deal, Department, Employee
+from crmapp.models import Activity, Deal, Department, Employee, Lead
 from reports.drill import drill
 from reports.efficiency import efficiency, efficiency_dynamics
 from reports.forgotten import forgotten
@@ -168,3 +168,59 @@ def test_the_cli_prints_the_reports_data(installed, period):
     with pytest.raises(CommandError, match="after it ends"):  # the CLI speaks English
         call_command("report", "forgotten", "--portal", installed.key, "--from", "2026-02-01",
                      "--to", "2026-01-31")  # fmt: skip
+
+
+def _open_at_end_from_the_crms_history(store, kind: str, end: datetime, ids: set[int]) -> int:
+    """Entities open at `end` by the CRM's own stage history: the last row written by then."""
+    table, semantic = {"lead": ("lead_history", "STATUS_SEMANTIC_ID"),
+                       "deal": ("deal_history", "STAGE_SEMANTIC_ID")}[kind]  # fmt: skip
+    last: dict[int, str] = {}
+    for owner, at, state in store.query(
+        f"SELECT OWNER_ID, CREATED_TIME, {semantic} FROM {table} ORDER BY ID"  # noqa: S608
+    ):
+        if owner in ids and datetime.fromisoformat(at) <= end:
+            last[owner] = state
+    return sum(1 for state in last.values() if state == "P")
+
+
+@pytest.mark.django_db
+def test_in_work_at_the_end_of_last_month_equals_a_recount_from_the_crms_history(
+    installed, bitrix24
+):
+    zone = ZoneInfo(installed.time_zone)
+    first = timezone.localdate(timezone=zone).replace(day=1)
+    start, end = (first - timedelta(days=1)).replace(day=1), first - timedelta(days=1)
+    totals = efficiency(scope_resolve(installed, Viewer.operator(), start=start, end=end))["totals"]
+    end_at = datetime.combine(end, time.max, zone)
+    store = bitrix24.portal.store
+    for kind, model, figure in (("lead", Lead, "leads_in_work"), ("deal", Deal, "in_work_count")):
+        ids = set(model.objects.for_portal(installed).values_list("crm_id", flat=True))
+        assert totals[figure] == _open_at_end_from_the_crms_history(store, kind, end_at, ids), kind
+
+
+@pytest.mark.django_db
+def test_the_planted_history_gaps_follow_the_current_state_from_their_modification(installed):
+    from crmapp.models import StageChange
+
+    def last_row_semantic(entity_type: str, crm_id: int) -> str:
+        rows = StageChange.objects.for_portal(installed).filter(
+            entity_type=entity_type, owner_crm_id=crm_id
+        )
+        return rows.order_by("-changed_at", "-crm_id").values_list("semantic", flat=True)[0]
+
+    gaps = {
+        (entity_type, entity.crm_id): entity
+        for entity_type, model in (("lead", Lead), ("deal", Deal))
+        for entity in model.objects.for_portal(installed)
+        if last_row_semantic(entity_type, entity.crm_id) != entity.semantic
+    }
+    assert sorted((kind, entity.semantic) for (kind, _), entity in gaps.items()) == [
+        ("deal", "open"), ("deal", "open"), ("lead", "lost"), ("lead", "lost"), ("lead", "open"),
+    ]  # fmt: skip
+    for entity in gaps.values():
+        assert entity.closed_at == (None if entity.semantic == "open" else entity.modified_at)
+    # "In work" now is the current state, gaps included.
+    today = timezone.localdate(timezone=ZoneInfo(installed.time_zone))
+    totals = efficiency(scope_resolve(installed, Viewer.operator(), start=today, end=today))
+    leads = Lead.objects.for_portal(installed)
+    assert totals["totals"]["leads_in_work"] == leads.filter(semantic="open").count()
