@@ -11,6 +11,39 @@ pytest_plugins = ["tests.sandbox_fixture"]
 _numbers = itertools.count(1)
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--clock",
+        metavar="ISO",
+        help="run the whole session with this process's clock moved to ISO (it keeps ticking): "
+        "the sandbox generates its history up to that day, so no test may rely on today's date",
+    )
+
+
+def pytest_configure(config):
+    # Before any fixture: the session sandbox anchors its generated history at this clock.
+    if moment := config.getoption("--clock"):
+        import time_machine
+        from django.utils.dateparse import parse_datetime
+
+        destination = parse_datetime(moment)
+        if destination is None:
+            raise pytest.UsageError(f"--clock: not an ISO date-time: {moment!r}")
+        config._clock = time_machine.travel(destination, tick=True)
+        config._clock.start()
+
+
+def pytest_unconfigure(config):
+    if clock := getattr(config, "_clock", None):
+        clock.stop()
+
+
+def pytest_report_header(config):
+    if moment := config.getoption("--clock"):
+        return f"clock moved to {moment}"
+    return None
+
+
 @pytest.fixture(autouse=True)
 def _celery_eager(request):
     """Unit tests run tasks inline; tests marked `worker` go through a real worker process."""

@@ -83,3 +83,16 @@ def sandbox_b24_token(sandbox_bitrix24_env: Sandbox) -> Any:
         refresh_token=info["install"]["REFRESH_ID"],
         bitrix_app=app,
     )
+
+
+def sandbox_deal_ids(sandbox: Sandbox, where: str, count: int = 1) -> list[int]:
+    """The first `count` generated deals (by id) matching an SQL condition on the sandbox's
+    own deals table: tests choose deals by what they need, never by a generated id, since
+    the generator lays its portal out from the day it runs."""
+    rows = sandbox.portal.store.query(
+        f"SELECT ID FROM deals WHERE {where} ORDER BY ID LIMIT ?",  # noqa: S608 - test SQL
+        (count,),
+    )
+    ids = [row[0] for row in rows]
+    assert len(ids) == count, f"the sandbox has fewer than {count} deals where {where}"
+    return ids

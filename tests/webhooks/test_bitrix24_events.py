@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from crmapp.models import Deal, Portal
 from tests.conftest import install_post, sandbox_token, wait_until
+from tests.sandbox_fixture import sandbox_deal_ids
 from webhooks.models import InboundEvent
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "crm" / "fixtures"
@@ -84,15 +85,19 @@ def test_it_acknowledges_and_drops_an_event_it_does_not_use(client, portal):
 def test_it_mirrors_a_changed_deal_from_its_current_state(
     client, portal, bitrix24, django_capture_on_commit_callbacks
 ):
-    bitrix24.control.update("deals", 5, {"OPPORTUNITY": "777000.00", "STAGE_ID": "PREPARATION"})
+    # PREPARATION is a stage of the default pipeline: an open deal of that pipeline.
+    (deal_id,) = sandbox_deal_ids(bitrix24, "CATEGORY_ID = 0 AND STAGE_ID = 'NEW'")
+    bitrix24.control.update(
+        "deals", deal_id, {"OPPORTUNITY": "777000.00", "STAGE_ID": "PREPARATION"}
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         response = post(
-            client, event_body(portal, "bitrix24_event_ONCRMDEALUPDATE.txt", entity_id=5)
+            client, event_body(portal, "bitrix24_event_ONCRMDEALUPDATE.txt", entity_id=deal_id)
         )
 
     assert response.status_code == 200
-    deal = Deal.objects.for_portal(portal).get(crm_id=5)
+    deal = Deal.objects.for_portal(portal).get(crm_id=deal_id)
     assert str(deal.amount) == "777000.00"
     assert deal.stage.crm_id == "PREPARATION"
     assert InboundEvent.objects.for_portal(portal).get().status == InboundEvent.Status.DONE
@@ -104,14 +109,15 @@ def test_it_is_unmoved_by_duplicates_and_reordering(
     client, portal, bitrix24, django_capture_on_commit_callbacks
 ):
     token = sandbox_token(bitrix24)
-    ids = [3, 4, 5, 6, 7]
+    ids = sandbox_deal_ids(bitrix24, "1 = 1", 5)
+    deleted = ids[-1]
     for deal_id in ids:
         bitrix24.control.update("deals", deal_id, {"OPPORTUNITY": f"{deal_id}000.00"})
-    bitrix24.control.delete("deals", 7)
+    bitrix24.control.delete("deals", deleted)
     events = [
         event_body(portal, "bitrix24_event_ONCRMDEALUPDATE.txt", entity_id=i, ts=str(1000 + i))
         for i in ids
-    ] + [event_body(portal, "bitrix24_event_ONCRMDEALDELETE.txt", entity_id=7)]
+    ] + [event_body(portal, "bitrix24_event_ONCRMDEALDELETE.txt", entity_id=deleted)]
     stream = events * 3
     random.Random(7).shuffle(stream)
 
@@ -129,7 +135,7 @@ def test_it_is_unmoved_by_duplicates_and_reordering(
         d.crm_id: f"{d.amount:.2f}" for d in Deal.objects.for_portal(portal).filter(crm_id__in=ids)
     }
     assert mirrored == current
-    assert 7 not in mirrored
+    assert deleted not in mirrored
     assert InboundEvent.objects.for_portal(portal).count() == len(events)
 
 
@@ -208,12 +214,12 @@ def test_it_follows_the_sandbox_live(client, bitrix24, live_server, settings):
     bitrix24.control.install_finish()  # what the install page's BX24.installFinish() does
     assert wait_until(lambda: Portal.objects.get().application_token != "")
 
-    bitrix24.control.update("deals", 9, {"OPPORTUNITY": "123456.00"})
-    assert wait_until(
-        lambda: str(Deal.objects.for_portal(portal).get(crm_id=9).amount) == "123456.00"
-    )
-    bitrix24.control.move_deal(9, 1)
-    assert wait_until(lambda: Deal.objects.for_portal(portal).get(crm_id=9).pipeline.crm_id == 1)
+    (deal_id,) = sandbox_deal_ids(bitrix24, "CATEGORY_ID = 0")  # so the move to 1 is one
+    bitrix24.control.update("deals", deal_id, {"OPPORTUNITY": "123456.00"})
+    deal = Deal.objects.for_portal(portal).filter(crm_id=deal_id)
+    assert wait_until(lambda: str(deal.get().amount) == "123456.00")
+    bitrix24.control.move_deal(deal_id, 1)
+    assert wait_until(lambda: deal.get().pipeline.crm_id == 1)
     # Nothing may still be in flight when the next test empties the database.
     assert bitrix24.control.wait_events()
     assert wait_until(

@@ -10,6 +10,7 @@ import requests
 from b24pysdk.credentials import OAuthEventData
 
 from integrations.sandbox import Sandbox
+from tests.sandbox_fixture import sandbox_deal_ids
 
 from .receiver import EventReceiver
 
@@ -41,7 +42,8 @@ def test_it_sends_nothing_before_install_finish(
     sandbox_bitrix24_fresh: Sandbox, receiver: EventReceiver
 ) -> None:
     _bind(sandbox_bitrix24_fresh, receiver, "ONCRMDEALUPDATE", "ONAPPINSTALL")
-    sandbox_bitrix24_fresh.control.update("deals", 5, {"TITLE": "Before finish"})
+    (deal_id,) = sandbox_deal_ids(sandbox_bitrix24_fresh, "1 = 1")
+    sandbox_bitrix24_fresh.control.update("deals", deal_id, {"TITLE": "Before finish"})
     sandbox_bitrix24_fresh.control.wait_events()
     assert receiver.bodies == []
     assert sandbox_bitrix24_fresh.control.event_log()[-1]["error"].startswith("not sent")
@@ -58,11 +60,12 @@ def test_it_delivers_deal_updates_the_sdk_can_parse(
 ) -> None:
     _bind(sandbox_bitrix24_fresh, receiver, "ONCRMDEALUPDATE")
     sandbox_bitrix24_fresh.control.install_finish()
-    sandbox_bitrix24_fresh.control.update("deals", 5, {"STAGE_ID": "WON"}, user_id=7)
+    (deal_id,) = sandbox_deal_ids(sandbox_bitrix24_fresh, "CATEGORY_ID = 0 AND CLOSED = 'N'")
+    sandbox_bitrix24_fresh.control.update("deals", deal_id, {"STAGE_ID": "WON"}, user_id=7)
     _settle(sandbox_bitrix24_fresh, receiver, 1)
     event = OAuthEventData.from_dict(receiver.events()[0])
     assert event.event == "ONCRMDEALUPDATE"
-    assert event.data == {"FIELDS": {"ID": "5"}}
+    assert event.data == {"FIELDS": {"ID": str(deal_id)}}
     assert event.auth.user_id == 7
     assert event.auth.application_token == sandbox_bitrix24_fresh.portal.application_token
     assert (
