@@ -44,7 +44,7 @@ def _histories(store: Store, kind: str) -> list[dict]:
     return [{"id": key, **value} for key, value in entities.items()]
 
 
-def _defects(entity: dict, kind: str) -> list[str]:
+def _defects(entity: dict, kind: str, now: float) -> list[str]:
     rows = entity["rows"]
     if not rows:
         return ["no history"]
@@ -57,6 +57,8 @@ def _defects(entity: dict, kind: str) -> list[str]:
     _, last_at, last_stage = rows[-1]
     if last_stage != entity["stage"] or last_at != entity["moved"]:
         found.append("last row is not the current stage")
+    if not to_ts(entity["created"]) <= to_ts(entity["moved"]) <= to_ts(entity["modified"]) <= now:
+        found.append("not created <= moved <= modified <= the anchor")
     if entity["semantic"] != "P":
         close = entity["closed"]
         expected = last_at if kind == "lead" else last_at[:10] + "T00:00:00+03:00"
@@ -78,7 +80,7 @@ def _defects_by_entity(store: Store, kind: str, now: float) -> tuple[dict, set[i
     """Defects of every entity, and which of them are the planted gaps (changed at the anchor)."""
     defects, gaps = {}, set()
     for entity in _histories(store, kind):
-        if found := _defects(entity, kind):
+        if found := _defects(entity, kind, now):
             defects[entity["id"]] = found
             if entity["modified"] == format_ts(now):
                 gaps.add(entity["id"])
