@@ -21,11 +21,16 @@ from integrations.mirror import mirror_directory_apply
 from integrations.registry import adapter_for
 from reports.aggregates import facts_recount, facts_stored, rollup_compare
 from tests.conftest import wait_until
+from tests.sandbox_fixture import sandbox_deal_ids
 from tests.webhooks.test_bitrix24_events import APP_TOKEN, event_body, post
 from webhooks.models import InboundEvent
 from webhooks.tasks import inbox_sweep
 
-DEALS = list(range(20, 60))
+
+@pytest.fixture
+def deals(bitrix24) -> list[int]:
+    """Forty deals of the default pipeline, whose stages (WON among them) the tests set."""
+    return sandbox_deal_ids(bitrix24, "CATEGORY_ID = 0", 40)
 
 
 @pytest.fixture
@@ -59,17 +64,17 @@ def tasks_to(celery_workers):
 
 @pytest.mark.worker
 def test_it_loses_no_event_when_the_worker_dies_mid_stream(
-    client, bitrix24, portal, celery_workers, worker_env, tasks_to
+    client, bitrix24, portal, deals, celery_workers, worker_env, tasks_to
 ):
-    for deal_id in DEALS:
+    for deal_id in deals:
         bitrix24.control.update("deals", deal_id, {"OPPORTUNITY": f"{deal_id}100.00"})
     first = celery_workers.start(**worker_env)
 
-    for deal_id in DEALS:
+    for deal_id in deals:
         body = event_body(portal, "bitrix24_event_ONCRMDEALUPDATE.txt", entity_id=deal_id)
         assert post(client, body).status_code == 200
     # Every acknowledged event is stored before the answer, whatever happens next.
-    assert InboundEvent.objects.for_portal(portal).count() == len(DEALS)
+    assert InboundEvent.objects.for_portal(portal).count() == len(deals)
 
     inbox = InboundEvent.objects.for_portal(portal)
     assert wait_until(lambda: inbox.exclude(status=InboundEvent.Status.PENDING).exists())
@@ -84,10 +89,10 @@ def test_it_loses_no_event_when_the_worker_dies_mid_stream(
 
     assert wait_until(all_applied, timeout=90, interval=1)
     amounts = dict(
-        Deal.objects.for_portal(portal).filter(crm_id__in=DEALS).values_list("crm_id", "amount")
+        Deal.objects.for_portal(portal).filter(crm_id__in=deals).values_list("crm_id", "amount")
     )
     assert {crm_id: f"{amount:.2f}" for crm_id, amount in amounts.items()} == {
-        deal_id: f"{deal_id}100.00" for deal_id in DEALS
+        deal_id: f"{deal_id}100.00" for deal_id in deals
     }
 
 
@@ -187,10 +192,10 @@ def _assert_nothing_lost(portal, bitrix24, expected: dict[int, str]) -> None:
 
 @pytest.mark.worker
 def test_it_loses_no_event_when_redis_restarts(
-    client, bitrix24, imported, celery_workers, worker_env, own_redis
+    client, bitrix24, imported, deals, celery_workers, worker_env, own_redis
 ):
     celery_workers.start(**worker_env, CELERY_BROKER_URL=own_redis.url)
-    first, during, after = DEALS[:10], DEALS[10:20], DEALS[20:30]
+    first, during, after = deals[:10], deals[10:20], deals[20:30]
 
     _change_and_post(client, bitrix24, imported, first, "1111.00")
     own_redis.kill()  # queued drain messages die with it
@@ -208,12 +213,12 @@ def test_it_loses_no_event_when_redis_restarts(
 
 @pytest.mark.worker
 def test_it_loses_no_event_when_database_connections_drop(
-    client, bitrix24, imported, celery_workers, worker_env, tasks_to
+    client, bitrix24, imported, deals, celery_workers, worker_env, tasks_to
 ):
     if connection.vendor != "postgresql":
         pytest.skip("dropping server-side connections needs PostgreSQL (the CI's second pass)")
     celery_workers.start(**worker_env)
-    first, after = DEALS[:20], DEALS[20:40]
+    first, after = deals[:20], deals[20:40]
     _change_and_post(client, bitrix24, imported, first, "4444.00")
     inbox = InboundEvent.objects.for_portal(imported)
     assert wait_until(lambda: inbox.exclude(status=InboundEvent.Status.PENDING).exists())
