@@ -65,7 +65,10 @@ class Command(BaseCommand):
                    "--port", str(SANDBOX_PORT), "--data-dir", str(data_dir)]  # fmt: skip
         self.stdout.write(f"starting the sandbox Bitrix24 ({scale}; the first run generates it)")
         child = subprocess.Popen(
-            [sys.executable, "manage.py", *command], stdout=subprocess.PIPE, text=True
+            [sys.executable, "manage.py", *command],
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
         )
         self.children.append(child)
         line = child.stdout.readline()
@@ -90,7 +93,10 @@ class Command(BaseCommand):
 
     def _start(self, name: str, command: list[str], env: dict) -> None:
         self.stdout.write(f"starting {name}: {' '.join(command)}")
-        self.children.append(subprocess.Popen([sys.executable, "-m", *command], env=env))
+        # A session of its own: Ctrl-C reaches only this command, which then stops the
+        # children in order (a child that got the SIGINT itself would look like a crash).
+        child = subprocess.Popen([sys.executable, "-m", *command], env=env, start_new_session=True)
+        self.children.append(child)
 
     def _wait_for_web(self) -> None:
         for _ in range(120):
@@ -114,12 +120,24 @@ class Command(BaseCommand):
         self.stdout.write("installed into the sandbox portal; the history import has started")
 
     def _stop(self) -> None:
+        """SIGTERM to each child's whole process group (gunicorn's and celery's own workers
+        included), then SIGKILL to any group still alive after 15 s: nothing keeps a port."""
         for child in reversed(self.children):
-            if child.poll() is None:
-                child.terminate()
+            _signal_group(child, signal.SIGTERM)
         for child in self.children:
             try:
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                child.kill()
+                pass
+            _signal_group(child, signal.SIGKILL)
+            child.wait()
         Path(settings.VAR_DIR / "sandbox-bitrix24.json").unlink(missing_ok=True)
+        if self.children:
+            self.stdout.write("stopped the web server, the worker and the sandbox CRM")
+
+
+def _signal_group(child: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(child.pid, signum)
+    except ProcessLookupError:
+        pass  # the group has already gone
