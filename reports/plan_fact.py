@@ -134,17 +134,31 @@ def plan_fact(scope: Scope) -> dict:
             for pipeline in pipeline_keys(month, PlanLevel.EMPLOYEE, crm_id, [crm_id]):
                 numbers[(crm_id, pipeline)] = found = person(month, crm_id, pipeline)
                 entries.append((month, PlanLevel.EMPLOYEE, crm_id, pipeline, found))
-        for department, members in departments:
+        found_departments: dict[tuple[int, object], _Numbers] = {}
+        # Children first: a department's plan is its own typed plan, else its direct
+        # employees' plans plus its sub-departments' (each typed or summed the same way).
+        for department, members in _children_first(departments):
             for pipeline in pipeline_keys(month, PlanLevel.DEPARTMENT, department.crm_id, members):
                 total = _Numbers()
                 for member in members:
-                    total.add(numbers.get((member, pipeline)) or person(month, member, pipeline))
+                    own = numbers.get((member, pipeline)) or person(month, member, pipeline)
+                    total.add(own, plans=people[member].department_id == department.pk)
+                for child, _members in departments:
+                    if child.parent_id == department.pk:
+                        below = found_departments.get((child.crm_id, pipeline))
+                        for metric in METRICS:
+                            plan = below.plan[metric] if below else None
+                            total.plan[metric] = _add(total.plan[metric], plan)
                 for metric in METRICS:
                     explicit = plans.get(
                         (month, PlanLevel.DEPARTMENT, department.crm_id, pipeline, metric)
                     )
                     if explicit is not None:
                         total.plan[metric] = explicit
+                found_departments[(department.crm_id, pipeline)] = total
+        for department, members in departments:
+            for pipeline in pipeline_keys(month, PlanLevel.DEPARTMENT, department.crm_id, members):
+                total = found_departments[(department.crm_id, pipeline)]
                 entries.append((month, PlanLevel.DEPARTMENT, department.crm_id, pipeline, total))
         totals[month] = _scope_total(month, scope, entries[first:], departments, numbers, won)
     return {
@@ -181,6 +195,19 @@ def _scope_total(month, scope, entries, departments, numbers, won) -> _Numbers:
                 total.won_qty += qty
                 total.won_cents += cents
     return total
+
+
+def _children_first(departments: list[tuple[Department, list]]) -> list[tuple[Department, list]]:
+    """`departments` ordered so that every sub-department comes before its parent."""
+    by_pk = {department.pk: department for department, _members in departments}
+
+    def depth(department: Department) -> int:
+        levels, parent_pk = 0, department.parent_id
+        while parent_pk in by_pk and levels < len(by_pk):
+            levels, parent_pk = levels + 1, by_pk[parent_pk].parent_id
+        return levels
+
+    return sorted(departments, key=lambda pair: -depth(pair[0]))
 
 
 def _departments(scope: Scope, people: dict[int, Employee]) -> list[tuple[Department, list]]:

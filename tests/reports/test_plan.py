@@ -418,3 +418,31 @@ def test_a_sales_floor_link_shows_its_portal_until_revoked(make_portal):
     assert tv_link_revoke(portal, link_id=link.pk, now=now)
     assert tv_link_portal(link.token) is None
     assert tv_link_portal("guess") is None
+
+
+@pytest.mark.django_db
+def test_a_typed_department_plan_is_its_plan_in_every_total_above_it(portal_a):
+    company = Department.objects.create(portal=portal_a, crm_id=1, name="Продажи", sort=1)
+    moscow = Department.objects.create(
+        portal=portal_a, crm_id=2, name="Москва", sort=2, parent=company
+    )
+    Employee.objects.create(portal=portal_a, crm_id=10, name="Head", department=company)
+    for crm_id in (11, 12):
+        Employee.objects.create(
+            portal=portal_a, crm_id=crm_id, name=f"M{crm_id}", department=moscow
+        )
+    month = _today(portal_a).replace(day=1)
+    _set(portal_a, month, "employee", 10, "won_sum", 100_000)  # 1 000,00
+    _set(portal_a, month, "employee", 11, "won_sum", 400_000_000)
+    _set(portal_a, month, "employee", 12, "won_sum", 400_000_050)  # the employees: 8 000 000,50
+    _set(portal_a, month, "department", 2, "won_sum", 2_000_000_000)  # Москва: 20 000 000
+
+    scope = scope_resolve(portal_a, Viewer.operator(), start=month, end=_today(portal_a))
+    rows = {(r["level"], r["id"]): r for r in plan(scope)["rows"]
+            if r["pipeline_id"] is None and r["metric"] == "won_sum"}  # fmt: skip
+    assert rows[("department", "2")]["plan"] == 20_000_000.0
+    assert rows[("department", "1")]["plan"] == 20_001_000.0  # Москва's typed plan + the head's
+    assert plan_period(scope, "won_sum")["totals"]["plan"] == 20_001_000.0
+
+    _set(portal_a, month, "department", 1, "won_sum", 3_000_000_000)  # the top typed too
+    assert plan_period(scope, "won_sum")["totals"]["plan"] == 30_000_000.0
