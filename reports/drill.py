@@ -82,9 +82,12 @@ def drill(
             if what == "repeat_sales"
             else rows.exclude(crm_id__in=repeat)
         )
-    else:  # won count and sum, average check, cycle; win rate lists the won deals
+    elif what == "win_rate":  # the ratio's denominator: the won and the lost, each marked
+        rows = rows.filter(semantic__in=("won", "lost"), closed_at__range=(start, end))
+    else:  # won count and sum, average check, cycle
         rows = rows.filter(semantic="won", closed_at__range=(start, end))
-    rows = rows.order_by("-amount", "crm_id")
+    order = ("-semantic",) if what == "win_rate" else ()  # the won before the lost
+    rows = rows.order_by(*order, "-amount", "crm_id")
     return _listing(kind, rows, _entity_rows(scope, model, rows_slice(rows, **page)))
 
 
@@ -125,7 +128,7 @@ def _entity_rows(scope: Scope, model, rows) -> list[dict]:
     entity_type = "deal" if model is Deal else "lead"
     stage = "stage__name" if model is Deal else "status__name"
     values = rows.values(
-        "crm_id", "title", "amount", "created_at", "closed_at",
+        "crm_id", "title", "amount", "created_at", "closed_at", "semantic",
         responsible_name=F("responsible__name"), stage_name=F(stage),
     )  # fmt: skip
     return [
@@ -134,6 +137,7 @@ def _entity_rows(scope: Scope, model, rows) -> list[dict]:
             "title": row["title"],
             "responsible": row["responsible_name"] or "—",
             "stage": row["stage_name"] or "",
+            "state": row["semantic"],
             "amount": round(float(row["amount"]), 2),
             "created_at": row["created_at"],
             "closed_at": row["closed_at"],

@@ -224,3 +224,17 @@ def test_the_planted_history_gaps_follow_the_current_state_from_their_modificati
     totals = efficiency(scope_resolve(installed, Viewer.operator(), start=today, end=today))
     leads = Lead.objects.for_portal(installed)
     assert totals["totals"]["leads_in_work"] == leads.filter(semantic="open").count()
+
+
+@pytest.mark.django_db
+def test_the_win_rate_list_holds_its_denominator_the_won_and_the_lost_marked(installed, period):
+    start, end = period
+    scope = scope_resolve(installed, Viewer.operator(), start=start, end=end)
+    totals = efficiency(scope)["totals"]
+    listing = drill(scope, "win_rate")
+    states = Counter(row["state"] for row in listing["rows"])
+    assert listing["total"] == totals["won_count"] + totals["lost_count"] == len(listing["rows"])
+    assert states == {"won": totals["won_count"], "lost": totals["lost_count"]}
+    assert round(100 * states["won"] / listing["total"], 2) == totals["win_rate"]
+    first_lost = next(i for i, row in enumerate(listing["rows"]) if row["state"] == "lost")
+    assert all(row["state"] == "lost" for row in listing["rows"][first_lost:])  # won first
