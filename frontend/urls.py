@@ -9,6 +9,7 @@ from webhooks.bitrix24.views import bitrix24_events
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("bitrix24/install/", bitrix24_install, name="bitrix24-install"),
     path("bitrix24/app/", app_views.bitrix24_app, name="bitrix24-app"),
     path("bitrix24/events/", bitrix24_events, name="bitrix24-events"),

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -11,6 +12,11 @@ def home(request: HttpRequest) -> HttpResponse:
     if settings.SANDBOX_INFO or settings.SANDBOX_INFO_FILE:
         return redirect("crm-host")
     return render(request, "frontend/home.html")
+
+
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    """Browsers and crawlers ask for /favicon.ico whatever the page links."""
+    return HttpResponsePermanentRedirect(static("frontend/favicon.svg"))
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

@@ -20,3 +20,10 @@ def test_it_leads_to_the_sandbox_portal_in_the_demo(client, settings):
 @pytest.mark.django_db
 def test_it_reports_health(client):
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_it_has_an_icon_for_every_page(client):
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 301 and icon["Location"].endswith("frontend/favicon.svg")
+    assert 'rel="icon"' in client.get("/").content.decode()
