@@ -98,3 +98,16 @@ def test_it_speaks_english_to_an_english_portal(client, connected, bitrix24):
     query = urlencode(payload["query"] | {"LANG": "en"})
     response = client.post(f"/bitrix24/app/?{query}", payload["body"])
     assert "Importing history from the CRM" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_overviews_counts_follow_the_import_to_its_end(client, installed, bitrix24):
+    from crmapp.models import Lead
+
+    token = _token(open_app(client, bitrix24))
+    # The poll that sees the import done is the last one: it must carry the final counts.
+    poll = client.get("/app/progress/", headers={"X-App-Session": token}).content.decode()
+    leads = Lead.objects.for_portal(installed).count()
+    assert leads and "hx-trigger" not in poll
+    shown = re.search(r"Лиды</div><div class=\"value\">([^<]+)<", poll).group(1)
+    assert int(shown.replace("\u00a0", "").replace(" ", "")) == leads
