@@ -12,9 +12,25 @@
     if (renewed) token = renewed;
   });
 
-  function fit() {
-    if (window.BX24 && BX24.fitWindow) BX24.fitWindow();
+  // The frame takes the content's own height, up and down: fitWindow alone can only grow
+  // it (https://dev.1c-bitrix.ru/rest_help/js_library/additional/fitWindow.php), so the
+  // body is measured and the frame set to that with resizeWindow.
+  function contentHeight() {
+    return Math.ceil(document.body.getBoundingClientRect().bottom + window.scrollY);
   }
+  var fitted = 0;
+  function fit() {
+    if (!window.BX24) return;
+    if (BX24.resizeWindow) {
+      var height = contentHeight();
+      if (height === fitted) return;
+      fitted = height;
+      BX24.resizeWindow(document.documentElement.clientWidth, height);
+    } else if (BX24.fitWindow) {
+      BX24.fitWindow();
+    }
+  }
+  if (window.ResizeObserver) new ResizeObserver(fit).observe(document.body);
 
   // Charts are described by the server (data-chart JSON) and drawn after every swap.
   function charts() {
@@ -60,29 +76,42 @@
     }
   });
 
-  // A refused change answers 4xx with a sentence: a plan cell shows it in place, other
-  // forms in the element their section names (data-errors).
+  // A refused change answers 4xx: a form re-rendered with its errors (HTML) or a plan cell
+  // is swapped in place; a sentence (plain text) is shown where the user acted.
   document.body.addEventListener("htmx:beforeSwap", function (event) {
     var xhr = event.detail.xhr;
     if (xhr.status < 400) return;
     var elt = event.detail.requestConfig.elt;
-    if (xhr.status === 400 && elt.closest(".plan-cell")) {
+    var html = (xhr.getResponseHeader("Content-Type") || "").indexOf("text/html") === 0;
+    if (xhr.status === 400 && (html || elt.closest(".plan-cell"))) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
       return;
     }
-    var section = elt.closest("[data-errors]");
-    var box = section && document.querySelector(section.dataset.errors);
-    if (box) {
-      box.textContent = xhr.responseText;
-      box.hidden = false;
-    }
+    var box = refusalBox(elt, true);
+    box.textContent = xhr.responseText || xhr.statusText;
+    box.hidden = false;
   });
   document.body.addEventListener("htmx:afterRequest", function (event) {
-    var section = event.detail.elt.closest && event.detail.elt.closest("[data-errors]");
-    var box = section && document.querySelector(section.dataset.errors);
+    var box = event.detail.elt.closest && refusalBox(event.detail.elt, false);
     if (box && event.detail.successful) box.hidden = true;
   });
+  // Where a refusal is said: the element the section names (data-errors), else a line
+  // right after the form (or control) the user acted on, made the first time it is needed.
+  function refusalBox(elt, create) {
+    var section = elt.closest("[data-errors]");
+    var named = section && document.querySelector(section.dataset.errors);
+    if (named) return named;
+    var anchor = elt.closest("form") || elt;
+    var next = anchor.nextElementSibling;
+    if (next && next.classList.contains("refusal-line")) return next;
+    if (!create) return null;
+    var box = document.createElement("p");
+    box.className = "error refusal-line";
+    box.setAttribute("role", "alert");
+    anchor.insertAdjacentElement("afterend", box);
+    return box;
+  }
 
   // The plan grid: Enter moves down a column, as in a spreadsheet (leaving a cell saves it).
   document.addEventListener("keydown", function (event) {

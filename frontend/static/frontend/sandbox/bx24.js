@@ -7,8 +7,13 @@
   window.BX24 = {
     init: function (callback) { if (callback) setTimeout(callback, 0); },
     installFinish: function () { send("installFinish"); },
+    // As in Bitrix24: fitWindow can only grow the frame, resizeWindow sets its size.
     fitWindow: function () {
-      send("resize", { height: document.documentElement.scrollHeight });
+      send("resize", { height: document.documentElement.scrollHeight, grow: true });
+    },
+    resizeWindow: function (width, height, callback) {
+      send("resize", { width: width, height: height });
+      if (callback) setTimeout(callback, 0);
     },
     openPath: function (path) { send("openPath", { path: path }); },
     getAuth: function () { return false; },

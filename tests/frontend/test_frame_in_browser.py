@@ -1,0 +1,64 @@
+"""The app's frame inside the CRM host page: it fits its content both ways, and every refused
+HTMX request says why where the user acted."""
+
+from __future__ import annotations
+
+import pytest
+
+from reports.models import ReportSettings
+from tests.conftest import screenshot_path, wait_until
+
+
+def _frame_height(page) -> int:
+    return page.evaluate("document.getElementById('app').offsetHeight")
+
+
+def _content_height(app) -> int:
+    return app.locator("body").evaluate(
+        "body => Math.ceil(body.getBoundingClientRect().bottom + window.scrollY)"
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_frame_shrinks_and_refusals_are_shown_where_the_user_acted(live_portal, browser_page):
+    from crmapp.models import Portal
+
+    page = browser_page
+    page.goto(f"{live_portal.url}/crm-host/?user=1")
+    app = page.frame_locator("iframe#app")
+    app.locator(".tabs").get_by_text("Эффективность").click()
+    app.locator("#report table").first.wait_for(timeout=30_000)
+    assert wait_until(lambda: abs(_frame_height(page) - _content_height(app)) <= 2, timeout=10)
+    long_page = _frame_height(page)
+
+    # A custom period that ends before it starts: refused, and the page says so.
+    with page.expect_response(lambda r: "/app/reports/efficiency/" in r.url):
+        app.locator("select[name=period]").select_option("custom")
+    app.locator("input[name=from]").wait_for()
+    with page.expect_response(lambda r: r.status == 400):
+        # Both dates typed, then one change: the request the filter bar sends for them.
+        app.locator("form.filters").first.evaluate(
+            "form => { form.elements.from.value = '2026-09-30';"
+            " form.elements.to.value = '2026-09-01';"
+            " form.elements.to.dispatchEvent(new Event('change', {bubbles: true})); }"
+        )
+    refusal = app.locator(".refusal-line")
+    refusal.wait_for(timeout=5_000)
+    assert refusal.inner_text().strip()
+    page.screenshot(path=screenshot_path("refused-period.png"), full_page=True)
+
+    # Settings is a short page: the frame shrinks to it.
+    app.locator(".tabs").get_by_text("Настройки").click()
+    app.locator("form.settings-form").wait_for(timeout=15_000)
+    assert wait_until(lambda: _frame_height(page) < long_page, timeout=10), long_page
+    assert abs(_frame_height(page) - max(480, _content_height(app))) <= 2
+
+    # An impossible reminder time: refused with the field's sentence, nothing saved.
+    portal = Portal.objects.get()
+    before = ReportSettings.of(portal).digest_at
+    app.locator("input[name=digest_at]").fill("25:99")
+    with page.expect_response(lambda r: r.status == 400):
+        app.locator("form.settings-form button[type=submit]").click()
+    app.locator("form.settings-form .error").first.wait_for(timeout=5_000)
+    assert ReportSettings.of(portal).digest_at == before
+    page.screenshot(path=screenshot_path("refused-settings.png"), full_page=True)
