@@ -62,3 +62,35 @@ def test_the_frame_shrinks_and_refusals_are_shown_where_the_user_acted(live_port
     app.locator("form.settings-form .error").first.wait_for(timeout=5_000)
     assert ReportSettings.of(portal).digest_at == before
     page.screenshot(path=screenshot_path("refused-settings.png"), full_page=True)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("width", [390, 1280])
+def test_big_numbers_stay_inside_their_cards(live_portal, browser_page, width):
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+
+    from crmapp.models import Employee, Portal
+    from reports.models import ALL_PIPELINES
+    from reports.plans import Cell, plan_set, tv_link_create
+
+    portal, now = Portal.objects.get(), timezone.now()
+    month = now.astimezone(ZoneInfo(portal.time_zone)).date().replace(day=1)
+    seller = Employee.objects.for_portal(portal).filter(active=True).first()
+    cell = Cell(month, "employee", seller.crm_id, ALL_PIPELINES, "won_sum")
+    plan_set(portal, cell=cell, value=800_000_050, by=1, now=now)  # 8 000 000,50
+    link = tv_link_create(portal, name="Офис", by=1, now=now)
+
+    page = browser_page
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"{live_portal.url}/tv/{link.token}/")
+    values = page.locator(".tv-totals .value")
+    values.first.wait_for(timeout=15_000)
+    overflowing = values.evaluate_all(
+        "els => els.filter(e => e.scrollWidth > e.parentElement.clientWidth)"
+        ".map(e => e.textContent)"
+    )
+    page.screenshot(path=screenshot_path(f"tv-big-numbers-{width}.png"), full_page=True)
+    assert overflowing == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
