@@ -9,6 +9,7 @@ from datetime import datetime
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from crmapp.models import Department, Employee, Portal
 from integrations.registry import adapter_for
 from reports.forgotten import IDLE, NO_NEXT_STEP, forgotten
 from reports.scope import Scope
@@ -19,23 +20,74 @@ MAX_LINES = 30  # a notification is read on a phone too
 
 def forgotten_notify(scope: Scope, *, now: datetime | None = None) -> dict[int, int]:
     """Send each responsible employee the list of his forgotten deals (with links to their
-    cards); returns {employee CRM id: deals listed}."""
+    cards); a fired employee's deals go to the head of his department (the nearest active
+    one up the tree), said so in the message. Returns {recipient CRM id: deals listed}."""
     now = now or timezone.now()
     report = forgotten(scope, now=now)
-    by_person: dict[int, list[dict]] = defaultdict(list)
+    by_owner: dict[int, list[dict]] = defaultdict(list)
     for deal in report["deals"]:
         if deal["responsible_id"] is not None:
-            by_person[int(deal["responsible_id"])].append(deal)
+            by_owner[int(deal["responsible_id"])].append(deal)
+    recipients = notify_recipients(scope.portal, set(by_owner))
+    by_recipient: dict[int, list[tuple[Employee | None, list[dict]]]] = defaultdict(list)
+    for owner, deals in sorted(by_owner.items()):
+        recipient, fired = recipients.get(owner, (None, None))
+        if recipient is None:
+            log.warning("forgotten deals of %s on %s have nobody to remind", owner, scope.portal)
+            continue
+        by_recipient[recipient].append((fired, deals))
     adapter = adapter_for(scope.portal)
     with translation.override(scope.portal.language):
-        for person, deals in by_person.items():
-            adapter.notify(person, _message(deals), tag=f"forgotten-deals-{now.date()}")
-    log.info("forgotten-deal reminders for %s: %d people", scope.portal, len(by_person))
-    return {person: len(deals) for person, deals in by_person.items()}
+        for recipient, parts in by_recipient.items():
+            message = "\n\n".join(_message(deals, fired=fired) for fired, deals in parts)
+            adapter.notify(recipient, message, tag=f"forgotten-deals-{now.date()}")
+    log.info("forgotten-deal reminders for %s: %d people", scope.portal, len(by_recipient))
+    return {
+        recipient: sum(len(deals) for _fired, deals in parts)
+        for recipient, parts in by_recipient.items()
+    }
 
 
-def _message(deals: list[dict]) -> str:
-    lines = [_("Deals that need your attention: %(count)d") % {"count": len(deals)}]
+def notify_recipients(
+    portal: Portal, owners: set[int]
+) -> dict[int, tuple[int | None, Employee | None]]:
+    """{owner: (who is reminded, the fired owner or None)}: an active owner himself, a fired
+    one the nearest active head up his department tree (None when there is none)."""
+    people = {
+        employee.crm_id: employee
+        for employee in Employee.objects.for_portal(portal)
+        .filter(crm_id__in=owners)
+        .select_related("department")
+    }
+    departments = {
+        department.pk: department
+        for department in Department.objects.for_portal(portal).select_related("head")
+    }
+    found: dict[int, tuple[int | None, Employee | None]] = {}
+    for owner in owners:
+        employee = people.get(owner)
+        if employee is None or employee.active:
+            found[owner] = (owner, None)
+            continue
+        head, department, seen = None, departments.get(employee.department_id), set()
+        while department is not None and department.pk not in seen and head is None:
+            seen.add(department.pk)
+            candidate = department.head
+            if candidate and candidate.active and candidate.crm_id != owner:
+                head = candidate.crm_id
+            department = departments.get(department.parent_id)
+        found[owner] = (head, employee)
+    return found
+
+
+def _message(deals: list[dict], *, fired: Employee | None = None) -> str:
+    if fired is None:
+        heading = _("Deals that need your attention: %(count)d") % {"count": len(deals)}
+    else:
+        heading = _(
+            "Deals of %(name)s, who no longer works here, that need attention: %(count)d"
+        ) % {"name": fired.name, "count": len(deals)}
+    lines = [heading]
     for deal in deals[:MAX_LINES]:
         reasons = []
         if IDLE in deal["reasons"]:

@@ -238,3 +238,29 @@ def test_the_win_rate_list_holds_its_denominator_the_won_and_the_lost_marked(ins
     assert round(100 * states["won"] / listing["total"], 2) == totals["win_rate"]
     first_lost = next(i for i, row in enumerate(listing["rows"]) if row["state"] == "lost")
     assert all(row["state"] == "lost" for row in listing["rows"][first_lost:])  # won first
+
+
+@pytest.mark.django_db
+def test_a_fired_owners_forgotten_deals_go_to_his_head_and_say_so(installed, bitrix24):
+    from reports.notify import forgotten_notify, notify_recipients
+
+    today = timezone.localdate(timezone=ZoneInfo(installed.time_zone))
+    scope = scope_resolve(installed, Viewer.operator(), start=date.min, end=today)
+    owners = {int(d["responsible_id"]) for d in forgotten(scope)["deals"] if d["responsible_id"]}
+    people = Employee.objects.for_portal(installed)
+    fired = set(people.filter(active=False, crm_id__in=owners).values_list("crm_id", flat=True))
+    assert fired, "the sandbox plants forgotten deals of fired employees"
+    routes = notify_recipients(installed, owners)
+
+    before = len(bitrix24.control.notifications())
+    sent = forgotten_notify(scope)
+    notes = bitrix24.control.notifications()[before:]
+
+    inactive = set(people.filter(active=False).values_list("crm_id", flat=True))
+    assert {note["user_id"] for note in notes} == set(sent) and not set(sent) & inactive
+    for owner in fired:
+        head, who = routes[owner]
+        assert who.crm_id == owner and head not in inactive
+        if head is not None:
+            to_head = [n["message"] for n in notes if n["user_id"] == head]
+            assert any(f"Сделки сотрудника {who.name} (больше не работает)" in m for m in to_head)
