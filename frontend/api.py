@@ -52,7 +52,9 @@ class AppSessionAuthentication(BaseAuthentication):
 
 
 FILTER_PARAMETERS = [
-    OpenApiParameter("period", str, enum=list(PRESETS), description="default: month"),
+    OpenApiParameter(
+        "period", str, enum=list(PRESETS), description="default: month (forgotten: last_90)"
+    ),
     OpenApiParameter("from", OpenApiTypes.DATE, description="with period=custom"),
     OpenApiParameter("to", OpenApiTypes.DATE, description="with period=custom"),
     OpenApiParameter("pipeline", int, description="CRM id of a pipeline"),
@@ -69,9 +71,11 @@ class _ReportAPIView(APIView):
         if not isinstance(request.user, AppSessionUser):
             raise exceptions.NotAuthenticated(f"Send the app session token in {HEADER}.")
 
-    def scope(self, request):
+    def scope(self, request, report: str):
         user = request.user
-        return scope_from_query(request.query_params, user.portal, viewer_of(user.session))
+        return scope_from_query(
+            request.query_params, user.portal, viewer_of(user.session), report=report
+        )
 
     def handle_exception(self, exc):
         if isinstance(exc, BadFilter):
@@ -94,7 +98,7 @@ class ReportAPIView(_ReportAPIView):
         if name not in REPORTS:
             raise exceptions.NotFound(f"no report {name!r}; reports: {', '.join(REPORTS)}")
         with translation.override(request.user.session.language):
-            scope = self.scope(request)
+            scope = self.scope(request, name)
             return Response(REPORTS[name](scope) | _clamping(scope))
 
 
@@ -115,7 +119,7 @@ class DrillAPIView(_ReportAPIView):
             raise BadFilter(f"nothing to list for {what!r}")
         offset = _count(request, "offset") or 0
         with translation.override(request.user.session.language):
-            scope = self.scope(request)
+            scope = self.scope(request, name)
             listing = drill(scope, what, limit=_count(request, "limit"), offset=offset)
         for row in listing["rows"]:
             row.pop("path", None)

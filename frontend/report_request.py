@@ -6,6 +6,7 @@ custom, with from/to), pipeline, department and employee (the CRM's ids).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -14,7 +15,15 @@ from django.utils.translation import gettext as _
 
 from crmapp.models import Portal
 from frontend.session import AppSession
-from reports.scope import PRESETS, Scope, ScopeRefused, Viewer, period_preset, scope_resolve
+from reports.scope import (
+    PRESETS,
+    Scope,
+    ScopeRefused,
+    Viewer,
+    default_period,
+    period_preset,
+    scope_resolve,
+)
 
 FILTERS = ("period", "from", "to", "pipeline", "department", "employee")
 
@@ -27,17 +36,18 @@ def viewer_of(session: AppSession) -> Viewer:
     return Viewer(session.role, session.user_crm_id, session.department_ids)
 
 
-def scope_from_query(query, portal: Portal, viewer: Viewer) -> Scope:
-    """BadFilter for malformed filters, ScopeRefused for someone else's data."""
+def scope_from_query(query, portal: Portal, viewer: Viewer, *, report: str = "") -> Scope:
+    """BadFilter for malformed filters, ScopeRefused for someone else's data; with no
+    period asked for, the report's default one."""
     today = timezone.now().astimezone(ZoneInfo(portal.time_zone)).date()
-    preset = query.get("period") or "month"
+    preset = query.get("period") or default_period(report)
     if preset not in PRESETS:
         raise BadFilter(_("Unknown period %(value)r") % {"value": preset})
     start, end = period_preset(preset, today)
     if preset == "custom":
         start, end = _date(query, "from") or start, _date(query, "to") or end
     try:
-        return scope_resolve(
+        scope = scope_resolve(
             portal,
             viewer,
             start=start,
@@ -50,6 +60,8 @@ def scope_from_query(query, portal: Portal, viewer: Viewer) -> Scope:
         raise
     except ValueError as error:  # an unknown department, a period that ends before it starts
         raise BadFilter(str(error)) from error
+    # "All time" means the window, so reaching its start is no clamp to warn about.
+    return replace(scope, requested_start=None) if preset == "all" else scope
 
 
 def _int(query, name: str) -> int | None:

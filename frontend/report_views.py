@@ -39,6 +39,7 @@ from reports.scope import (
     Scope,
     ScopeRefused,
     Viewer,
+    default_period,
     plan_rights,
     scope_resolve,
     visible_departments,
@@ -53,8 +54,8 @@ def _viewer(request: HttpRequest) -> Viewer:
     return viewer_of(request.app_session)
 
 
-def _scope(request: HttpRequest) -> Scope:
-    return scope_from_query(request.GET, request.portal, _viewer(request))
+def _scope(request: HttpRequest, report: str = "") -> Scope:
+    return scope_from_query(request.GET, request.portal, _viewer(request), report=report)
 
 
 def _guarded(view):
@@ -93,7 +94,7 @@ def _query(request: HttpRequest, *, session: bool = True, **changes) -> str:
 def report_page(request: HttpRequest, name: str) -> HttpResponse:
     if name not in REPORTS:
         raise Http404(name)
-    scope = _scope(request)
+    scope = _scope(request, name)
     if request.GET.get("format") == "xlsx":
         return _xlsx(request, name, scope, REPORTS[name](scope))
     # A page lists the longest-idle first; the export and the API hold every row.
@@ -121,7 +122,7 @@ def report_drill(request: HttpRequest, name: str) -> HttpResponse:
     what = request.GET.get("what", "")
     if name not in REPORTS or what not in WHAT:
         raise BadFilter(_("Nothing to list for %(what)r") % {"what": what})
-    scope = _scope(request)
+    scope = _scope(request, name)
     if request.GET.get("format") == "xlsx":
         return _xlsx(request, f"{name}-{what}", scope, {"rows": drill(scope, what)["rows"]})
     listing = drill(scope, what, limit=DRILL_LIMIT)
@@ -143,7 +144,7 @@ def report_drill(request: HttpRequest, name: str) -> HttpResponse:
 def forgotten_notify_view(request: HttpRequest) -> HttpResponse:
     if request.app_session.role == Role.MANAGER:
         return _plain(403, _("Only a head of sales or an administrator can send reminders."))
-    scope = _scope(request)
+    scope = _scope(request, "forgotten")
     sent = forgotten_notify(scope)
     message = _("Reminders sent to %(people)d employees about %(deals)d deals.") % {
         "people": len(sent),
@@ -184,7 +185,7 @@ def _context(request: HttpRequest, name: str, scope: Scope) -> dict:
         "session_token": request.app_session_token,
         "bx24_js": settings.BITRIX24_JS_API_URL,
         "presets": PRESETS,
-        "period": request.GET.get("period") or "month",
+        "period": request.GET.get("period") or default_period(name),
         "pipelines": Pipeline.objects.for_portal(portal).order_by("sort", "name"),
         "departments": visible_departments(portal, viewer),
         "employees": employees.filter(active=True),

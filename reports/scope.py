@@ -73,7 +73,14 @@ class Scope:
         ) % {"day": self.start.isoformat(), "asked": self.requested_start.isoformat()}
 
 
-PRESETS = ("today", "week", "month", "last_month", "quarter", "custom")
+PRESETS = ("today", "week", "month", "last_month", "quarter", "last_90", "all", "custom")
+# What a report shows when no period is asked for: the forgotten report counts what was
+# created in its period, so a month's first days would show nothing forgotten.
+DEFAULT_PERIODS = {"forgotten": "last_90"}
+
+
+def default_period(report: str) -> str:
+    return DEFAULT_PERIODS.get(report, "month")
 
 
 def period_preset(name: str, today: date) -> tuple[date, date]:
@@ -87,6 +94,10 @@ def period_preset(name: str, today: date) -> tuple[date, date]:
     if name == "quarter":
         first_month = 3 * ((today.month - 1) // 3) + 1
         return today.replace(month=first_month, day=1), today
+    if name == "last_90":
+        return today - timedelta(days=89), today
+    if name == "all":  # as far back as the tier's window reaches
+        return date.min, today
     return today.replace(day=1), today  # "month", the default
 
 

@@ -213,3 +213,39 @@ def test_the_daily_digest_goes_out_once_at_its_time(installed, bitrix24):
     assert sent and len(bitrix24.control.notifications()) - sent_before == len(sent)
     assert portal_digest_send(installed, now=after) is None
     assert installed.pk not in portals_digest_due(now=after)
+
+
+@pytest.mark.django_db
+def test_forgotten_shows_the_last_90_days_unless_asked_for_everything_forgotten_now(
+    client, installed, bitrix24
+):
+    from datetime import date, timedelta
+
+    from reports.forgotten import forgotten
+    from reports.scope import Viewer, scope_resolve
+
+    token = _token(open_app(client, bitrix24, user_id=1))
+    today = timezone.now().astimezone(ZoneInfo(installed.time_zone)).date()
+    recent = scope_resolve(installed, Viewer.operator(), start=today - timedelta(days=89),
+                           end=today)  # fmt: skip
+    everything = scope_resolve(installed, Viewer.operator(), start=date.min, end=today)
+
+    def forgotten_deals(scope) -> int:
+        return sum(row["forgotten_deals"] for row in forgotten(scope)["by_employee"])
+
+    assert forgotten_deals(everything) > forgotten_deals(recent)
+
+    page = _get(client, "/app/reports/forgotten/", token).content.decode()
+    start = (today - timedelta(days=89)).strftime("%d.%m.%Y")
+    assert f"созданных {start} — {today.strftime('%d.%m.%Y')}" in page
+    assert "Показать всё забытое сейчас" in page and 'value="last_90" selected' in page
+    api = _get(client, "/api/reports/forgotten/", token).json()
+    assert sum(row["forgotten_deals"] for row in api["by_employee"]) == forgotten_deals(recent)
+    drill = _get(client, "/api/reports/forgotten/drill/?what=forgotten_deals", token).json()
+    assert drill["total"] == forgotten_deals(recent)
+
+    every = _get(client, "/app/reports/forgotten/?period=all", token).content.decode()
+    assert "Всё, что забыто сейчас" in every and 'id="clamp-notice"' not in every
+    api = _get(client, "/api/reports/forgotten/?period=all", token).json()
+    assert sum(row["forgotten_deals"] for row in api["by_employee"]) == forgotten_deals(everything)
+    assert not api.get("clamped_from")
