@@ -94,3 +94,29 @@ def test_big_numbers_stay_inside_their_cards(live_portal, browser_page, width):
     page.screenshot(path=screenshot_path(f"tv-big-numbers-{width}.png"), full_page=True)
     assert overflowing == []
     assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_drill_list_opens_over_the_report_where_the_number_was_clicked(live_portal, browser_page):
+    page = browser_page
+    page.goto(f"{live_portal.url}/crm-host/?user=1")
+    app = page.frame_locator("iframe#app")
+    app.locator(".tabs").get_by_text("Эффективность").click()
+    app.locator("#report table").first.wait_for(timeout=30_000)
+    number = app.locator("#report table.report-table").first.locator("tfoot a").last
+    clicked = number.evaluate("a => a.getBoundingClientRect().bottom + window.scrollY")
+    number.click()
+    panel = app.locator("#drill .drill-card")
+    panel.wait_for(timeout=15_000)
+    top = panel.evaluate("card => card.getBoundingClientRect().top + window.scrollY")
+    assert 0 <= top - clicked <= 40, (clicked, top)  # under the number, not pages below
+    page.screenshot(path=screenshot_path("drill-panel.png"), full_page=True)
+    frame = page.frame(name="app")
+    assert frame.evaluate("location.hash").startswith("#drill=")
+
+    # The address reopens it; Escape closes it and forgets it.
+    frame.evaluate("location.reload()")
+    app.locator("#drill .drill-card").wait_for(timeout=15_000)
+    page.keyboard.press("Escape")
+    app.locator("#drill .drill-card").wait_for(state="detached", timeout=5_000)
+    assert page.frame(name="app").evaluate("location.hash") == ""

@@ -149,5 +149,46 @@
     fit();
   });
 
+  // Drill-down lists open where the eye is: a panel over the report just below the number
+  // that was clicked (the frame is as tall as the page, so "fixed" would mean its top), with
+  // its address in the location's hash so a reload or a shared link opens it again.
+  var drillAnchor = 0;
+  document.body.addEventListener("htmx:beforeRequest", function (event) {
+    var target = event.detail.target;
+    if (!target || target.id !== "drill") return;
+    drillAnchor = event.detail.elt.getBoundingClientRect().bottom + window.scrollY;
+  });
+  document.body.addEventListener("htmx:afterSwap", function (event) {
+    var panel = event.detail.target;
+    if (!panel || panel.id !== "drill" || !panel.firstElementChild) return;
+    var top = Math.max(0, drillAnchor + 6);
+    panel.style.top = top + "px";
+    document.body.style.minHeight = top + panel.offsetHeight + 16 + "px";
+    var info = event.detail.pathInfo || {};
+    var path = info.finalRequestPath || info.requestPath;
+    if (path) history.replaceState(history.state, "", "#drill=" + encodeURIComponent(path));
+    var close = panel.querySelector("[data-drill-close]");
+    if (close) close.focus({ preventScroll: true });
+  });
+  function drillClose() {
+    var panel = document.getElementById("drill");
+    if (!panel || !panel.firstElementChild) return;
+    panel.innerHTML = "";
+    document.body.style.minHeight = "";
+    history.replaceState(history.state, "", location.pathname + location.search);
+  }
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-drill-close]")) drillClose();
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") drillClose();
+  });
+  window.addEventListener("load", function () {
+    var match = location.hash.match(/^#drill=(.+)$/);
+    if (match && window.htmx && document.getElementById("drill")) {
+      htmx.ajax("GET", decodeURIComponent(match[1]), { target: "#drill", swap: "innerHTML" });
+    }
+  });
+
   if (window.BX24 && BX24.init) BX24.init(fit);
 })();
