@@ -25,7 +25,7 @@ from frontend.report_request import FILTERS, BadFilter, scope_from_query, viewer
 from frontend.session import Role, app_session_required
 from reports.catalog import REPORTS
 from reports.drill import WHAT, drill
-from reports.efficiency import COLUMNS, DYNAMICS, efficiency_dynamics
+from reports.efficiency import COLUMN_GROUPS, COLUMNS, DYNAMICS, efficiency_dynamics
 from reports.export import report_xlsx
 from reports.forgotten import COUNTS as FORGOTTEN_COUNTS
 from reports.forgotten import forgotten
@@ -45,6 +45,8 @@ from reports.scope import (
     visible_departments,
 )
 
+# What a page's address carries besides the filters.
+PAGE_PARAMS = (*FILTERS, "sort")
 LIST_LIMIT = 200
 DRILL_LIMIT = 500
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -80,7 +82,7 @@ def _plain(status: int, message: str) -> HttpResponse:
 def _query(request: HttpRequest, *, session: bool = True, **changes) -> str:
     """The current filters (with `changes`) as a query string, carrying the session for
     addresses a browser opens by itself (downloads, a reload); HTMX sends it as a header."""
-    params = {key: request.GET.get(key, "") for key in FILTERS}
+    params = {key: request.GET.get(key, "") for key in PAGE_PARAMS}
     params |= changes
     params = {key: value for key, value in params.items() if value not in ("", None)}
     if session:
@@ -101,7 +103,7 @@ def report_page(request: HttpRequest, name: str) -> HttpResponse:
     data = forgotten(scope, limit=LIST_LIMIT) if name == "forgotten" else REPORTS[name](scope)
     context = _context(request, name, scope) | {"data": data}
     if name == "efficiency":
-        context |= _efficiency_context(request, scope)
+        context |= _efficiency_context(request, scope, data)
     if name == "forgotten":
         context |= _forgotten_context(data)
     if name == "plan":
@@ -193,12 +195,16 @@ def _context(request: HttpRequest, name: str, scope: Scope) -> dict:
         # Built once and without the session: a year's table has thousands of these links.
         "drill_base": f"{reverse('report-drill', args=[name])}?{_query(request, session=False)}",
         "export_query": _query(request, format="xlsx"),
-        "filter_values": {key: request.GET.get(key, "") for key in FILTERS},
+        "filter_values": {key: request.GET.get(key, "") for key in PAGE_PARAMS},
     }
 
 
-def _efficiency_context(request: HttpRequest, scope: Scope) -> dict:
+def _efficiency_context(request: HttpRequest, scope: Scope, data: dict) -> dict:
     metric = request.GET.get("metric") or "won_sum"
+    sort = request.GET.get("sort") or "-won_sum"  # the best sellers first
+    column, descending = sort.removeprefix("-"), sort.startswith("-")
+    if column not in (*COLUMNS, "name"):
+        raise BadFilter(_("Unknown column to sort by: %(value)r") % {"value": sort})
     grain = request.GET.get("grain") or "month"
     if metric not in DYNAMICS or grain not in ("month", "quarter"):
         raise BadFilter(_("Unknown metric or grain"))
@@ -211,6 +217,12 @@ def _efficiency_context(request: HttpRequest, scope: Scope) -> dict:
     )
     return {
         "columns": [(column, column_label(column)) for column in COLUMNS],
+        "column_groups": [
+            (column_label(group), len(keys)) for group, keys in COLUMN_GROUPS.items()
+        ],
+        "rows": _sorted_rows(data["employees"], column, descending),
+        "sort": sort,
+        "sort_query": _query(request, sort=""),
         "dynamics": dynamics,
         "dynamics_metrics": [(m, column_label(m)) for m in DYNAMICS],
         "metric": metric,
@@ -271,6 +283,16 @@ def _forgotten_context(data: dict) -> dict:
         "by_employee_title": by_employee,
         "count_columns": [(key, column_label(key)) for key in FORGOTTEN_COUNTS],
     }
+
+
+def _sorted_rows(rows: list[dict], column: str, descending: bool) -> list[dict]:
+    """Rows by `column`, empty values (a rate without deals) last either way, then by name."""
+    if column == "name":
+        return sorted(rows, key=lambda row: row["name"].casefold(), reverse=descending)
+    present = [row for row in rows if row[column] is not None]
+    present.sort(key=lambda row: row["name"].casefold())
+    present.sort(key=lambda row: row[column], reverse=descending)
+    return present + [row for row in rows if row[column] is None]
 
 
 def _render(request: HttpRequest, template: str, context: dict) -> HttpResponse:

@@ -18,9 +18,14 @@ from reports.scope import Scope
 
 KINDS = {"call": "calls", "meeting": "meetings", "email": "emails", "task": "tasks",
          "other": "other"}  # fmt: skip
-COLUMNS = ["activity_points", "activity_index", *KINDS.values(), "leads_in_work", "won_count",
-           "won_sum", "avg_check", "win_rate", "cycle_days", "lost_count", "lost_sum",
-           "in_work_count", "in_work_sum"]  # fmt: skip
+# The columns in the groups a head of sales reads them by.
+COLUMN_GROUPS = {
+    "activity": ["activity_points", "activity_index", *KINDS.values()],
+    "leads": ["leads_in_work"],
+    "deals": ["won_count", "lost_count", "win_rate", "cycle_days", "in_work_count"],
+    "money": ["won_sum", "avg_check", "lost_sum", "in_work_sum"],
+}
+COLUMNS = [column for columns in COLUMN_GROUPS.values() for column in columns]
 ACTIVITY_FACTS = [f"activity_{kind}" for kind in KINDS]
 # Metrics whose month-to-month dynamics can be charted, and the aggregates each is made of.
 DYNAMICS = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 LABELS = {
     "id": _("ID"),
@@ -25,6 +26,8 @@ LABELS = {
     "lost_sum": _("Lost, sum"),
     "in_work_count": _("Deals in work"),
     "in_work_sum": _("In work, sum"),
+    "activity": pgettext_lazy("column group", "Activity"),
+    "money": _("Money"),
     "forgotten_deals": _("Forgotten deals"),
     "forgotten_deals_sum": _("Forgotten deals, sum"),
     "no_next_step_deals": _("Deals without a next step"),

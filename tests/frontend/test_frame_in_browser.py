@@ -120,3 +120,30 @@ def test_a_drill_list_opens_over_the_report_where_the_number_was_clicked(live_po
     page.keyboard.press("Escape")
     app.locator("#drill .drill-card").wait_for(state="detached", timeout=5_000)
     assert page.frame(name="app").evaluate("location.hash") == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_efficiency_table_keeps_names_in_view_and_sorts_by_its_headers(
+    live_portal, browser_page
+):
+    page = browser_page
+    page.goto(f"{live_portal.url}/crm-host/?user=1")
+    app = page.frame_locator("iframe#app")
+    app.locator(".tabs").get_by_text("Эффективность").click()
+    table = app.locator("table.efficiency-table")
+    table.wait_for(timeout=30_000)
+    assert table.locator("th[aria-sort=descending]").inner_text().startswith("Выиграно, сумма")
+
+    wrap = app.locator("#report .table-wrap").first
+    wrap.evaluate("box => { box.scrollLeft = box.scrollWidth; }")
+    name = table.locator("tbody tr td").first
+    offset = name.evaluate(
+        "td => td.getBoundingClientRect().left"
+        " - td.closest('.table-wrap').getBoundingClientRect().left"
+    )
+    assert abs(offset) <= 2  # the name column stayed while the numbers scrolled
+    page.screenshot(path=screenshot_path("efficiency-scrolled.png"))
+
+    with page.expect_response(lambda r: "sort=-calls" in r.url):
+        table.locator("th a", has_text="Звонки").click()
+    app.locator("table.efficiency-table th[aria-sort=descending]", has_text="Звонки").wait_for()

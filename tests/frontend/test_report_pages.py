@@ -249,3 +249,37 @@ def test_forgotten_shows_the_last_90_days_unless_asked_for_everything_forgotten_
     api = _get(client, "/api/reports/forgotten/?period=all", token).json()
     assert sum(row["forgotten_deals"] for row in api["by_employee"]) == forgotten_deals(everything)
     assert not api.get("clamped_from")
+
+
+@pytest.mark.django_db
+def test_efficiency_sorts_by_won_sum_unless_asked_and_keeps_the_sort_in_the_address(
+    client, installed, bitrix24
+):
+    token = _token(open_app(client, bitrix24, user_id=1))
+
+    def names(query: str) -> list[str]:
+        body = _get(client, f"/app/reports/efficiency/?{PERIOD}{query}", token).content.decode()
+        return re.findall(r'class="employee"[^>]*>([^<]+)</a>', body)
+
+    from reports.efficiency import efficiency
+    from reports.scope import Viewer, period_preset, scope_resolve
+
+    today = timezone.now().astimezone(ZoneInfo(installed.time_zone)).date()
+    start, end = period_preset("quarter", today)
+    rows = efficiency(scope_resolve(installed, Viewer.operator(), start=start, end=end))
+    rows = rows["employees"]
+    by_won = sorted(rows, key=lambda r: r["name"].casefold())
+    by_won.sort(key=lambda r: r["won_sum"], reverse=True)
+    assert names("") == [r["name"] for r in by_won]
+    assert names("&sort=name") == sorted((r["name"] for r in rows), key=str.casefold)
+    rated = [r for r in rows if r["win_rate"] is not None]
+    assert names("&sort=win_rate")[: len(rated)] == [
+        r["name"] for r in sorted(sorted(rated, key=lambda r: r["name"].casefold()),
+                                  key=lambda r: r["win_rate"])
+    ]  # fmt: skip
+    partial = _get(client, f"/app/reports/efficiency/?{PERIOD}&sort=-calls", token,
+                   HX_Request="true", HX_Target="report")  # fmt: skip
+    assert "sort=-calls" in partial["HX-Push-Url"]
+    assert 'aria-sort="descending"' in partial.content.decode()
+    bad = _get(client, f"/app/reports/efficiency/?{PERIOD}&sort=salary", token)
+    assert bad.status_code == 400 and "salary" in bad.content.decode()
