@@ -13,6 +13,7 @@ from django.db.models import Q
 from crmapp.models import Employee
 from reports.facts import STATE_DAY
 from reports.models import NO_EMPLOYEE, ReportSettings
+from reports.people import employee_labels
 from reports.rollup import facts_summed, facts_where
 from reports.scope import Scope
 
@@ -113,7 +114,8 @@ def _employees(scope: Scope, with_numbers: set[int]) -> dict[int, str]:
     if scope.employees is not None:
         employees = employees.filter(crm_id__in=scope.employees)
     listed = employees.filter(Q(active=True) | Q(crm_id__in=with_numbers))
-    names = dict(listed.order_by("name").values_list("crm_id", "name"))
+    labels = employee_labels(scope.portal, listed.values_list("crm_id", flat=True))
+    names = dict(sorted(labels.items(), key=lambda item: (item[1].casefold(), item[0])))
     if NO_EMPLOYEE in with_numbers:
         names[NO_EMPLOYEE] = "—"
     return names

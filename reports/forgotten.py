@@ -17,6 +17,7 @@ from crmapp.models import Deal, Employee, Lead
 from integrations.registry import card_url
 from reports.models import ReportSettings
 from reports.paging import rows_slice
+from reports.people import employee_labels
 from reports.rollup import facts_summed, facts_where
 from reports.scope import Scope
 
@@ -194,11 +195,7 @@ def _by_employee(scope: Scope, deal_idle: Q, lead_idle: Q) -> list[dict]:
         numbers = counts[_id(row.pop("responsible__crm_id"))]
         for key, value in row.items():
             numbers[key] += float(value or 0) if key == "forgotten_deals_sum" else value
-    names = dict(
-        Employee.objects.for_portal(scope.portal)
-        .filter(crm_id__in=[int(i) for i in counts if i is not None])
-        .values_list("crm_id", "name")
-    )
+    names = employee_labels(scope.portal, [int(i) for i in counts if i is not None])
     rows = [
         {"id": crm_id, "name": names.get(int(crm_id), "") if crm_id else "—"} | _finish(numbers)
         for crm_id, numbers in counts.items()

@@ -28,6 +28,7 @@ from reports.models import (
     PlanLevel,
     PlanMetric,
 )
+from reports.people import employee_labels
 from reports.plans import bonus_earned, bonus_rules, month_start, plan_value_show
 from reports.rollup import facts_summed, facts_where
 from reports.scope import Scope
@@ -381,9 +382,10 @@ def plan_period(scope: Scope, metric: str) -> dict:
         return {"level": level, "id": str(crm_id), "name": name, "pipelines": pipelines} | figures
 
     people = data["people"]
+    labels = employee_labels(scope.portal, people)
     listed = sorted(
         {c for (lv, c, _p) in summed if lv == PlanLevel.EMPLOYEE},
-        key=lambda c: (people[c].name, c),
+        key=lambda c: (labels[c].casefold(), c),
     )
     shown = {department.crm_id for department, _members in data["departments"]}
     groups, placed = [], set()
@@ -397,14 +399,14 @@ def plan_period(scope: Scope, metric: str) -> dict:
             line(PlanLevel.DEPARTMENT, department.crm_id, department.name, members)
             | {
                 "depth": depth,
-                "employees": [line(PlanLevel.EMPLOYEE, c, people[c].name, [c]) for c in direct],
+                "employees": [line(PlanLevel.EMPLOYEE, c, labels[c], [c]) for c in direct],
             }
         )
     return {
         "metric": metric,
         "departments": groups,
         "employees": [
-            line(PlanLevel.EMPLOYEE, c, people[c].name, [c]) for c in listed if c not in placed
+            line(PlanLevel.EMPLOYEE, c, labels[c], [c]) for c in listed if c not in placed
         ],
         "totals": _line_figures(total, metric, working, None, ALL),
     }
@@ -468,9 +470,9 @@ def plan_today(scope: Scope, metric: str, *, today: date) -> dict:
             "pace": round(100 * numbers.fact(metric) / expected, 2) if expected else None,
         }
 
-    people = data["people"]
+    labels = employee_labels(scope.portal, data["people"])
     employees = [
-        {"id": str(crm_id), "name": people[crm_id].name} | figures(numbers, today_won[crm_id])
+        {"id": str(crm_id), "name": labels[crm_id]} | figures(numbers, today_won[crm_id])
         for m, level, crm_id, pipeline, numbers in data["entries"]
         if m == month and level == PlanLevel.EMPLOYEE and pipeline == key
     ]

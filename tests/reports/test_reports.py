@@ -264,3 +264,19 @@ def test_a_fired_owners_forgotten_deals_go_to_his_head_and_say_so(installed, bit
         if head is not None:
             to_head = [n["message"] for n in notes if n["user_id"] == head]
             assert any(f"Сделки сотрудника {who.name} (больше не работает)" in m for m in to_head)
+
+
+@pytest.mark.django_db
+def test_namesakes_are_told_apart_by_their_departments(portal_a, portal_b):
+    from reports.people import employee_labels
+
+    moscow = Department.objects.create(portal=portal_a, crm_id=1, name="Москва")
+    kazan = Department.objects.create(portal=portal_a, crm_id=2, name="Казань")
+    for crm_id, name, department in [(1, "Анна Егорова", moscow), (2, "Анна Егорова", kazan),
+                                     (3, "Иван Петров", moscow)]:  # fmt: skip
+        Employee.objects.create(portal=portal_a, crm_id=crm_id, name=name, department=department)
+    Employee.objects.create(portal=portal_b, crm_id=9, name="Иван Петров")  # another portal's
+
+    assert employee_labels(portal_a, [1, 2, 3]) == {
+        1: "Анна Егорова (Москва)", 2: "Анна Егорова (Казань)", 3: "Иван Петров",
+    }  # fmt: skip
