@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from crmapp.models import Pipeline
 from crmapp.selectors import portal_summary
-from frontend.rendering import app_render
+from frontend.rendering import app_refusal, app_render
 from frontend.report_request import viewer_of
 from frontend.session import Role, app_session_required
 from reports.models import ALL_PIPELINES, PlanLevel, PlanMetric, TvLink
@@ -65,14 +65,15 @@ def _editor(view):
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         rights = plan_rights(request.portal, viewer_of(request.app_session))
         if not rights.any:
-            return _plain(403, _("Only a head of sales or an administrator can edit plans."))
+            message = _("Only a head of sales or an administrator can edit plans.")
+            return app_refusal(request, 403, message)
         request.plan_rights = rights
         try:
             return view(request, *args, **kwargs)
         except PlanError as error:
             return _plain(400, str(error))
         except PermissionError:
-            return _plain(403, _("This plan belongs to another department."))
+            return app_refusal(request, 403, _("This plan belongs to another department."))
 
     wrapped.__name__ = view.__name__
     return wrapped
@@ -81,7 +82,7 @@ def _editor(view):
 def _admin(view):
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if request.app_session.role != Role.ADMIN:
-            return _plain(403, _("Only the portal's administrator can change this."))
+            return app_refusal(request, 403, _("Only the portal's administrator can change this."))
         return view(request, *args, **kwargs)
 
     wrapped.__name__ = view.__name__

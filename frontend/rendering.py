@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from crmapp.framing import frame_for_portal
 from crmapp.models import Portal
+from crmapp.selectors import portal_page_summary
 
 
 def app_render(
@@ -19,3 +21,22 @@ def app_render(
         response = render(request, template, context, status=status)
     response["X-App-Session"] = request.app_session_token
     return frame_for_portal(response, portal)
+
+
+def app_refusal(request: HttpRequest, status: int, message: str) -> HttpResponse:
+    """A refused request inside the frame, framed like every page (a DENY frame would show a
+    blank box): an HTMX request gets the sentence, shown where the user acted; a page load
+    gets the app's page saying it."""
+    if request.htmx:
+        response = HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+        response["X-App-Session"] = request.app_session_token
+        return frame_for_portal(response, request.portal)
+    context = {
+        "portal": request.portal,
+        "message": message,
+        "summary": portal_page_summary(request.portal, now=timezone.now()),
+        "session": request.app_session,
+        "session_token": request.app_session_token,
+        "bx24_js": settings.BITRIX24_JS_API_URL,
+    }
+    return app_render(request, request.portal, "frontend/app_refusal.html", context, status=status)

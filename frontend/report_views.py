@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from crmapp.models import Employee, Pipeline
 from crmapp.selectors import import_progress, portal_page_summary
-from frontend.rendering import app_render
+from frontend.rendering import app_refusal, app_render
 from frontend.report_request import FILTERS, BadFilter, scope_from_query, viewer_of
 from frontend.session import Role, app_session_required
 from reports.catalog import REPORTS
@@ -67,16 +67,13 @@ def _guarded(view):
         try:
             return view(request, *args, **kwargs)
         except BadFilter as error:
-            return _plain(400, str(error))
+            return app_refusal(request, 400, str(error))
         except ScopeRefused:
-            return _plain(403, _("You can see only your own numbers (and your departments')."))
+            message = _("You can see only your own numbers (and your departments').")
+            return app_refusal(request, 403, message)
 
     wrapped.__name__ = view.__name__
     return wrapped
-
-
-def _plain(status: int, message: str) -> HttpResponse:
-    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
 
 
 def _query(request: HttpRequest, *, session: bool = True, **changes) -> str:
@@ -145,7 +142,8 @@ def report_drill(request: HttpRequest, name: str) -> HttpResponse:
 @_guarded
 def forgotten_notify_view(request: HttpRequest) -> HttpResponse:
     if request.app_session.role == Role.MANAGER:
-        return _plain(403, _("Only a head of sales or an administrator can send reminders."))
+        message = _("Only a head of sales or an administrator can send reminders.")
+        return app_refusal(request, 403, message)
     scope = _scope(request, "forgotten")
     sent = forgotten_notify(scope)
     message = _("Reminders sent to %(people)d employees about %(deals)d deals.") % {

@@ -13,7 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from crmapp.selectors import portal_page_summary
-from frontend.rendering import app_render
+from frontend.rendering import app_refusal, app_render
 from frontend.session import Role, app_session_required
 from reports.efficiency import KINDS
 from reports.models import ReportSettings
@@ -54,10 +54,8 @@ class ReportSettingsForm(forms.Form):
 def report_settings(request: HttpRequest) -> HttpResponse:
     portal = request.portal
     if request.app_session.role != Role.ADMIN:
-        return HttpResponse(
-            _("Only the portal's administrator can change the settings."),
-            status=403,
-            content_type="text/plain; charset=utf-8",
+        return app_refusal(
+            request, 403, _("Only the portal's administrator can change the settings.")
         )
     current = ReportSettings.of(portal)
     initial = {"lead_days": current.lead_days, "deal_days": current.deal_days,

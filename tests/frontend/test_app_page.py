@@ -111,3 +111,24 @@ def test_the_overviews_counts_follow_the_import_to_its_end(client, installed, bi
     assert leads and "hx-trigger" not in poll
     shown = re.search(r"Лиды</div><div class=\"value\">([^<]+)<", poll).group(1)
     assert int(shown.replace("\u00a0", "").replace(" ", "")) == leads
+
+
+@pytest.mark.django_db
+def test_a_refused_page_is_framed_like_every_page_and_says_why(client, connected, bitrix24):
+    head = (
+        Department.objects.for_portal(connected).exclude(head=None).exclude(head__crm_id=1).first()
+    ).head
+    others = Employee.objects.for_portal(connected).exclude(department=head.department)
+    token = _token(open_app(client, bitrix24, user_id=head.crm_id))
+    stranger = others.exclude(crm_id=head.crm_id).first()
+
+    for url, words in [
+        (f"/app/reports/efficiency/?employee={stranger.crm_id}", "только ваши показатели"),
+        ("/app/settings/", "администратор"),
+    ]:
+        page = client.get(url, headers={"X-App-Session": token})
+        assert page.status_code == 403, url
+        assert page["Content-Security-Policy"] == f"frame-ancestors https://{connected.domain}"
+        assert "X-Frame-Options" not in page
+        body = page.content.decode()
+        assert words in body and 'class="tabs"' in body, url

@@ -147,3 +147,20 @@ def test_the_efficiency_table_keeps_names_in_view_and_sorts_by_its_headers(
     with page.expect_response(lambda r: "sort=-calls" in r.url):
         table.locator("th a", has_text="Звонки").click()
     app.locator("table.efficiency-table th[aria-sort=descending]", has_text="Звонки").wait_for()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_page_shows_its_message_inside_the_crm(live_portal, browser_page):
+    from crmapp.models import Portal
+    from tests.frontend.test_report_pages import _manager
+
+    page = browser_page
+    manager = _manager(Portal.objects.get())
+    page.goto(f"{live_portal.url}/crm-host/?user={manager.crm_id}")
+    app = page.frame_locator("iframe#app")
+    app.locator(".tabs").wait_for(timeout=30_000)
+    frame = page.frame(name="app")
+    token = frame.evaluate("document.querySelector('meta[name=app-session]').content")
+    frame.goto(f"{live_portal.url}/app/settings/?s={token}")
+    app.get_by_text("Менять настройки может только администратор портала.").wait_for(timeout=10_000)
+    page.screenshot(path=screenshot_path("refused-page-manager.png"))
