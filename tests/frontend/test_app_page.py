@@ -132,3 +132,18 @@ def test_a_refused_page_is_framed_like_every_page_and_says_why(client, connected
         assert "X-Frame-Options" not in page
         body = page.content.decode()
         assert words in body and 'class="tabs"' in body, url
+
+
+@pytest.mark.django_db
+def test_the_trial_is_said_once_and_a_banner_only_in_its_last_days(client, connected, bitrix24):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    page = open_app(client, bitrix24).content.decode()
+    assert page.count("Затем бесплатный тариф") == 1  # the badge's title, no banner
+    assert 'id="trial-notice"' in page and 'id="trial-ending"' not in page
+    with time_machine.travel(timezone.now() + timedelta(days=12), tick=False):
+        late = open_app(client, bitrix24).content.decode()
+    assert 'id="trial-ending"' in late
