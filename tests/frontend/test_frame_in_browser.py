@@ -132,7 +132,7 @@ def test_the_efficiency_table_keeps_names_in_view_and_sorts_by_its_headers(
     app.locator(".tabs").get_by_text("Эффективность").click()
     table = app.locator("table.efficiency-table")
     table.wait_for(timeout=30_000)
-    assert table.locator("th[aria-sort=descending]").inner_text().startswith("Выиграно, сумма")
+    assert table.locator("th[aria-sort=descending]").inner_text().startswith("Сумма успешных")
 
     wrap = app.locator("#report .table-wrap").first
     wrap.evaluate("box => { box.scrollLeft = box.scrollWidth; }")

@@ -74,7 +74,7 @@ def test_a_head_of_sales_edits_the_plan_in_the_crm_and_a_manager_cannot(live_por
     # A manager sees his score, not the editor.
     manager = _manager(portal)
     app = _open_plan(page, live_portal.url, manager.crm_id)
-    assert app.get_by_text("Ваш счёт в этом месяце").count() == 1
+    assert app.get_by_text("Ваши итоги месяца").count() == 1
     assert app.get_by_text("Редактировать план").count() == 0
     page.screenshot(path=screenshot_path("plan-manager.png"), full_page=True)
     token = page.frame(name="app").evaluate(

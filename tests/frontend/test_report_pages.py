@@ -283,3 +283,17 @@ def test_efficiency_sorts_by_won_sum_unless_asked_and_keeps_the_sort_in_the_addr
     assert 'aria-sort="descending"' in partial.content.decode()
     bad = _get(client, f"/app/reports/efficiency/?{PERIOD}&sort=salary", token)
     assert bad.status_code == 400 and "salary" in bad.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_pages_speak_as_sales_people_do(client, connected, bitrix24):
+    manager = _manager(connected)
+    mine = _get(
+        client, "/app/reports/efficiency/", _token(open_app(client, bitrix24, manager.crm_id))
+    )
+    body = mine.content.decode()
+    assert "<h1>Моя эффективность</h1>" in body
+    assert "Сумма успешных" in body and "Проваленные" in body
+    assert "Выиграно" not in body and "Проиграно" not in body
+    admin = _get(client, "/app/reports/efficiency/", _token(open_app(client, bitrix24, 1)))
+    assert "<h1>Эффективность менеджеров</h1>" in admin.content.decode()
