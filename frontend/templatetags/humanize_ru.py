@@ -64,3 +64,12 @@ def plain_number(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+@register.filter
+def input_number(value) -> str:
+    """A number for an input field, written as people type it back: 20 000 000 and
+    9 000 000,50 (the plan parser reads both); empty for no value."""
+    if value is None or value == "":
+        return ""
+    return number(value)

@@ -50,7 +50,7 @@ def test_a_head_of_sales_edits_the_plan_in_the_crm_and_a_manager_cannot(live_por
     )
     # The department's default follows its employees' sum.
     department_cell = app.locator(f"#cell-department-{department.crm_id}-{month} input")
-    expect(department_cell).to_have_attribute("placeholder", "150000")
+    expect(department_cell).to_have_attribute("placeholder", "150\u00a0000")
 
     cell = app.locator(f"#cell-employee-{mine.crm_id}-{month} input")
     cell.fill("-5")

@@ -32,6 +32,9 @@
   }
   if (window.ResizeObserver) new ResizeObserver(fit).observe(document.body);
 
+  // Numbers on charts as on the page: 100 000 000 in Russian, 100,000,000 in English.
+  var locale = document.documentElement.lang || "ru";
+
   // Charts are described by the server (data-chart JSON) and drawn after every swap.
   function charts() {
     if (!window.Chart) return;
@@ -46,7 +49,8 @@
         var color = colors[index % colors.length];
         var axis = one.axis || "y";
         scales[axis] = { position: axis === "y" ? "left" : "right", beginAtZero: true,
-          grid: { drawOnChartArea: axis === "y" } };
+          grid: { drawOnChartArea: axis === "y" },
+          ticks: { callback: function (value) { return value.toLocaleString(locale); } } };
         return { label: one.label, data: one.values, type: one.type || "line", yAxisID: axis,
           borderColor: color, backgroundColor: one.type === "bar" ? color + "99" : color + "26",
           fill: one.type !== "bar" && series.length === 1, tension: .25 };
@@ -57,7 +61,7 @@
         options: { maintainAspectRatio: false, interaction: { mode: "index", intersect: false },
           scales: scales,
           plugins: { tooltip: { callbacks: { label: function (item) {
-            return item.dataset.label + ": " + (item.raw === null ? "—" : item.raw.toLocaleString());
+            return item.dataset.label + ": " + (item.raw === null ? "—" : item.raw.toLocaleString(locale));
           } } } } }
       });
     });
