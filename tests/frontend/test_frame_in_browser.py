@@ -115,7 +115,9 @@ def test_a_drill_list_opens_over_the_report_where_the_number_was_clicked(live_po
     assert frame.evaluate("location.hash").startswith("#drill=")
 
     # The address reopens it; Escape closes it and forgets it.
-    frame.evaluate("location.reload()")
+    # Wait for the reloaded page's own drill request, not the panel of the page before it.
+    with page.expect_response(lambda r: "/drill/" in r.url, timeout=30_000):
+        frame.evaluate("location.reload()")
     app.locator("#drill .drill-card").wait_for(timeout=15_000)
     page.keyboard.press("Escape")
     app.locator("#drill .drill-card").wait_for(state="detached", timeout=5_000)
