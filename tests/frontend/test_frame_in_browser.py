@@ -7,6 +7,7 @@ import pytest
 
 from reports.models import ReportSettings
 from tests.conftest import screenshot_path, wait_until
+from tests.frontend.test_reports_in_browser import _open_report
 
 
 def _frame_height(page) -> int:
@@ -24,10 +25,7 @@ def test_the_frame_shrinks_and_refusals_are_shown_where_the_user_acted(live_port
     from crmapp.models import Portal
 
     page = browser_page
-    page.goto(f"{live_portal.url}/crm-host/?user=1")
-    app = page.frame_locator("iframe#app")
-    app.locator(".tabs").get_by_text("Эффективность").click()
-    app.locator("#report table").first.wait_for(timeout=30_000)
+    app = _open_report(page, live_portal.url, 1, "Эффективность")
     assert wait_until(lambda: abs(_frame_height(page) - _content_height(app)) <= 2, timeout=10)
     long_page = _frame_height(page)
 
@@ -99,10 +97,7 @@ def test_big_numbers_stay_inside_their_cards(live_portal, browser_page, width):
 @pytest.mark.django_db(transaction=True)
 def test_a_drill_list_opens_over_the_report_where_the_number_was_clicked(live_portal, browser_page):
     page = browser_page
-    page.goto(f"{live_portal.url}/crm-host/?user=1")
-    app = page.frame_locator("iframe#app")
-    app.locator(".tabs").get_by_text("Эффективность").click()
-    app.locator("#report table").first.wait_for(timeout=30_000)
+    app = _open_report(page, live_portal.url, 1, "Эффективность")
     number = app.locator("#report table.report-table").first.locator("tfoot a").last
     clicked = number.evaluate("a => a.getBoundingClientRect().bottom + window.scrollY")
     number.click()
@@ -129,11 +124,8 @@ def test_the_efficiency_table_keeps_names_in_view_and_sorts_by_its_headers(
     live_portal, browser_page
 ):
     page = browser_page
-    page.goto(f"{live_portal.url}/crm-host/?user=1")
-    app = page.frame_locator("iframe#app")
-    app.locator(".tabs").get_by_text("Эффективность").click()
+    app = _open_report(page, live_portal.url, 1, "Эффективность")
     table = app.locator("table.efficiency-table")
-    table.wait_for(timeout=30_000)
     assert table.locator("th[aria-sort=descending]").inner_text().startswith("Сумма успешных")
 
     wrap = app.locator("#report .table-wrap").first
