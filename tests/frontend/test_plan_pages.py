@@ -98,7 +98,7 @@ def test_a_head_edits_his_departments_plan_cell_by_cell(client, connected, bitri
         token,
         {"level": "employee", "id": mine.crm_id, "metric": "won_sum", "year": month[:4]},
     )
-    assert filled.status_code == 200
+    assert filled.status_code == 200 and "не тронуты" in filled.text
     assert Plan.objects.for_portal(connected).filter(target_crm_id=mine.crm_id).count() >= 1
 
 
@@ -181,6 +181,7 @@ def test_the_admin_sets_bonus_rules_and_a_revocable_sales_floor_link(
     rule = {
         "metric": "won_count",
         "min_completion": "80",
+        "reach_unit": "fact",
         "reach_0": "10",
         "bonus_0": "5000",
         "reach_1": "15",
@@ -193,6 +194,17 @@ def test_the_admin_sets_bonus_rules_and_a_revocable_sales_floor_link(
 
     saved = BonusRule.objects.for_portal(connected).get(metric="won_count")
     assert saved.tiers == [{"reach": 10, "bonus": 5000_00}, {"reach": 15, "bonus": 9000_00}]
+    # The form says what a threshold is; one without it is refused and changes nothing.
+    unsaid = _post(client, "/app/plan/bonus/", token, rule | {"reach_unit": ""})
+    assert unsaid.status_code == 400 and "% от плана" in unsaid.content.decode()
+    assert _post(client, "/app/plan/bonus/", token, rule | {"reach_unit": "percent",
+                 "reach_1": "120,5", "bonus_1": "9000"}).status_code == 200  # fmt: skip
+    saved = BonusRule.objects.for_portal(connected).get(metric="won_count")
+    assert (saved.reach_unit, saved.tiers[1]["reach"]) == ("percent", 12050)
+    bad_percent = _post(client, "/app/plan/bonus/", token, rule | {"reach_unit": "percent",
+                        "reach_0": "lots"})  # fmt: skip
+    assert bad_percent.status_code == 400 and "120" in bad_percent.content.decode()
+    assert BonusRule.objects.for_portal(connected).get(metric="won_count").tiers == saved.tiers
 
     created = _post(client, "/app/plan/tv/", token, {"name": "Office"})
     assert created.status_code == 200
