@@ -23,6 +23,7 @@ from crmapp.selectors import import_progress, portal_page_summary
 from frontend.rendering import app_refusal, app_render
 from frontend.report_request import FILTERS, BadFilter, scope_from_query, viewer_of
 from frontend.session import Role, app_session_required
+from frontend.templatetags.humanize_ru import period
 from reports.catalog import REPORTS
 from reports.drill import WHAT, drill
 from reports.efficiency import COLUMN_GROUPS, COLUMNS, DYNAMICS, efficiency_dynamics
@@ -227,7 +228,7 @@ def _efficiency_context(request: HttpRequest, scope: Scope, data: dict) -> dict:
         "grain": grain,
         "chart": json.dumps(
             {
-                "labels": dynamics["periods"],
+                "labels": [period(label) for label in dynamics["periods"]],
                 "label": str(column_label(metric)),
                 "values": dynamics["totals"],
             }
@@ -259,7 +260,7 @@ def _plan_context(request: HttpRequest, scope: Scope) -> dict:
         "can_edit": plan_rights(scope.portal, viewer).any,
         "chart": json.dumps(
             {
-                "labels": dynamics["periods"],
+                "labels": [period(label) for label in dynamics["periods"]],
                 "datasets": [
                     {"label": str(_("Plan")), "values": dynamics["plan"], "type": "bar"},
                     {"label": str(_("Fact")), "values": dynamics["fact"], "type": "bar"},

@@ -297,3 +297,30 @@ def test_the_pages_speak_as_sales_people_do(client, connected, bitrix24):
     assert "Выиграно" not in body and "Проиграно" not in body
     admin = _get(client, "/app/reports/efficiency/", _token(open_app(client, bitrix24, 1)))
     assert "<h1>Эффективность менеджеров</h1>" in admin.content.decode()
+
+
+def test_periods_read_in_the_pages_language():
+    from django.utils import translation
+
+    from frontend.templatetags.humanize_ru import period
+
+    with translation.override("ru"):
+        assert [period("2026-01"), period("2025 Q3"), period("всё")] == [
+            "Янв 2026", "3 кв. 2025", "всё",
+        ]  # fmt: skip
+    with translation.override("en"):
+        assert [period("2026-05"), period("2025 Q3")] == ["May 2026", "Q3 2025"]
+
+
+@pytest.mark.django_db
+def test_the_dynamics_headers_and_chart_say_months_not_keys(client, connected, bitrix24):
+    from django.utils import translation
+
+    from frontend.templatetags.humanize_ru import period
+
+    admin = _token(open_app(client, bitrix24, 1))
+    body = _get(client, "/app/reports/efficiency/?period=quarter&grain=month", admin).text
+    month = timezone.now().astimezone(ZoneInfo(connected.time_zone)).strftime("%Y-%m")
+    assert month not in re.sub(r"\d{4}-\d{2}-\d{2}", "", body)  # nor in the chart's labels
+    with translation.override("ru"):
+        assert f">{period(month)}<" in body
