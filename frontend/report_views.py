@@ -173,8 +173,12 @@ def _context(request: HttpRequest, name: str, scope: Scope) -> dict:
     portal, now = request.portal, timezone.now()
     viewer = _viewer(request)
     employees = Employee.objects.for_portal(portal).order_by("name")
-    if scope.employees is not None and viewer.role != Viewer.ADMIN:
-        allowed = scope_resolve(portal, viewer, start=scope.start, end=scope.end).employees
+    # The employee list is the chosen department's (else everyone the viewer may see).
+    department = scope.filters.get("department")
+    if scope.employees is not None and (viewer.role != Viewer.ADMIN or department is not None):
+        allowed = scope_resolve(
+            portal, viewer, start=scope.start, end=scope.end, department=department
+        ).employees
         employees = employees.filter(crm_id__in=allowed)
     return {
         "portal": portal,

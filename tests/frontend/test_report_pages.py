@@ -324,3 +324,40 @@ def test_the_dynamics_headers_and_chart_say_months_not_keys(client, connected, b
     assert month not in re.sub(r"\d{4}-\d{2}-\d{2}", "", body)  # nor in the chart's labels
     with translation.override("ru"):
         assert f">{period(month)}<" in body
+
+
+@pytest.mark.django_db
+def test_the_employee_list_follows_the_department_and_a_pipeline_says_what_it_leaves(
+    client, connected, bitrix24
+):
+    admin = _token(open_app(client, bitrix24, 1))
+    department = (  # a department below the top one, so that it is not everyone
+        Department.objects.for_portal(connected)
+        .filter(employees__active=True, parent__isnull=False)
+        .distinct()
+        .first()
+    )
+    body = _get(client, f"/app/reports/efficiency/?department={department.crm_id}", admin).text
+
+    def employees_listed(page: str) -> set[int]:
+        listed = re.search(r'<select name="employee">(.*?)</select>', page, re.S).group(1)
+        return {int(i) for i in re.findall(r'<option value="(\d+)"', listed)}
+
+    shown = employees_listed(body)
+    within, grown = {department.pk}, True
+    while grown:  # the department and all below it
+        below = set(Department.objects.for_portal(connected).filter(parent__in=within)
+                    .values_list("pk", flat=True))  # fmt: skip
+        within, grown = within | below, not below <= within
+    members = set(
+        Employee.objects.for_portal(connected)
+        .filter(department__in=within)
+        .values_list("crm_id", flat=True)
+    )
+    assert shown and shown <= members
+    everyone = _get(client, "/app/reports/efficiency/", admin).text
+    assert employees_listed(everyone) > shown
+    assert 'data-note="activity-pipeline"' not in everyone
+    pipeline = re.search(r'<select name="pipeline">.*?<option value="(\d+)"', everyone, re.S)
+    chosen = _get(client, f"/app/reports/efficiency/?pipeline={pipeline.group(1)}", admin).text
+    assert 'data-note="activity-pipeline"' in chosen
