@@ -224,6 +224,12 @@ def _efficiency_context(request: HttpRequest, scope: Scope, data: dict) -> dict:
             (column_label(group), len(keys)) for group, keys in COLUMN_GROUPS.items()
         ],
         "rows": _sorted_rows(data["employees"], column, descending),
+        "fired": {
+            str(crm_id)
+            for crm_id in Employee.objects.for_portal(scope.portal)
+            .filter(active=False, crm_id__in=[row["id"] for row in data["employees"]])
+            .values_list("crm_id", flat=True)
+        },
         "sort": sort,
         "sort_query": _query(request, sort=""),
         "dynamics": dynamics,

@@ -118,6 +118,9 @@ class ReportSettings(PortalOwned):
     # Local time (portal time zone) of the daily forgotten-deals digest; null = off.
     digest_at = models.TimeField(null=True, blank=True)
     digest_sent_on = models.DateField(null=True, blank=True)
+    # Who takes part in the sales reports (CRM ids); both empty = whoever sells.
+    participant_departments = models.JSONField(default=list, blank=True)
+    participant_employees = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

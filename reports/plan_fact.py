@@ -28,7 +28,7 @@ from reports.models import (
     PlanLevel,
     PlanMetric,
 )
-from reports.people import employee_labels
+from reports.people import employee_labels, report_people
 from reports.plans import bonus_earned, bonus_rules, month_start, plan_value_show
 from reports.rollup import facts_summed, facts_where
 from reports.scope import Scope
@@ -493,11 +493,19 @@ def plan_today(scope: Scope, metric: str, *, today: date) -> dict:
             "pace": round(100 * numbers.planned[metric] / expected, 2) if expected else None,
         }
 
-    labels = employee_labels(scope.portal, data["people"])
-    employees = [
-        {"id": str(crm_id), "name": labels[crm_id]} | figures(numbers, today_won[crm_id])
+    mine = [
+        (crm_id, numbers)
         for m, level, crm_id, pipeline, numbers in data["entries"]
         if m == month and level == PlanLevel.EMPLOYEE and pipeline == key
+    ]
+    # The ranking is of those who take part (Settings); a plan makes anyone take part.
+    shown = report_people(
+        scope, {c for c, n in mine if n.won_qty or any(v is not None for v in n.plan.values())}
+    )
+    employees = [
+        {"id": str(crm_id), "name": shown[crm_id]} | figures(numbers, today_won[crm_id])
+        for crm_id, numbers in mine
+        if crm_id in shown
     ]
     employees.sort(key=lambda row: (-(row["fact"] or 0), row["name"]))
     totals_today = (sum(q for q, _c in today_won.values()), sum(c for _q, c in today_won.values()))

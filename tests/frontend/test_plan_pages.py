@@ -212,9 +212,12 @@ def test_the_admin_sets_bonus_rules_and_a_revocable_sales_floor_link(
     screen = client.get(f"/tv/{link.token}/")
     assert screen.status_code == 200
     assert "frame-ancestors" not in screen.get("Content-Security-Policy", "")
-    assert Employee.objects.for_portal(connected).filter(active=True).first().name in (
-        screen.content.decode()
-    )
+    seller = Employee.objects.for_portal(connected).filter(active=True).first()
+    assert seller.name not in screen.text  # nothing sold, no plan: not in the ranking yet
+    cell = {"month": _month(connected), "level": "employee", "id": seller.crm_id,
+            "metric": "won_sum", "value": "100"}  # fmt: skip
+    assert _post(client, "/app/plan/cell/", token, cell).status_code == 200
+    assert seller.name in client.get(f"/tv/{link.token}/").text
     # Another portal's admin cannot revoke it; its own admin can, and the screen goes dark.
     other = make_portal()
     foreign = TvLink.objects.create(portal=other, token="x" * 40, created_at=timezone.now())

@@ -361,3 +361,44 @@ def test_the_employee_list_follows_the_department_and_a_pipeline_says_what_it_le
     pipeline = re.search(r'<select name="pipeline">.*?<option value="(\d+)"', everyone, re.S)
     chosen = _get(client, f"/app/reports/efficiency/?pipeline={pipeline.group(1)}", admin).text
     assert 'data-note="activity-pipeline"' in chosen
+
+
+@pytest.mark.django_db
+def test_who_takes_part_in_the_sales_reports(client, installed, bitrix24):
+    """By default whoever sold in the window (not a director with nothing); the admin can
+    choose departments and people in Settings; a fired seller is marked."""
+    from reports.models import ReportSettings
+
+    director = Employee.objects.create(portal=installed, crm_id=9001, name="Директор Без Сделок")
+    admin = _token(open_app(client, bitrix24, 1))
+    body = _get(client, "/app/reports/efficiency/?period=quarter", admin).text
+    listed = _get(client, "/api/reports/efficiency/?period=quarter", admin).json()["employees"]
+    rows = {int(row["id"]): row["name"] for row in listed}
+    assert director.crm_id not in rows and f">{director.name}</a>" not in body
+    fired = Employee.objects.for_portal(installed).filter(active=False, crm_id__in=rows)
+    assert fired, "the sandbox plants fired owners with deals"
+    for person in fired:
+        assert re.search(re.escape(rows[person.crm_id]) + r'</a> <span class="fired">', body)
+    assert body.count('<span class="fired">') == len(fired)
+
+    department = Department.objects.for_portal(installed).filter(
+        employees__active=True, parent__isnull=False).first()  # fmt: skip
+    form = {"lead_days": "3", "deal_days": "14", "digest_at": "", "weight_call": "1",
+            "weight_meeting": "1", "weight_email": "1", "weight_task": "1", "weight_other": "0",
+            "participant_departments": [str(department.crm_id)],
+            "participant_employees": [str(director.crm_id)]}  # fmt: skip
+    assert client.post("/app/settings/", form, headers={"X-App-Session": admin}).status_code == 200
+    chosen = ReportSettings.of(installed)
+    assert (chosen.participant_departments, chosen.participant_employees) == (
+        [department.crm_id], [director.crm_id],
+    )  # fmt: skip
+    data = _get(client, "/api/reports/efficiency/?period=quarter", admin).json()
+    rows = {int(row["id"]) for row in data["employees"]}
+    members = set(Employee.objects.for_portal(installed).filter(department=department)
+                  .values_list("crm_id", flat=True))  # fmt: skip
+    assert director.crm_id in rows and rows - {director.crm_id} <= members
+
+    unknown = form | {"participant_employees": ["123456789"]}
+    refused = client.post("/app/settings/", unknown, headers={"X-App-Session": admin})
+    assert refused.status_code == 400
+    assert ReportSettings.of(installed).participant_employees == [director.crm_id]
