@@ -7,6 +7,7 @@ while the session lasts) and goes through `scope_resolve`, where the role rules 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -260,6 +261,10 @@ def _plan_context(request: HttpRequest, scope: Scope) -> dict:
     start = month_add(scope.end.replace(day=1), -11)
     history = scope_resolve(scope.portal, viewer, start=start, end=scope.end, **scope.filters)
     dynamics = plan_dynamics(history, metric, grain=grain)
+    last_month = scope_resolve(
+        scope.portal, viewer, start=month_add(today.replace(day=1), -1),
+        end=today.replace(day=1) - timedelta(days=1), **scope.filters,
+    )  # fmt: skip
     return {
         "metric": metric,
         "grain": grain,
@@ -268,6 +273,9 @@ def _plan_context(request: HttpRequest, scope: Scope) -> dict:
         "today": plan_today(this_month, metric, today=today),
         "dynamics": dynamics,
         "can_edit": plan_rights(scope.portal, viewer).any,
+        "completion_charts": _completion_charts(
+            plan_period(this_month, metric), plan_period(last_month, metric)
+        ),
         "chart": json.dumps(
             {
                 "labels": [period(label) for label in dynamics["periods"]],
@@ -285,12 +293,60 @@ def _plan_context(request: HttpRequest, scope: Scope) -> dict:
     }
 
 
+def _completion_charts(now: dict, before: dict) -> list[tuple[str, str]]:
+    """Completion this month beside last month's, by department and by employee: where a
+    plan exists in either month."""
+
+    def rows(table: dict) -> tuple[dict, dict]:
+        departments = {row["id"]: row for row in table["departments"]}
+        people = [*table["employees"]]
+        for group in table["departments"]:
+            people += group["employees"]
+        return departments, {row["id"]: row for row in people}
+
+    charts = []
+    for title, current, previous in zip(
+        (_("Completion by department"), _("Completion by employee")),
+        rows(now),
+        rows(before),
+        strict=True,
+    ):
+        planned = [
+            key
+            for key, row in current.items()
+            if row["plan"] is not None or previous.get(key, {}).get("plan") is not None
+        ]
+        if not planned:
+            continue
+        spec = {
+            "labels": [current[key]["name"] for key in planned],
+            "datasets": [
+                {"label": str(_("This month, %")), "type": "bar",
+                 "values": [current[key]["completion"] for key in planned]},
+                {"label": str(_("Last month, %")), "type": "bar",
+                 "values": [previous.get(key, {}).get("completion") for key in planned]},
+            ],
+        }  # fmt: skip
+        charts.append((title, json.dumps(spec)))
+    return charts
+
+
 def _forgotten_context(data: dict) -> dict:
     by_employee = _("By employee")
+    departments = [row for row in data["by_department"] if row.get("id")]
+    chart = {
+        "labels": [row["name"] for row in departments],
+        "datasets": [
+            {"label": str(column_label(key)), "type": "bar",
+             "values": [row[key] for row in departments]}
+            for key in ("forgotten_deals", "no_next_step_deals", "forgotten_leads")
+        ],
+    }  # fmt: skip
     return {
         "tables": [(by_employee, data["by_employee"]), (_("By department"), data["by_department"])],
         "by_employee_title": by_employee,
         "count_columns": [(key, column_label(key)) for key in FORGOTTEN_COUNTS],
+        "department_chart": json.dumps(chart) if len(departments) > 1 else None,
     }
 
 

@@ -51,6 +51,7 @@ class ReportSettingsForm(forms.Form):
             choices=[(d.crm_id, d.name) for d in departments],
             coerce=int,
             required=False,
+            widget=forms.CheckboxSelectMultiple,
         )
         self.fields["participant_employees"] = forms.TypedMultipleChoiceField(
             label=_("…and people (none chosen: everyone who sells)"),
@@ -60,6 +61,7 @@ class ReportSettingsForm(forms.Form):
             ],
             coerce=int,
             required=False,
+            widget=forms.CheckboxSelectMultiple,
         )
         for kind in KINDS:
             self.fields[f"weight_{kind}"] = forms.IntegerField(

@@ -3,6 +3,9 @@ as the CRM opens them for an admin, a department head and a manager."""
 
 from __future__ import annotations
 
+import html
+import json
+import re
 from io import BytesIO
 from zoneinfo import ZoneInfo
 
@@ -34,6 +37,12 @@ def _head(portal) -> tuple[int, Department]:
         if len(rights.employees) < everyone:
             return department.head.crm_id, department
     raise AssertionError("the sandbox has no head of a part of the company")
+
+
+def _charts(body: str) -> list[tuple[str, dict]]:
+    """(aria-label, spec) of every chart on a page."""
+    found = re.findall(r'<canvas data-chart="([^"]+)" aria-label="([^"]+)"', body)
+    return [(html.unescape(label), json.loads(html.unescape(spec))) for spec, label in found]
 
 
 def _post(client, url: str, token: str, data: dict, **extra):
@@ -244,6 +253,14 @@ def test_the_plan_page_shows_plan_fact_pace_and_dynamics_to_each_role(client, in
     assert page.status_code == 200
     body = page.content.decode()
     assert "data-chart" in body and 'data-expands="d-' in body
+    # Completion by employee, this month beside last: the planned employee, 7 this month.
+    charts = dict(_charts(body))
+    by_employee = charts["Выполнение плана по сотрудникам"]
+    assert [d["label"] for d in by_employee["datasets"]] == ["Этот месяц, %", "Прошлый месяц, %"]
+    index = by_employee["labels"].index(manager.name)
+    assert by_employee["labels"] == [manager.name]  # only where a plan exists
+    assert by_employee["datasets"][1]["values"][index] is None  # no plan last month
+    assert "Выполнение плана по отделам" in charts
 
     own = _token(open_app(client, bitrix24, user_id=manager.crm_id))
     page = client.get("/app/reports/plan/?metric=won_count", headers={"X-App-Session": own})

@@ -402,3 +402,16 @@ def test_who_takes_part_in_the_sales_reports(client, installed, bitrix24):
     refused = client.post("/app/settings/", unknown, headers={"X-App-Session": admin})
     assert refused.status_code == 400
     assert ReportSettings.of(installed).participant_employees == [director.crm_id]
+
+
+@pytest.mark.django_db
+def test_forgotten_draws_its_split_by_department(client, installed, bitrix24):
+    from tests.frontend.test_plan_pages import _charts
+
+    admin = _token(open_app(client, bitrix24, 1))
+    body = _get(client, "/app/reports/forgotten/?period=all", admin).text
+    chart = dict(_charts(body))["Забытые по отделам"]
+    data = _get(client, "/api/reports/forgotten/?period=all", admin).json()
+    departments = [row for row in data["by_department"] if row.get("id")]
+    assert chart["labels"] == [row["name"] for row in departments]
+    assert chart["datasets"][0]["values"] == [row["forgotten_deals"] for row in departments]
