@@ -26,6 +26,7 @@ from crmapp.selectors import portal_summary
 from frontend.rendering import app_refusal, app_render
 from frontend.report_request import viewer_of
 from frontend.session import Role, app_session_required
+from reports.labels import column_label
 from reports.models import ALL_PIPELINES, PlanLevel, PlanMetric, ReachUnit, TvLink
 from reports.plans import (
     PlanError,
@@ -138,7 +139,11 @@ def _context(request: HttpRequest, selection: dict, **extra) -> dict:
         "pipelines": Pipeline.objects.for_portal(portal).order_by("sort", "name"),
         "selection": selection,
         "pipeline_value": "" if selection["pipeline"] == ALL_PIPELINES else selection["pipeline"],
-        "metrics": [(PlanMetric.WON_SUM, _("Won, sum")), (PlanMetric.WON_COUNT, _("Won, count"))],
+        "metrics": [
+            (PlanMetric.WON_SUM, _("Won, sum")),
+            (PlanMetric.WON_COUNT, _("Won, count")),
+            *((metric, column_label(metric)) for metric in PlanMetric.values[2:]),
+        ],
         "years": range(_today(request).year - 2, _today(request).year + 2),
         "grid": _grid(request, selection),
         "query": f"year={selection['year']}&metric={selection['metric']}"

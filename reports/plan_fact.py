@@ -23,6 +23,7 @@ from reports.models import (
     ALL_PIPELINES,
     NO_EMPLOYEE,
     NO_PIPELINE,
+    UNPIPELINED_METRICS,
     DayFact,
     Plan,
     PlanLevel,
@@ -33,25 +34,37 @@ from reports.plans import bonus_earned, bonus_rules, month_start, plan_value_sho
 from reports.rollup import facts_summed, facts_where
 from reports.scope import Scope
 
-METRICS = (PlanMetric.WON_SUM, PlanMetric.WON_COUNT)
+METRICS = tuple(PlanMetric)
+# The aggregate each plan metric's fact is counted from (REPORTS.md "Activity plan").
+FACT_OF = {
+    PlanMetric.WON_SUM: "deal_won",
+    PlanMetric.WON_COUNT: "deal_won",
+    PlanMetric.DEALS_CREATED: "deal_created",
+    PlanMetric.CALLS: "activity_call",
+    PlanMetric.MEETINGS: "activity_meeting",
+}
+COUNTED = {fact: metric for metric, fact in FACT_OF.items() if fact != "deal_won"}
 ALL = None  # the pipeline key of "all pipelines" in the report's rows
 # One good day is not a pace: on day 2 a single sale read "pace 1 100 %" in big green.
 PACE_FROM_WORKING_DAY = 3
 
 
 class _Numbers:
-    """Plan, won, repeat and bonus of one month × target × pipeline key.
+    """Plan, won, repeat, the counted activity and bonus of one month × target × pipeline
+    key.
 
     `planned` is the part of the fact that a plan covers: a total whose plan is typed for
     only some of its people is completed by their fact, not by everyone's (a company plan
     of one department against the whole company's sales read 2 240 %)."""
 
-    __slots__ = ("bonus", "plan", "planned", "repeat_cents", "repeat_qty", "won_cents", "won_qty")
+    __slots__ = ("bonus", "counted", "plan", "planned", "repeat_cents", "repeat_qty",
+                 "won_cents", "won_qty")  # fmt: skip
 
     def __init__(self) -> None:
         self.plan: dict[str, int | None] = dict.fromkeys(METRICS)
         self.planned: dict[str, int] = dict.fromkeys(METRICS, 0)
         self.bonus: dict[str, int | None] = dict.fromkeys(METRICS)
+        self.counted: dict[str, int] = dict.fromkeys(COUNTED.values(), 0)
         self.won_qty = self.won_cents = self.repeat_qty = self.repeat_cents = 0
 
     def add(self, other: _Numbers, *, plans: bool = True) -> None:
@@ -63,6 +76,8 @@ class _Numbers:
         self.won_cents += other.won_cents
         self.repeat_qty += other.repeat_qty
         self.repeat_cents += other.repeat_cents
+        for metric, qty in other.counted.items():
+            self.counted[metric] += qty
 
     def plan_add(self, other: _Numbers, metric: str) -> None:
         self.plan[metric] = _add(self.plan[metric], other.plan[metric])
@@ -74,7 +89,17 @@ class _Numbers:
         self.planned[metric] = self.fact(metric)
 
     def fact(self, metric: str) -> int:
+        if metric in self.counted:
+            return self.counted[metric]
         return self.won_cents if metric == PlanMetric.WON_SUM else self.won_qty
+
+    def won_add(self, qty: int, cents: int) -> None:
+        self.won_qty += qty
+        self.won_cents += cents
+
+    def counted_add(self, counts: dict[str, int]) -> None:
+        for metric, qty in counts.items():
+            self.counted[metric] += qty
 
     def repeat(self, metric: str) -> int:
         return self.repeat_cents if metric == PlanMetric.WON_SUM else self.repeat_qty
@@ -94,7 +119,7 @@ def plan_fact(scope: Scope) -> dict:
     if scope.employees is not None:
         employees = employees.filter(crm_id__in=scope.employees)
     people = {e.crm_id: e for e in employees.select_related("department")}
-    won, repeat = _won(scope), _repeat(scope)
+    won, repeat, counted = _won(scope), _repeat(scope), _counted(scope)
     plans: dict[tuple, int] = {}
     planned_pipelines: dict[tuple, set] = defaultdict(set)
     plan_rows = Plan.objects.for_portal(portal).filter(month__in=months)
@@ -114,14 +139,17 @@ def plan_fact(scope: Scope) -> dict:
         keys = planned_pipelines[(month, level, target)].copy()
         for member in members:
             keys |= set(won.get((month, member), ()))
+            keys |= set(counted.get((month, member), ())) - {NO_PIPELINE}
         return [ALL, *sorted(key for key in keys if key is not ALL)]
 
     def person(month: date, crm_id: int, pipeline) -> _Numbers:
         numbers = _Numbers()
         for p, (qty, cents) in won.get((month, crm_id), {}).items():
             if pipeline is ALL or p == pipeline:
-                numbers.won_qty += qty
-                numbers.won_cents += cents
+                numbers.won_add(qty, cents)
+        for p, counts in counted.get((month, crm_id), {}).items():
+            if pipeline is ALL or p == pipeline:
+                numbers.counted_add(counts)
         for p, (qty, cents) in repeat.get((month, crm_id), {}).items():
             if pipeline is ALL or p == pipeline:
                 numbers.repeat_qty += qty
@@ -178,7 +206,9 @@ def plan_fact(scope: Scope) -> dict:
             for pipeline in pipeline_keys(month, PlanLevel.DEPARTMENT, department.crm_id, members):
                 total = found_departments[(department.crm_id, pipeline)]
                 entries.append((month, PlanLevel.DEPARTMENT, department.crm_id, pipeline, total))
-        totals[month] = _scope_total(month, scope, entries[first:], departments, numbers, won)
+        totals[month] = _scope_total(
+            month, scope, entries[first:], departments, numbers, (won, counted)
+        )
     return {
         "months": months,
         "entries": entries,
@@ -188,7 +218,7 @@ def plan_fact(scope: Scope) -> dict:
     }
 
 
-def _scope_total(month, scope, entries, departments, numbers, won) -> _Numbers:
+def _scope_total(month, scope, entries, departments, numbers, facts) -> _Numbers:
     """The plan of the top departments shown plus that of everyone outside them; the fact
     of everyone in scope (with deals nobody is responsible for, when the scope is all).
     `entries` are the month's."""
@@ -208,10 +238,13 @@ def _scope_total(month, scope, entries, departments, numbers, won) -> _Numbers:
                 for metric in METRICS:
                     total.plan_add(found, metric)
     if scope.employees is None:
+        won, counted = facts
         for p, (qty, cents) in won.get((month, NO_EMPLOYEE), {}).items():
             if key is ALL or p == key:
-                total.won_qty += qty
-                total.won_cents += cents
+                total.won_add(qty, cents)
+        for p, counts in counted.get((month, NO_EMPLOYEE), {}).items():
+            if key is ALL or p == key:
+                total.counted_add(counts)
     return total
 
 
@@ -271,6 +304,22 @@ def _won(scope: Scope) -> dict[tuple[date, int], dict[int, tuple[int, int]]]:
         if qty or cents:
             won[(month_start(month), employee)][pipeline] = (qty, cents)
     return dict(won)
+
+
+def _counted(scope: Scope) -> dict[tuple[date, int], dict[int, dict[str, int]]]:
+    """{(month, employee): {pipeline: {plan metric: count}}} of the counted plan metrics
+    (deals created, calls, meetings), from the aggregates; activities are NO_PIPELINE's."""
+    totals = facts_summed(
+        scope.portal, start=scope.start, end=scope.end,
+        where=facts_where(scope, list(COUNTED)),
+        keys=("employee_crm_id", "pipeline_crm_id", "metric"), by_month=True,
+    )  # fmt: skip
+    counted: dict[tuple[date, int], dict[int, dict[str, int]]] = defaultdict(dict)
+    for (month, employee, pipeline, fact), (qty, _cents, _seconds) in totals.items():
+        if qty:
+            by_pipeline = counted[(month_start(month), employee)]
+            by_pipeline.setdefault(pipeline, {})[COUNTED[fact]] = qty
+    return dict(counted)
 
 
 def won_deals(scope: Scope):
@@ -462,21 +511,22 @@ def working_days(month: date) -> list[date]:
     ]
 
 
-def plan_today(scope: Scope, metric: str, *, today: date) -> dict:
+def plan_today(scope: Scope, metric: str, *, today: date, data: dict | None = None) -> dict:
     """Today in this month, by employee: the month's plan, the day plan, the fact today and
     so far, completion, pace (the fact so far against the plan for the working days gone)
-    and the bonus. `scope` must cover this month (its first day to today)."""
+    and the bonus. `scope` must cover this month (its first day to today); `data`, the
+    scope's `plan_fact` when the caller reads several metrics."""
     month = today.replace(day=1)
     days = working_days(month)
     elapsed = sum(1 for day in days if day <= today)
     paced = elapsed >= PACE_FROM_WORKING_DAY
-    data = plan_fact(scope)
+    data = data or plan_fact(scope)
     key = scope.pipeline if scope.pipeline is not None else ALL
     today_won: dict[int, tuple[int, int]] = defaultdict(lambda: (0, 0))
-    rows = DayFact.objects.for_portal(scope.portal).filter(metric="deal_won", day=today)
+    rows = DayFact.objects.for_portal(scope.portal).filter(metric=FACT_OF[metric], day=today)
     if scope.employees is not None:
         rows = rows.filter(employee_crm_id__in=scope.employees)
-    if scope.pipeline is not None:
+    if scope.pipeline is not None and metric not in UNPIPELINED_METRICS:
         rows = rows.filter(pipeline_crm_id=scope.pipeline)
     for row in rows.values("employee_crm_id").annotate(qty=Sum("qty"), cents=Sum("amount_cents")):
         today_won[row["employee_crm_id"]] = (row["qty"], row["cents"])
@@ -500,7 +550,7 @@ def plan_today(scope: Scope, metric: str, *, today: date) -> dict:
     ]
     # The ranking is of those who take part (Settings); a plan makes anyone take part.
     shown = report_people(
-        scope, {c for c, n in mine if n.won_qty or any(v is not None for v in n.plan.values())}
+        scope, {c for c, n in mine if n.fact(metric) or any(v is not None for v in n.plan.values())}
     )
     employees = [
         {"id": str(crm_id), "name": shown[crm_id]} | figures(numbers, today_won[crm_id])

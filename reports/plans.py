@@ -23,6 +23,7 @@ from crmapp.models import Department, Employee, Pipeline, Portal
 from crmapp.tiers import window_start
 from reports.models import (
     ALL_PIPELINES,
+    UNPIPELINED_METRICS,
     BonusRule,
     Plan,
     PlanChange,
@@ -102,14 +103,12 @@ def plan_value_parse(metric: str, text) -> int | None:
         )
     if number < 0:
         raise PlanError(_("A plan cannot be negative."))
-    count = metric == PlanMetric.WON_COUNT
+    count = metric != PlanMetric.WON_SUM
     if number > (MAX_COUNT if count else Decimal(MAX_SUM_CENTS) / 100):
         raise PlanError(_("This plan is too large."))
     if count:
         if number != number.to_integral_value():
-            raise PlanError(
-                _("The number of deals is a whole number, not %(value)s.") % {"value": typed}
-            )
+            raise PlanError(_("A count is a whole number, not %(value)s.") % {"value": typed})
         return int(number)
     cents = number * 100
     if cents != cents.to_integral_value():
@@ -121,7 +120,9 @@ def plan_value_show(metric: str, value: int | None) -> float | int | None:
     """A stored value as people read it: money with two decimals, a count as is."""
     if value is None:
         return None
-    return round(value / 100, 2) if metric == PlanMetric.WON_SUM else value
+    if metric == PlanMetric.WON_SUM:
+        return round(value / 100, 2)
+    return value if isinstance(value, int) else round(value, 2)  # a day's share of a count
 
 
 def metric_parse(text: str) -> str:
@@ -179,7 +180,10 @@ def plan_cell_check(
         raise PlanError(_("Unknown employee or department %(value)r.") % {"value": target})
     if not rights.allows(level, target):
         raise PermissionError(target)
-    return Cell(month, level, target, pipeline, metric_parse(metric))
+    metric = metric_parse(metric)
+    if metric in UNPIPELINED_METRICS and pipeline != ALL_PIPELINES:
+        raise PlanError(_("Calls and meetings belong to no pipeline: plan them for all pipelines."))
+    return Cell(month, level, target, pipeline, metric)
 
 
 # -- services ------------------------------------------------------------------------------

@@ -213,6 +213,50 @@ def test_plan_vs_fact_equals_the_mirror_with_department_defaults_repeat_sales_an
 
 
 @pytest.mark.django_db
+def test_activity_plan_metrics_count_as_the_mirror_and_every_employee_has_every_metric(installed):
+    """Deals created, completed calls and meetings: last month's fact per employee equals a
+    count straight from the mirror, with a row for every metric whether planned or not."""
+    from crmapp.models import Activity
+
+    portal = installed
+    previous = month_add(_today(portal).replace(day=1), -1)
+    span = _month_span(portal, previous)
+    created = Counter(Deal.objects.for_portal(portal).filter(created_at__range=span)
+                      .values_list("responsible__crm_id", flat=True))  # fmt: skip
+    done = Activity.objects.for_portal(portal).filter(completed=True, completed_at__range=span)
+    calls = Counter(done.filter(kind="call").values_list("responsible__crm_id", flat=True))
+    meetings = Counter(done.filter(kind="meeting").values_list("responsible__crm_id", flat=True))
+    caller = max(calls, key=calls.get)
+    _set(portal, previous, "employee", caller, "calls", 40)
+    with pytest.raises(PlanError):  # calls belong to no pipeline
+        plan_cell_check(portal, plan_rights(portal, Viewer.operator()), month=previous,
+                        level="employee", target=caller, pipeline=0, metric="calls")  # fmt: skip
+
+    last = month_add(previous, 1) - timedelta(days=1)
+    report = plan(scope_resolve(portal, Viewer.operator(), start=previous, end=last))
+    rows = {(r["level"], r["id"], r["metric"]): r for r in report["rows"]
+            if r["pipeline_id"] is None}  # fmt: skip
+    employees = {i for level, i, _m in rows if level == "employee"}
+    for employee in employees:
+        crm_id = int(employee)
+        for metric, expected in (("deals_created", created), ("calls", calls),
+                                 ("meetings", meetings)):  # fmt: skip
+            row = rows[("employee", employee, metric)]
+            assert row["fact"] == expected.get(crm_id, 0), (metric, employee)
+            assert row["plan"] is None or (crm_id, metric) == (caller, "calls")
+            assert row["bonus"] is None
+        assert {m for level, i, m in rows if i == employee} == {
+            "won_sum", "won_count", "deals_created", "calls", "meetings",
+        }  # fmt: skip
+    planned = rows[("employee", str(caller), "calls")]
+    assert planned["plan"] == 40
+    assert planned["completion"] == round(100 * calls[caller] / 40, 2)
+    today = plan_today(scope_resolve(portal, Viewer.operator(), start=previous, end=last,
+                                     employee=caller), "calls", today=last)  # fmt: skip
+    assert today["employees"][0]["day_plan"] == round(40 / len(working_days(previous)), 2)
+
+
+@pytest.mark.django_db
 def test_todays_pace_compares_the_fact_with_the_working_days_gone(installed):
     """Last month, seen on its 2nd working day (no pace yet: one good day is not a pace)
     and on its 10th (the fact so far against the plan of the days gone)."""
