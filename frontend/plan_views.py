@@ -28,6 +28,7 @@ from frontend.report_request import viewer_of
 from frontend.session import Role, app_session_required
 from reports.labels import column_label
 from reports.models import ALL_PIPELINES, PlanLevel, PlanMetric, ReachUnit, TvLink
+from reports.plan_suggest import SUGGESTED, plan_suggest, plan_suggest_save
 from reports.plans import (
     PlanError,
     bonus_rule_set,
@@ -285,6 +286,50 @@ def plan_fill(request: HttpRequest) -> HttpResponse:
         "past months are kept.",
         filled,
     ) % {"count": filled}
+    return _grid_response(request, selection, message)
+
+
+@require_GET
+@app_session_required
+@_editor
+def plan_suggestions(request: HttpRequest) -> HttpResponse:
+    """The activity plans the month's won-count plans call for, to edit before saving."""
+    portal, now = request.portal, timezone.now()
+    selection = _selection(request, request.GET)
+    month = plan_month_parse(portal, request.GET.get("month", ""), now=now)
+    suggestion = plan_suggest(portal, month=month, rights=request.plan_rights, now=now)
+    context = {
+        "suggestion": suggestion,
+        "selection": selection,
+        "pipeline_value": "" if selection["pipeline"] == ALL_PIPELINES else selection["pipeline"],
+        "suggested_labels": [column_label(metric) for metric in SUGGESTED],
+    }
+    return app_render(request, portal, f"{TEMPLATE}#suggest", context)
+
+
+@csrf_exempt
+@require_POST
+@app_session_required
+@_editor
+def plan_suggestions_save(request: HttpRequest) -> HttpResponse:
+    """Save the edited suggestions, every value checked before any is written."""
+    portal, data, now = request.portal, request.POST, timezone.now()
+    selection = _selection(request, data)
+    month = plan_month_parse(portal, data.get("month", ""), now=now)
+    values = {}
+    for key, typed in data.items():
+        target, _sep, metric = key.removeprefix("plan:").partition(":")
+        if not key.startswith("plan:") or not typed.strip():
+            continue  # an emptied suggestion is not planned
+        cell = plan_cell_check(portal, request.plan_rights, month=month, level=PlanLevel.EMPLOYEE,
+                               target=target, pipeline=ALL_PIPELINES, metric=metric)  # fmt: skip
+        values[(cell.target, cell.metric)] = plan_value_parse(cell.metric, typed)
+    changed = plan_suggest_save(portal, month=month, values=values, rights=request.plan_rights,
+                                by=request.app_session.user_crm_id, now=now)  # fmt: skip
+    message = _("%(count)d activity plans saved for %(month)s.") % {
+        "count": changed,
+        "month": month.strftime("%m.%Y"),
+    }
     return _grid_response(request, selection, message)
 
 

@@ -278,3 +278,34 @@ def test_the_plan_page_shows_plan_fact_pace_and_dynamics_to_each_role(client, in
     for what in ("repeat_sales", "new_sales"):
         drill = client.get(f"/app/reports/plan/drill/?what={what}", headers={"X-App-Session": own})
         assert drill.status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_head_edits_the_suggested_activity_plans_before_saving_them(client, installed, bitrix24):
+    admin = _token(open_app(client, bitrix24, user_id=1))
+    month = _month(installed)
+    seller = _manager(installed)
+    cell = {"month": month, "level": "employee", "id": seller.crm_id, "metric": "won_count",
+            "value": "6"}  # fmt: skip
+    assert _post(client, "/app/plan/cell/", admin, cell).status_code == 200
+    shown = client.get(f"/app/plan/suggest/?month={month}", headers={"X-App-Session": admin})
+    assert shown.status_code == 200
+    inputs = dict(
+        re.findall(r'name="(plan:\d+:\w+)" inputmode="numeric" value="(\d*)"', shown.text)
+    )
+    assert set(inputs) == {f"plan:{seller.crm_id}:{m}" for m in ("deals_created", "calls",
+                                                                 "meetings")}  # fmt: skip
+
+    bad = inputs | {f"plan:{seller.crm_id}:calls": "many"}
+    refused = _post(client, "/app/plan/suggest/save/", admin, {"month": month, **bad})
+    assert refused.status_code == 400
+    activity = ["calls", "meetings", "deals_created"]
+    assert not Plan.objects.for_portal(installed).filter(metric__in=activity).exists()
+    edited = inputs | {f"plan:{seller.crm_id}:calls": "250"}
+    saved = _post(client, "/app/plan/suggest/save/", admin, {"month": month, **edited})
+    assert saved.status_code == 200
+    assert Plan.objects.for_portal(installed).get(metric="calls").value == 250
+
+    manager = _token(open_app(client, bitrix24, user_id=seller.crm_id))
+    assert _post(client, "/app/plan/suggest/save/", manager, {"month": month, **edited}
+                 ).status_code == 403  # fmt: skip

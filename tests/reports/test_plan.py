@@ -257,6 +257,48 @@ def test_activity_plan_metrics_count_as_the_mirror_and_every_employee_has_every_
 
 
 @pytest.mark.django_db
+def test_activity_plans_are_suggested_from_the_won_plan_and_the_sellers_own_ratios(installed):
+    from crmapp.models import Activity
+    from reports.plan_suggest import plan_suggest, plan_suggest_save
+
+    portal, now = installed, timezone.now()
+    this_month = _today(portal).replace(day=1)
+    first, last = month_add(this_month, -3), this_month - timedelta(days=1)
+    span = (_month_span(portal, first)[0], _month_span(portal, month_add(this_month, -1))[1])
+    won = Counter(Deal.objects.for_portal(portal).filter(semantic="won", closed_at__range=span)
+                  .values_list("responsible__crm_id", flat=True))  # fmt: skip
+    seller = max(won, key=won.get)
+    created = Deal.objects.for_portal(portal).filter(
+        responsible__crm_id=seller, created_at__range=span).count()  # fmt: skip
+    calls = (
+        Activity.objects.for_portal(portal)
+        .filter(responsible__crm_id=seller, kind="call", completed=True, completed_at__range=span)
+        .count()
+    )
+    _set(portal, this_month, "employee", seller, "won_count", 7)
+    rights = plan_rights(portal, Viewer.operator())
+
+    suggestion = plan_suggest(portal, month=this_month, rights=rights, now=now)
+    assert (suggestion["from"], suggestion["to"]) == (first, last)
+    (row,) = suggestion["rows"]  # only the employee with a won-count plan
+    assert (row["id"], row["won_plan"], row["won"]) == (seller, 7, won[seller])
+    by_metric = {item["metric"]: item for item in row["metrics"]}
+    assert by_metric["deals_created"]["per_won"] == round(created / won[seller], 2)
+    assert by_metric["deals_created"]["proposed"] == -(-7 * created // won[seller])  # ceil
+    assert by_metric["calls"]["proposed"] == -(-7 * calls // won[seller])
+
+    edited = {(seller, "calls"): 123, (seller, "deals_created"): by_metric["deals_created"]
+              ["proposed"]}  # fmt: skip
+    assert plan_suggest_save(portal, month=this_month, values=edited, rights=rights, by=1,
+                             now=now) == 2  # fmt: skip
+    stored = dict(Plan.objects.for_portal(portal).filter(month=this_month, target_crm_id=seller)
+                  .values_list("metric", "value"))  # fmt: skip
+    assert stored["calls"] == 123 and stored["won_count"] == 7
+    again = plan_suggest(portal, month=this_month, rights=rights, now=now)["rows"][0]
+    assert {i["metric"]: i["current"] for i in again["metrics"]}["calls"] == 123
+
+
+@pytest.mark.django_db
 def test_todays_pace_compares_the_fact_with_the_working_days_gone(installed):
     """Last month, seen on its 2nd working day (no pace yet: one good day is not a pace)
     and on its 10th (the fact so far against the plan of the days gone)."""
