@@ -34,7 +34,7 @@ from reports.forgotten import forgotten
 from reports.labels import column_label
 from reports.models import PlanMetric
 from reports.notify import forgotten_notify
-from reports.plan_fact import plan_dynamics, plan_period, plan_today
+from reports.plan_fact import plan_dynamics, plan_fact, plan_period, plan_today
 from reports.plans import month_add
 from reports.scope import (
     PRESETS,
@@ -258,6 +258,7 @@ def _plan_context(request: HttpRequest, scope: Scope) -> dict:
     this_month = scope_resolve(
         scope.portal, viewer, start=today.replace(day=1), end=today, **scope.filters
     )
+    month_data = plan_fact(this_month)
     start = month_add(scope.end.replace(day=1), -11)
     history = scope_resolve(scope.portal, viewer, start=start, end=scope.end, **scope.filters)
     dynamics = plan_dynamics(history, metric, grain=grain)
@@ -270,7 +271,12 @@ def _plan_context(request: HttpRequest, scope: Scope) -> dict:
         "grain": grain,
         "plan_metrics": [(m, column_label(m)) for m in PlanMetric.values],
         "table": plan_period(scope, metric),
-        "today": plan_today(this_month, metric, today=today),
+        "today": plan_today(this_month, metric, today=today, data=month_data),
+        # The day of every plan metric at once: what a seller has to do today, and did.
+        "today_metrics": [
+            (column_label(m), plan_today(this_month, m, today=today, data=month_data)["totals"])
+            for m in PlanMetric.values
+        ],
         "dynamics": dynamics,
         "can_edit": plan_rights(scope.portal, viewer).any,
         "completion_charts": _completion_charts(

@@ -267,6 +267,13 @@ def test_the_plan_page_shows_plan_fact_pace_and_dynamics_to_each_role(client, in
     body = page.content.decode()
     assert page.status_code == 200
     assert 'data-score="fact"' in body and "/ 7" in body
+    # His day in every plan metric: the won-count row carries his plan of 7.
+    day = re.search(r'data-part="today-metrics">(.*?)</table>', body, re.S).group(1)
+    rows = re.findall(r"<tr><td>([^<]+)</td>(.*?)</tr>", day, re.S)
+    assert [label for label, _cells in rows] == [
+        "Сумма успешных", "Успешные", "Создано сделок", "Звонки", "Встречи",
+    ]  # fmt: skip
+    assert '<td class="num">7</td>' in dict(rows)["Успешные"]
     assert "/app/plan/" not in body  # no editor link for a manager
     other = Employee.objects.for_portal(installed).exclude(crm_id=manager.crm_id).first()
     refused = client.get(
