@@ -69,6 +69,13 @@ def portal_connect(self, portal_id: int) -> None:
     except CrmError as error:
         log.warning("paid state of %s not read at install (read again daily): %s", portal, error)
         run = None
+    if run is None and portal.import_phase == Portal.ImportPhase.DONE:
+        # A reinstall finds its mirror and aggregates: catch up on what changed while the app
+        # was away instead of emptying the reports for a full import.
+        log.info("%s reinstalled with its data: reconciling instead of re-importing", portal)
+        portal_reconcile.delay(portal_id)
+        portal_reconcile.delay(portal_id, True)
+        return
     run = run or portal_import_begin(portal, now=timezone.now())
     portal_import.delay(portal_id, run)
 
