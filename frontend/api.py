@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crmapp.models import Portal
-from frontend.report_request import BadFilter, scope_from_query, viewer_of
+from frontend.report_request import MAX_CRM_ID, BadFilter, scope_from_query, viewer_of
 from frontend.session import HEADER, session_read
 from reports.catalog import REPORTS
 from reports.drill import WHAT, drill
@@ -130,8 +130,8 @@ def _count(request, name: str) -> int | None:
     value = request.query_params.get(name, "").strip()
     if not value:
         return None
-    if not (value.isascii() and value.isdigit()):
-        raise BadFilter(f"{name} must be a whole number ≥ 0, not {value!r}")
+    if not (value.isascii() and value.isdigit()) or len(value) > 16 or int(value) > MAX_CRM_ID:
+        raise BadFilter(f"{name} must be a whole number from 0 to {MAX_CRM_ID}, not {value[:40]!r}")
     return int(value)
 
 

@@ -30,9 +30,8 @@ from reports.models import (
     PlanMetric,
     TvLink,
 )
-from reports.scope import PlanRights
+from reports.scope import MONTHS_AHEAD, PlanRights
 
-MONTHS_AHEAD = 12
 MAX_SUM_CENTS = 10**17  # a plan beyond 10^15 in money is a typo, and BIGINT must hold it
 MAX_COUNT = 10**9
 
