@@ -21,6 +21,7 @@ from openpyxl.utils import get_column_letter
 
 from crmapp.models import Department, Employee, Pipeline, Portal
 from crmapp.tiers import window_start
+from reports.export import sheet_row_append
 from reports.models import (
     ALL_PIPELINES,
     BonusRule,
@@ -479,12 +480,13 @@ def plan_xlsx(grids: list[dict]) -> bytes:
     book = Workbook()
     sheet = book.active
     sheet.title = "plan"
-    sheet.append([*XLSX_COLUMNS, *grids[0]["months"]])
+    sheet_row_append(sheet, [*XLSX_COLUMNS, *grids[0]["months"]])
     for grid in grids:
         pipeline = grid["pipeline"]
         for group in grid["departments"]:
             if group["cells"]:
-                sheet.append(
+                sheet_row_append(
+                    sheet,
                     [
                         PlanLevel.DEPARTMENT,
                         group["id"],
@@ -492,10 +494,11 @@ def plan_xlsx(grids: list[dict]) -> bytes:
                         pipeline,
                         grid["metric"],
                         *(c["value"] for c in group["cells"]),
-                    ]
+                    ],
                 )
             for employee in group["employees"]:
-                sheet.append(
+                sheet_row_append(
+                    sheet,
                     [
                         PlanLevel.EMPLOYEE,
                         employee["id"],
@@ -503,7 +506,7 @@ def plan_xlsx(grids: list[dict]) -> bytes:
                         pipeline,
                         grid["metric"],
                         *(c["value"] for c in employee["cells"]),
-                    ]
+                    ],
                 )
     sheet.freeze_panes = "F2"
     sheet.column_dimensions["C"].width = 28
