@@ -27,6 +27,7 @@ from frontend.report_request import viewer_of
 from frontend.session import Role, app_session_required
 from reports.models import ALL_PIPELINES, PlanLevel, PlanMetric, TvLink
 from reports.plans import (
+    MAX_UPLOAD_BYTES,
     PlanError,
     bonus_rule_set,
     bonus_rules,
@@ -292,7 +293,9 @@ def plan_upload(request: HttpRequest) -> HttpResponse:
     upload = request.FILES.get("file")
     if upload is None:
         raise PlanError(_("Choose an .xlsx file to import."))
-    cells = plan_xlsx_read(portal, upload.read(), rights=request.plan_rights, now=now)
+    # Read one byte past the limit, not the whole upload, to tell an oversized file.
+    content = upload.read(MAX_UPLOAD_BYTES + 1)
+    cells = plan_xlsx_read(portal, content, rights=request.plan_rights, now=now)
     changed = plan_import(portal, cells=cells, by=request.app_session.user_crm_id, now=now)
     return _grid_response(request, selection, _("%(count)d plans imported.") % {"count": changed})
 

@@ -46,7 +46,14 @@ def session_issue(session: AppSession) -> str:
 def session_read(token: str) -> AppSession:
     """Raises signing.BadSignature (or its SignatureExpired) for anything not ours or too old."""
     data = signing.loads(token, salt=SALT, max_age=MAX_AGE_SECONDS)
-    return AppSession(**(data | {"department_ids": tuple(data["department_ids"])}))
+    try:
+        session = AppSession(**(data | {"department_ids": tuple(data["department_ids"])}))
+    except (TypeError, KeyError, ValueError) as error:
+        # Signed by us but not a session of this version (a field added or dropped).
+        raise signing.BadSignature("not an app session") from error
+    if not (isinstance(session.portal_id, int) and isinstance(session.user_crm_id, int)):
+        raise signing.BadSignature("not an app session")
+    return session
 
 
 def app_session_required(view):

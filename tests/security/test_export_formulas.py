@@ -42,9 +42,7 @@ def test_the_writer_keeps_formula_looking_text_as_text():
     rows = [{"name": text, "won_count": 1} for text in PAYLOADS]
     rows.append({"name": "bell\x07 and nul\x00", "won_count": 2})
 
-    content = report_xlsx(
-        {"employees": rows}, title="=title", filters=[("=filter", "=value")]
-    )
+    content = report_xlsx({"employees": rows}, title="=title", filters=[("=filter", "=value")])
 
     texts = _assert_no_formula(content)
     assert set(PAYLOADS) <= texts
