@@ -24,7 +24,7 @@ from crmapp.models import Pipeline
 from crmapp.selectors import portal_summary
 from frontend.rendering import app_refusal, app_render
 from frontend.report_request import viewer_of
-from frontend.session import Role, app_session_required
+from frontend.session import Role, app_session_required, download_token_issue
 from reports.models import ALL_PIPELINES, PlanLevel, PlanMetric, TvLink
 from reports.plans import (
     MAX_UPLOAD_BYTES,
@@ -143,6 +143,7 @@ def _context(request: HttpRequest, selection: dict, **extra) -> dict:
         "grid": _grid(request, selection),
         "query": f"year={selection['year']}&metric={selection['metric']}"
         f"&pipeline={'' if selection['pipeline'] == ALL_PIPELINES else selection['pipeline']}",
+        "export_token": download_token_issue(request.app_session, reverse("plan-export")),
     }
     if request.app_session.role == Role.ADMIN:
         context |= _bonus_context(request) | _tv_context(request)
