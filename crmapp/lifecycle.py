@@ -64,12 +64,24 @@ def portals_purge_uninstalled(*, now: datetime) -> list[str]:
 def portal_uninstall(portal: Portal, *, purge_after: datetime, now: datetime) -> None:
     """Disable the portal at once; its data goes at `purge_after` unless it is reinstalled.
 
-    The CRM has already revoked our tokens, so they are dropped too.
+    The tokens stay until the uninstall is confirmed (portal_uninstall_confirmed): they are
+    what tells a genuine uninstall, after which the CRM refuses them, from a replayed one.
     """
     Portal.objects.filter(pk=portal.pk).update(
-        status=Portal.Status.UNINSTALLED,
-        uninstalled_at=now,
-        purge_after=purge_after,
-        access_token="",
-        refresh_token="",
+        status=Portal.Status.UNINSTALLED, uninstalled_at=now, purge_after=purge_after
+    )
+
+
+def portal_uninstall_confirmed(portal: Portal, *, purge_after: datetime) -> None:
+    """The CRM revoked our tokens: the uninstall is real, drop them and set the purge day."""
+    Portal.objects.filter(pk=portal.pk, status=Portal.Status.UNINSTALLED).update(
+        purge_after=purge_after, access_token="", refresh_token=""
+    )
+
+
+def portal_uninstall_revert(portal: Portal) -> None:
+    """The CRM still honours our tokens: the app is installed and the uninstall was forged."""
+    log.error("ALERT: forged uninstall of %s (the CRM still honours its tokens): reverted", portal)
+    Portal.objects.filter(pk=portal.pk, status=Portal.Status.UNINSTALLED).update(
+        status=Portal.Status.ACTIVE, uninstalled_at=None, purge_after=None
     )

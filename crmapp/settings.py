@@ -12,6 +12,7 @@ from pathlib import Path
 
 from celery.schedules import crontab
 from cryptography.fernet import Fernet
+from csp.constants import NONCE as csp_NONCE
 from django.core.exceptions import ImproperlyConfigured
 
 from crmapp.env import (
@@ -72,6 +73,13 @@ _public_host = PUBLIC_URL.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0]
 if _public_host not in ALLOWED_HOSTS:
     ALLOWED_HOSTS.append(_public_host)
 CSRF_TRUSTED_ORIGINS = [PUBLIC_URL]
+if PUBLIC_URL.startswith("https://"):
+    # Served behind a TLS-terminating proxy: trust its X-Forwarded-Proto, pin browsers to
+    # https for a year and never send cookies (Django admin's) over plain http.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = False  # the app's host only: its parent may serve http
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
 
 BITRIX24_CLIENT_ID = env_str("BITRIX24_CLIENT_ID")
 BITRIX24_CLIENT_SECRET = env_str("BITRIX24_CLIENT_SECRET")
@@ -80,6 +88,19 @@ BITRIX24_OAUTH_URL = env_url("BITRIX24_OAUTH_URL", "https://oauth.bitrix.info")
 BITRIX24_JS_API_URL = env_str("BITRIX24_JS_API_URL", "https://api.bitrix24.com/api/v1/")
 # Origins allowed to frame the app besides the portal's own domain (the sandbox CRM host page).
 FRAME_ANCESTORS_EXTRA = env_list("FRAME_ANCESTORS_EXTRA", [])
+# Scripts only from us, the CRM's JS API and inline blocks carrying the response's nonce; no
+# plugins, no <base>. Framing: nobody, except the portal's own CRM on its pages
+# (crmapp/framing.py replaces frame-ancestors there).
+_js_api = BITRIX24_JS_API_URL.split("://", 1)
+_js_api_origin = f"{_js_api[0]}://{_js_api[1].split('/', 1)[0]}" if len(_js_api) == 2 else ""
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "script-src": ["'self'", *([_js_api_origin] if _js_api_origin else []), csp_NONCE],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 # The sandbox CRM whose host page /crm-host/ frames the app (demo and tests only).
 SANDBOX_INFO_FILE = env_str("SANDBOX_INFO_FILE")
 SANDBOX_INFO: dict | None = None
@@ -97,6 +118,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "django_htmx",
+    "csp",
     "crmapp",
     "integrations",
     "webhooks",
@@ -106,6 +128,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "crmapp.security.NoStoreMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

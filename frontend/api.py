@@ -8,15 +8,21 @@ from __future__ import annotations
 
 from django.core import signing
 from django.utils import translation
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, status
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crmapp.models import Portal
-from frontend.report_request import BadFilter, scope_from_query, viewer_of
+from frontend.report_request import MAX_CRM_ID, BadFilter, scope_from_query, viewer_of
 from frontend.session import HEADER, session_read
 from reports.catalog import REPORTS
 from reports.drill import WHAT, drill
@@ -50,6 +56,33 @@ class AppSessionAuthentication(BaseAuthentication):
     def authenticate_header(self, request) -> str:
         return HEADER
 
+
+class AppSessionScheme(OpenApiAuthenticationExtension):
+    """Declares the session header in the schema, so clients (and schemathesis) send it."""
+
+    target_class = AppSessionAuthentication
+    name = "AppSession"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": HEADER,
+            "description": "The app session token the page inside the CRM carries.",
+        }
+
+
+_ERROR = inline_serializer("Error", {"detail": serializers.CharField()})
+ANSWERS = {
+    200: OpenApiTypes.OBJECT,
+    400: OpenApiResponse(_ERROR, description="A filter is malformed or out of range."),
+    401: OpenApiResponse(_ERROR, description="No session, or it has expired."),
+    403: OpenApiResponse(_ERROR, description="Data outside the viewer's reach."),
+    404: OpenApiResponse(_ERROR, description="No such report."),
+}
+NAME_PARAMETER = OpenApiParameter(
+    "name", str, OpenApiParameter.PATH, enum=sorted(REPORTS), description="the report"
+)
 
 FILTER_PARAMETERS = [
     OpenApiParameter(
@@ -91,8 +124,8 @@ class _ReportAPIView(APIView):
 class ReportAPIView(_ReportAPIView):
     @extend_schema(
         summary="A report's data (efficiency, forgotten, plan)",
-        parameters=FILTER_PARAMETERS,
-        responses={200: OpenApiTypes.OBJECT},
+        parameters=[NAME_PARAMETER, *FILTER_PARAMETERS],
+        responses=ANSWERS,
     )
     def get(self, request, name: str):
         if name not in REPORTS:
@@ -106,12 +139,13 @@ class DrillAPIView(_ReportAPIView):
     @extend_schema(
         summary="The deals, leads or activities behind one number",
         parameters=[
+            NAME_PARAMETER,
             *FILTER_PARAMETERS,
             OpenApiParameter("what", str, enum=sorted(WHAT)),
             OpenApiParameter("offset", int, description="rows to skip (default 0)"),
             OpenApiParameter("limit", int, description="rows to return (default all)"),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses=ANSWERS,
     )
     def get(self, request, name: str):
         what = request.query_params.get("what", "")
@@ -130,8 +164,8 @@ def _count(request, name: str) -> int | None:
     value = request.query_params.get(name, "").strip()
     if not value:
         return None
-    if not (value.isascii() and value.isdigit()):
-        raise BadFilter(f"{name} must be a whole number ≥ 0, not {value!r}")
+    if not (value.isascii() and value.isdigit()) or len(value) > 16 or int(value) > MAX_CRM_ID:
+        raise BadFilter(f"{name} must be a whole number from 0 to {MAX_CRM_ID}, not {value[:40]!r}")
     return int(value)
 
 

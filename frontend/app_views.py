@@ -72,7 +72,7 @@ def bitrix24_app(request: HttpRequest) -> HttpResponse:
             log.warning("unconfirmed app open on %s: %s", placement.domain, error)
             return _refusal(request, 403, _("Bitrix24 did not confirm who you are."))
         portal_reauthorise(portal, placement, user)
-        portal_application_token_learn(portal, placement, request.POST.get("APPLICATION_TOKEN", ""))
+        portal_application_token_learn(portal, user, request.POST.get("APPLICATION_TOKEN", ""))
         _paid_state_refresh(portal)
         role = (
             Role.ADMIN

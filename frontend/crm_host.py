@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import urlencode
 
+from csp.decorators import csp_exempt
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -36,6 +37,7 @@ def sandbox_control() -> SandboxControl:
 
 
 @require_GET
+@csp_exempt()  # the stand-in for the CRM's own page (demo and tests), not part of the app
 def crm_host(request: HttpRequest) -> HttpResponse:
     """The portal page with our app in its iframe, opened as `?user=<id>` (default the admin)."""
     control = sandbox_control()

@@ -25,11 +25,12 @@ from crmapp.models import Pipeline
 from crmapp.selectors import portal_summary
 from frontend.rendering import app_refusal, app_render
 from frontend.report_request import viewer_of
-from frontend.session import Role, app_session_required
+from frontend.session import Role, app_session_required, download_token_issue
 from reports.labels import column_label
 from reports.models import ALL_PIPELINES, PlanLevel, PlanMetric, ReachUnit, TvLink
 from reports.plan_suggest import SUGGESTED, plan_suggest, plan_suggest_save
 from reports.plans import (
+    MAX_UPLOAD_BYTES,
     PlanError,
     bonus_rule_set,
     bonus_rules,
@@ -149,6 +150,7 @@ def _context(request: HttpRequest, selection: dict, **extra) -> dict:
         "grid": _grid(request, selection),
         "query": f"year={selection['year']}&metric={selection['metric']}"
         f"&pipeline={'' if selection['pipeline'] == ALL_PIPELINES else selection['pipeline']}",
+        "export_token": download_token_issue(request.app_session, reverse("plan-export")),
     }
     if request.app_session.role == Role.ADMIN:
         context |= _bonus_context(request) | _tv_context(request)
@@ -354,7 +356,9 @@ def plan_upload(request: HttpRequest) -> HttpResponse:
     upload = request.FILES.get("file")
     if upload is None:
         raise PlanError(_("Choose an .xlsx file to import."))
-    cells = plan_xlsx_read(portal, upload.read(), rights=request.plan_rights, now=now)
+    # Read one byte past the limit, not the whole upload, to tell an oversized file.
+    content = upload.read(MAX_UPLOAD_BYTES + 1)
+    cells = plan_xlsx_read(portal, content, rights=request.plan_rights, now=now)
     changed = plan_import(portal, cells=cells, by=request.app_session.user_crm_id, now=now)
     return _grid_response(request, selection, _("%(count)d plans imported.") % {"count": changed})
 

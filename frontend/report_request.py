@@ -25,6 +25,8 @@ from reports.scope import (
     scope_resolve,
 )
 
+# CRM ids are stored as 64-bit integers; anything larger names nothing and would overflow.
+MAX_CRM_ID = 2**53 - 1
 FILTERS = ("period", "from", "to", "pipeline", "department", "employee")
 
 
@@ -69,10 +71,14 @@ def _int(query, name: str) -> int | None:
     if not value:
         return None
     try:
-        return int(value)
+        number = int(value)
     except ValueError as error:
         message = _("%(name)s must be a number, not %(value)r")
-        raise BadFilter(message % {"name": name, "value": value}) from error
+        raise BadFilter(message % {"name": name, "value": value[:40]}) from error
+    if not 0 <= number <= MAX_CRM_ID:
+        message = _("%(name)s must be a CRM id between 0 and %(max)s")
+        raise BadFilter(message % {"name": name, "max": MAX_CRM_ID})
+    return number
 
 
 def _date(query, name: str) -> date | None:
@@ -83,4 +89,4 @@ def _date(query, name: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError as error:
         message = _("%(name)s must be a date (YYYY-MM-DD), not %(value)r")
-        raise BadFilter(message % {"name": name, "value": value}) from error
+        raise BadFilter(message % {"name": name, "value": value[:40]}) from error

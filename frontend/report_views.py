@@ -23,7 +23,7 @@ from crmapp.models import Employee, Pipeline
 from crmapp.selectors import import_progress, portal_page_summary
 from frontend.rendering import app_refusal, app_render
 from frontend.report_request import FILTERS, BadFilter, scope_from_query, viewer_of
-from frontend.session import Role, app_session_required
+from frontend.session import DOWNLOAD_QUERY, Role, app_session_required, download_token_issue
 from frontend.templatetags.humanize_ru import period
 from reports.catalog import REPORTS
 from reports.drill import WHAT, drill
@@ -76,6 +76,13 @@ def _guarded(view):
 
     wrapped.__name__ = view.__name__
     return wrapped
+
+
+def _download_query(request: HttpRequest, **changes) -> str:
+    """The current filters for a file download of this address: a short-lived token for that
+    download only, not the session."""
+    token = download_token_issue(request.app_session, request.path)
+    return f"{_query(request, session=False, **changes)}&{urlencode({DOWNLOAD_QUERY: token})}"
 
 
 def _query(request: HttpRequest, *, session: bool = True, **changes) -> str:
@@ -133,7 +140,7 @@ def report_drill(request: HttpRequest, name: str) -> HttpResponse:
         "what": what,
         "what_label": column_label(what),
         "cut": listing["total"] > len(listing["rows"]),
-        "export_query": _query(request, what=what, format="xlsx"),
+        "export_query": _download_query(request, what=what, format="xlsx"),
     }
     return _render(request, "frontend/report_drill.html", context)
 
@@ -198,7 +205,7 @@ def _context(request: HttpRequest, name: str, scope: Scope) -> dict:
         "query": _query(request),
         # Built once and without the session: a year's table has thousands of these links.
         "drill_base": f"{reverse('report-drill', args=[name])}?{_query(request, session=False)}",
-        "export_query": _query(request, format="xlsx"),
+        "export_query": _download_query(request, format="xlsx"),
         "filter_values": {key: request.GET.get(key, "") for key in PAGE_PARAMS},
     }
 

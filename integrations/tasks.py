@@ -69,6 +69,13 @@ def portal_connect(self, portal_id: int) -> None:
     except CrmError as error:
         log.warning("paid state of %s not read at install (read again daily): %s", portal, error)
         run = None
+    if run is None and portal.import_phase == Portal.ImportPhase.DONE:
+        # A reinstall finds its mirror and aggregates: catch up on what changed while the app
+        # was away instead of emptying the reports for a full import.
+        log.info("%s reinstalled with its data: reconciling instead of re-importing", portal)
+        portal_reconcile.delay(portal_id)
+        portal_reconcile.delay(portal_id, True)
+        return
     run = run or portal_import_begin(portal, now=timezone.now())
     portal_import.delay(portal_id, run)
 
@@ -127,3 +134,22 @@ def portals_reconcile(deletions: bool = False) -> int:
     for portal in portals:
         portal_reconcile.delay(portal.pk, deletions)
     return len(portals)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=8)
+def portal_uninstall_confirm(self, portal_id: int, clean: bool) -> bool:
+    """After ONAPPUNINSTALL: confirm it with the CRM before any data goes."""
+    from integrations.bitrix24.install import portal_uninstall_confirm as confirm
+
+    portal = Portal.objects.filter(pk=portal_id, status=Portal.Status.UNINSTALLED).first()
+    if portal is None:
+        return False
+    try:
+        confirmed = confirm(portal, clean=clean, now=timezone.now())
+    except CrmError as error:
+        raise self.retry(exc=error, countdown=min(600, 30 * 2**self.request.retries)) from error
+    if confirmed and clean:
+        from crmapp.tasks import portals_purge_uninstalled
+
+        portals_purge_uninstalled.delay()
+    return confirmed

@@ -6,7 +6,9 @@ from datetime import datetime
 from io import BytesIO
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 from reports.labels import column_label
 
@@ -21,14 +23,14 @@ def report_xlsx(data: dict, *, title: str, filters: list[tuple[str, str]]) -> by
         tables["totals"] = [data["totals"]]
     for name, rows in tables.items():
         sheet = book.create_sheet(str(column_label(name))[:31])
-        sheet.append([title])
+        sheet_row_append(sheet, [title])
         for label, value in filters:
-            sheet.append([label, value])
-        sheet.append([])
+            sheet_row_append(sheet, [label, value])
+        sheet_row_append(sheet, [])
         columns = _columns(rows)
-        sheet.append([str(column_label(column)) for column in columns])
+        sheet_row_append(sheet, [str(column_label(column)) for column in columns])
         for row in rows:
-            sheet.append([_cell(row.get(column)) for column in columns])
+            sheet_row_append(sheet, [_cell(row.get(column)) for column in columns])
         for index, column in enumerate(columns, start=1):
             sheet.column_dimensions[get_column_letter(index)].width = max(
                 12, len(str(column_label(column))) + 2
@@ -38,6 +40,27 @@ def report_xlsx(data: dict, *, title: str, filters: list[tuple[str, str]]) -> by
     buffer = BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def sheet_row_append(sheet: Worksheet, values) -> None:
+    """The one way rows get into our workbooks. Text comes from a CRM (deal titles, names),
+    which anyone may type, even through a web form; openpyxl writes a string starting with
+    "=" as a live formula (=HYPERLINK(...), =cmd|...), so every string is stored as text,
+    marked as such (quotePrefix) so that editing the cell keeps it text, and stripped of the
+    control characters a workbook cannot hold."""
+    sheet.append([_text_safe(value) for value in values])
+    for cell in sheet[sheet.max_row] if values else ():
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
+            if cell.value[:1] in FORMULA_STARTS:
+                cell.quotePrefix = True
+
+
+FORMULA_STARTS = frozenset("=+-@\t\r")
+
+
+def _text_safe(value):
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
 
 
 def _columns(rows: list[dict]) -> list[str]:

@@ -21,6 +21,7 @@ from openpyxl.utils import get_column_letter
 
 from crmapp.models import Department, Employee, Pipeline, Portal
 from crmapp.tiers import window_start
+from reports.export import sheet_row_append
 from reports.models import (
     ALL_PIPELINES,
     UNPIPELINED_METRICS,
@@ -32,9 +33,10 @@ from reports.models import (
     ReachUnit,
     TvLink,
 )
-from reports.scope import PlanRights
+from reports.scope import MONTHS_AHEAD, PlanRights
 
-MONTHS_AHEAD = 12
+MAX_UPLOAD_BYTES = 2 * 2**20
+MAX_UPLOAD_ROWS = 20_000
 MAX_SUM_CENTS = 10**17  # a plan beyond 10^15 in money is a typo, and BIGINT must hold it
 MAX_COUNT = 10**9
 
@@ -500,12 +502,13 @@ def plan_xlsx(grids: list[dict]) -> bytes:
     book = Workbook()
     sheet = book.active
     sheet.title = "plan"
-    sheet.append([*XLSX_COLUMNS, *grids[0]["months"]])
+    sheet_row_append(sheet, [*XLSX_COLUMNS, *grids[0]["months"]])
     for grid in grids:
         pipeline = grid["pipeline"]
         for group in grid["departments"]:
             if group["cells"]:
-                sheet.append(
+                sheet_row_append(
+                    sheet,
                     [
                         PlanLevel.DEPARTMENT,
                         group["id"],
@@ -513,10 +516,11 @@ def plan_xlsx(grids: list[dict]) -> bytes:
                         pipeline,
                         grid["metric"],
                         *(c["value"] for c in group["cells"]),
-                    ]
+                    ],
                 )
             for employee in group["employees"]:
-                sheet.append(
+                sheet_row_append(
+                    sheet,
                     [
                         PlanLevel.EMPLOYEE,
                         employee["id"],
@@ -524,7 +528,7 @@ def plan_xlsx(grids: list[dict]) -> bytes:
                         pipeline,
                         grid["metric"],
                         *(c["value"] for c in employee["cells"]),
-                    ]
+                    ],
                 )
     sheet.freeze_panes = "F2"
     sheet.column_dimensions["C"].width = 28
@@ -538,11 +542,14 @@ def plan_xlsx_read(
 ) -> list[tuple[Cell, int | None]]:
     """Every cell of an uploaded plan workbook the uploader may change, checked; PlanError
     names the first bad cell (row and column) or a changed row he may not change."""
-    try:
-        sheet = load_workbook(BytesIO(content), read_only=True, data_only=True).worksheets[0]
-    except Exception as error:  # openpyxl raises many kinds for a file that is not a workbook
-        raise PlanError(_("This is not an .xlsx workbook.")) from error
-    rows = sheet.iter_rows(values_only=True)
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise PlanError(
+            _("The file is larger than %(size)s MB; a plan workbook is far smaller.")
+            % {"size": MAX_UPLOAD_BYTES // 2**20}
+        )
+    values, formulas = _sheet_rows(content, data_only=True), _sheet_rows(content, data_only=False)
+    _formulas_refuse(values, formulas)
+    rows = iter(values)
     header = [str(value).strip() if value is not None else "" for value in next(rows, ())]
     if tuple(header[: len(XLSX_COLUMNS)]) != XLSX_COLUMNS:
         raise PlanError(
@@ -581,6 +588,39 @@ def plan_xlsx_read(
                     % {"row": number, "name": name or target}
                 )
     return cells
+
+
+def _sheet_rows(content: bytes, *, data_only: bool) -> list[tuple]:
+    """The first sheet's rows (parsed through defusedxml, which openpyxl uses when it is
+    installed: a DTD with entities is refused, not expanded)."""
+    try:
+        book = load_workbook(BytesIO(content), read_only=True, data_only=data_only)
+        sheet = book.worksheets[0]
+        rows = list(sheet.iter_rows(values_only=True, max_row=MAX_UPLOAD_ROWS + 1))
+    except Exception as error:  # openpyxl and the XML parser raise many kinds for a non-workbook
+        raise PlanError(_("This is not an .xlsx workbook.")) from error
+    if len(rows) > MAX_UPLOAD_ROWS:
+        raise PlanError(
+            _("The workbook has more than %(rows)s rows; a plan has one per employee and metric.")
+            % {"rows": MAX_UPLOAD_ROWS}
+        )
+    return rows
+
+
+def _formulas_refuse(values: list[tuple], formulas: list[tuple]) -> None:
+    """A formula the file holds no computed result for reads as empty, which would delete
+    the plan: refuse it instead."""
+    for number, (row, typed) in enumerate(zip(values, formulas, strict=False), start=1):
+        for column, (value, formula) in enumerate(zip(row, typed, strict=False), start=1):
+            if value is None and isinstance(formula, str) and formula.startswith("="):
+                raise PlanError(
+                    _(
+                        "Cell %(cell)s holds a formula without a saved result: open the file "
+                        "in Excel or LibreOffice, save it, and import it again (or type the "
+                        "number)."
+                    )
+                    % {"cell": f"{get_column_letter(column)}{number}"}
+                )
 
 
 def _import_cell(portal, rights, month, level, target, pipeline, metric) -> tuple[Cell, bool]:

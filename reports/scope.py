@@ -73,6 +73,18 @@ class Scope:
         ) % {"day": self.start.isoformat(), "asked": self.requested_start.isoformat()}
 
 
+# Plans are set up to a year ahead (reports/plans.py); no report reaches further, and none
+# spans more than the longest history window plus that year: beyond is refused, not counted.
+MONTHS_AHEAD = 12
+MAX_PERIOD_DAYS = 4 * 366
+
+
+def report_horizon(today: date) -> date:
+    """The last day a report may reach: the end of the month a year ahead of today's."""
+    year, index = divmod(today.year * 12 + today.month - 1 + MONTHS_AHEAD + 1, 12)
+    return date(year, index + 1, 1) - timedelta(days=1)
+
+
 PRESETS = ("today", "week", "month", "last_month", "quarter", "last_90", "all", "custom")
 # What a report shows when no period is asked for: the forgotten report counts what was
 # created in its period, so a month's first days would show nothing forgotten.
@@ -118,9 +130,20 @@ def scope_resolve(
     now = now or timezone.now()
     zone = ZoneInfo(portal.time_zone)
     oldest = window_start(portal, now=now).astimezone(zone).date()
+    last = report_horizon(now.astimezone(zone).date())
+    if start > last:
+        raise ValueError(
+            _("Reports reach %(day)s at the latest; this period starts after that.")
+            % {"day": last.isoformat()}
+        )
     requested = start if start < oldest else None
     start = max(start, oldest)
-    end = max(end, start)
+    end = max(min(end, last), start)
+    if (end - start).days > MAX_PERIOD_DAYS:
+        raise ValueError(
+            _("A report covers at most %(days)s days; choose a shorter period.")
+            % {"days": MAX_PERIOD_DAYS}
+        )
     allowed = _allowed(portal, viewer)
     employees = allowed
     if department is not None:

@@ -43,6 +43,7 @@ def inbox_apply(portal: Portal, events: list[InboundEvent]) -> None:
 def portal_install_confirm(portal: Portal, event: InboundEvent) -> None:
     """ONAPPINSTALL (it may come late): keep its application_token once Bitrix24 confirms,
     through app.info called with the event's own token, that the event is genuine."""
+    from integrations.bitrix24.install import access_token_is_admin
     from integrations.bitrix24.sdk import bitrix_app
 
     parsed = bitrix24_event_parse(event.body)
@@ -58,6 +59,10 @@ def portal_install_confirm(portal: Portal, event: InboundEvent) -> None:
         raise InvalidPayload(f"Bitrix24 did not confirm ONAPPINSTALL: {error}") from error
     if info.client_id != settings.BITRIX24_CLIENT_ID or info.install.member_id != portal.member_id:
         raise InvalidPayload("ONAPPINSTALL belongs to another application or portal")
+    # app.info accepts any employee's token of this app; an install is made by an admin.
+    if not access_token_is_admin(portal.domain, parsed.access_token):
+        log.error("ALERT: ONAPPINSTALL of %s carries a non-admin's token: refused", portal)
+        raise InvalidPayload("ONAPPINSTALL was not made by a portal administrator")
     portal.application_token = parsed.application_token
     portal.save(update_fields=["application_token"])
     if parsed.refresh_token:

@@ -9,6 +9,7 @@ id, the member_id and the domain.
 
 from __future__ import annotations
 
+import hmac
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,10 +20,11 @@ from b24pysdk.errors import BitrixSDKException
 from django.conf import settings
 from django.db import transaction
 
+from crmapp.lifecycle import portal_uninstall_confirmed, portal_uninstall_revert
 from crmapp.models import Department, Portal
 from crmapp.tiers import trial_start_for
-from integrations.bitrix24.sdk import bitrix_app
-from integrations.errors import InvalidPayload
+from integrations.bitrix24.sdk import bitrix_app, oauth_refresh
+from integrations.errors import CrmError, InvalidPayload, ReauthorisationRequired
 from integrations.tokens import TokenPair, portal_tokens_store
 
 log = logging.getLogger(__name__)
@@ -78,8 +80,11 @@ def portal_install(
     portal.client_endpoint = f"https://{placement.domain}/rest/"
     portal.status = Portal.Status.ACTIVE
     portal.uninstalled_at = portal.purge_after = None
-    if application_token:
-        portal.application_token = application_token
+    # An admin's confirmed install is a source the CRM vouches for. A reinstall gets a new
+    # event secret, which a real install page does not carry (PlacementRequestTest fixture):
+    # the old one is dropped so that only ONAPPINSTALL, confirmed by app.info and user.admin,
+    # can bring the new one.
+    portal.application_token = application_token
     portal.save()
     portal_tokens_store(portal, _pair(placement))
     log.info("%s %s", "installed" if created else "reinstalled", portal)
@@ -126,15 +131,66 @@ def portal_reauthorise(portal: Portal, placement: OAuthPlacementData, user: AppU
     return True
 
 
-def portal_application_token_learn(
-    portal: Portal, placement: OAuthPlacementData, token: str
-) -> None:
-    """A verified app page payload carries the application token (simple-way.md): keep it,
-    in case ONAPPINSTALL was lost or came before our handler was bound."""
-    if token and token != portal.application_token:
-        portal.application_token = token
-        portal.save(update_fields=["application_token"])
-        log.info("application token of %s learnt from the app page", portal)
+def placement_user_is_admin(placement: OAuthPlacementData) -> bool:
+    """user.admin with the payload's own token: whether whoever posted it administers the portal."""
+    return access_token_is_admin(placement.domain, placement.oauth_token.access_token)
+
+
+def access_token_is_admin(domain: str, access_token: str) -> bool:
+    token = BitrixToken(domain=domain, auth_token=access_token, bitrix_app=bitrix_app())
+    try:
+        return bool(token.call_method("user.admin")["result"])
+    except BitrixSDKException as error:
+        raise InvalidPayload(
+            f"Bitrix24 did not say whether the user is an admin: {error}"
+        ) from error
+
+
+def portal_application_token_learn(portal: Portal, user: AppUser, token: str) -> bool:
+    """The app page payload carries the application token (simple-way.md), but the browser
+    posts it and any employee can change it: it fills a missing secret only when an admin
+    opens the app, and never replaces one. A different token is an alert, not an update."""
+    if not token or hmac.compare_digest(token, portal.application_token):
+        return False
+    if portal.application_token:
+        log.error(
+            "ALERT: app page of %s posted by user %s carries an application token that differs "
+            "from the stored one; not updated",
+            portal,
+            user.crm_id,
+        )
+        return False
+    if not user.is_admin:
+        log.warning("application token of %s offered by non-admin %s: ignored", portal, user.crm_id)
+        return False
+    portal.application_token = token
+    portal.save(update_fields=["application_token"])
+    log.info("application token of %s learnt from its admin's app page", portal)
+    return True
+
+
+def portal_uninstall_confirm(portal: Portal, *, clean: bool, now: datetime) -> bool:
+    """ONAPPUNINSTALL carries no OAuth token, only the event secret (on-app-uninstall.md); the
+    CRM has revoked the app's tokens by then. So the uninstall is real only if the OAuth
+    server now refuses our refresh token; if it still renews it, the app is installed and
+    the event was forged: it is reverted and nothing is deleted. Returns whether confirmed.
+    A CRM that cannot answer raises CrmError (retryable); the data meanwhile stays."""
+    if not portal.refresh_token:
+        # Nothing to ask with: keep the data for the retention period, whatever CLEAN says.
+        portal_uninstall_confirmed(portal, purge_after=uninstall_purge_after(now, clean=False))
+        return True
+    try:
+        pair = oauth_refresh(portal.refresh_token)
+    except ReauthorisationRequired:
+        portal_uninstall_confirmed(portal, purge_after=uninstall_purge_after(now, clean=clean))
+        return True
+    except BitrixSDKException as error:
+        raise CrmError(
+            f"Bitrix24 could not confirm the uninstall: {error}", retryable=True
+        ) from error
+    portal_tokens_store(portal, pair)
+    portal_uninstall_revert(portal)
+    return False
 
 
 def uninstall_purge_after(now: datetime, *, clean: bool) -> datetime:

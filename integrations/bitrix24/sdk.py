@@ -45,7 +45,7 @@ def bitrix_app() -> BitrixApp:
     )
 
 
-def _refresh_at_server(refresh_token: str) -> TokenPair:
+def oauth_refresh(refresh_token: str) -> TokenPair:
     try:
         renewed = bitrix_app().refresh_oauth_token(refresh_token)
     except (BitrixOAuthInvalidGrant, BitrixOAuthInvalidClient) as error:
@@ -73,7 +73,7 @@ class PortalToken(BitrixToken):
 
     def refresh_and_set_oauth_token(self, **kwargs) -> None:
         pair = portal_tokens_refresh(
-            self.portal_id, failed_access_token=self.auth_token, refresh=_refresh_at_server
+            self.portal_id, failed_access_token=self.auth_token, refresh=oauth_refresh
         )
         self.auth_token, self.refresh_token = pair.access_token, pair.refresh_token
 

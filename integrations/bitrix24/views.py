@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from crmapp.framing import frame_for_portal
 from integrations.bitrix24.install import (
     placement_parse,
+    placement_user_is_admin,
     placement_verify,
     portal_install,
 )
@@ -38,6 +39,16 @@ def install(request: HttpRequest) -> HttpResponse:
     except InvalidPayload as error:
         log.warning("unconfirmed Bitrix24 install for %s: %s", placement.domain, error)
         return _refusal(request, 403, _("Bitrix24 did not confirm this install: %s") % error)
+    try:
+        admin = placement_user_is_admin(placement)
+    except InvalidPayload as error:
+        log.warning("install on %s by an unknown user: %s", placement.domain, error)
+        return _refusal(request, 403, _("Bitrix24 did not confirm this install: %s") % error)
+    if not admin:
+        # The install hands us the installer's tokens and rights; an employee's would run
+        # the sync with his rights and restart the import.
+        log.error("ALERT: a non-admin tried to install the app on %s: refused", placement.domain)
+        return _refusal(request, 403, _("Only a portal administrator can install the application."))
 
     from integrations.tasks import portal_connect
 

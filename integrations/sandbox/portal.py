@@ -305,7 +305,12 @@ class Portal:
             self.events.emit("ONAPPINSTALL", data, self.install_auth, acting_user=1)
 
     def uninstall(self, clean: bool) -> None:
-        """Remove the app: send ONAPPUNINSTALL (no tokens), revoke tokens, drop handlers."""
+        """Remove the app: revoke tokens, send ONAPPUNINSTALL (no tokens), drop handlers.
+
+        The API is already revoked when ONAPPUNINSTALL arrives (on-app-uninstall.md), which is
+        how a handler can tell a genuine uninstall from a replayed one."""
+        self.tokens.revoke_all()
+        self.app.installed = False
         data = [("data[LANGUAGE_ID]", LANG), ("data[CLEAN]", "1" if clean else "0")]
         self.events.emit(
             "ONAPPUNINSTALL",
@@ -321,10 +326,8 @@ class Portal:
             force=True,
         )
         self.events.wait_idle(5)
-        self.tokens.revoke_all()
         self.events.clear()
         self.events.install_finished = False
-        self.app.installed = False
         self.install_tokens = {}
         self.placements = []
 

@@ -220,7 +220,7 @@ def test_the_admin_sets_bonus_rules_and_a_revocable_sales_floor_link(
     link = TvLink.objects.for_portal(connected).get()
     screen = client.get(f"/tv/{link.token}/")
     assert screen.status_code == 200
-    assert "frame-ancestors" not in screen.get("Content-Security-Policy", "")
+    assert "frame-ancestors 'none'" in screen["Content-Security-Policy"].split("; ")
     seller = Employee.objects.for_portal(connected).filter(active=True).first()
     assert seller.name not in screen.text  # nothing sold, no plan: not in the ranking yet
     cell = {"month": _month(connected), "level": "employee", "id": seller.crm_id,

@@ -26,13 +26,13 @@ def portal(sandbox_portal):
 def refreshes(monkeypatch):
     """Counts refresh-token grants our app sends to the OAuth server."""
     calls = []
-    original = sdk._refresh_at_server
+    original = sdk.oauth_refresh
 
     def counting(refresh_token):
         calls.append(refresh_token)
         return original(refresh_token)
 
-    monkeypatch.setattr(sdk, "_refresh_at_server", counting)
+    monkeypatch.setattr(sdk, "oauth_refresh", counting)
     return calls
 
 

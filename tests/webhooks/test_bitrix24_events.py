@@ -141,8 +141,9 @@ def test_it_is_unmoved_by_duplicates_and_reordering(
 
 @pytest.mark.django_db
 def test_it_disables_at_once_and_purges_on_clean_uninstall(
-    client, portal, django_capture_on_commit_callbacks
+    client, portal, bitrix24, django_capture_on_commit_callbacks
 ):
+    bitrix24.control.uninstall(clean=True)  # the CRM revokes our tokens, then tells us
     with django_capture_on_commit_callbacks(execute=True):
         response = post(client, event_body(portal, "bitrix24_event_ONAPPUNINSTALL.txt"))
 
@@ -160,6 +161,7 @@ def test_it_keeps_data_thirty_days_and_a_reinstall_finds_it(
     portal.save()
     deals = Deal.objects.for_portal(portal).count()
     body = event_body(portal, "bitrix24_event_ONAPPUNINSTALL.txt", **{"data[CLEAN]": "0"})
+    bitrix24.control.uninstall(clean=False)
 
     with django_capture_on_commit_callbacks(execute=True):
         assert post(client, body).status_code == 200

@@ -57,15 +57,20 @@ def form_nested(body: str) -> dict:
     for key, value in parse_qsl(body, keep_blank_values=True, strict_parsing=False):
         match = _KEY.match(key)
         if not match:
-            raise InvalidPayload(f"malformed form key {key!r}")
+            raise InvalidPayload(f"malformed form key {_shown(key)}")
         path = [match.group(1), *re.findall(r"\[([^\[\]]*)\]", match.group(2))]
         node = result
         for part in path[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise InvalidPayload(f"conflicting form key {key!r}")
+                raise InvalidPayload(f"conflicting form key {_shown(key)}")
         node[path[-1]] = value
     return result
+
+
+def _shown(key: str, limit: int = 80) -> str:
+    """A hostile key can be half a megabyte: logs and answers show its start only."""
+    return repr(key[:limit]) + (f" … ({len(key)} characters)" if len(key) > limit else "")
 
 
 def bitrix24_event_parse(body: str) -> Bitrix24Event:
@@ -88,10 +93,10 @@ def bitrix24_event_parse(body: str) -> Bitrix24Event:
     if name in CRM_EVENTS:
         entity_type, action = CRM_EVENTS[name]
         fields = data.get("FIELDS") if isinstance(data.get("FIELDS"), dict) else {}
-        try:
-            entity_id = int(fields.get("ID", ""))
-        except ValueError:
-            raise InvalidPayload(f"{name} without a numeric data[FIELDS][ID]") from None
+        raw = str(fields.get("ID", ""))
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+            raise InvalidPayload(f"{name} without a numeric data[FIELDS][ID]")
+        entity_id = int(raw)
     return Bitrix24Event(
         name=name,
         member_id=auth["member_id"],

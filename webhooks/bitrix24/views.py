@@ -67,15 +67,13 @@ def bitrix24_events(request: HttpRequest) -> HttpResponse:
         now=now,
     )
     if event.name == "ONAPPUNINSTALL":
+        from integrations.tasks import portal_uninstall_confirm
+
+        # Disabled at once, but nothing is deleted (CLEAN=1 or not) until the CRM confirms.
         with transaction.atomic():
             store()
-            portal_uninstall(
-                portal, purge_after=uninstall_purge_after(now, clean=event.clean), now=now
-            )
-            if event.clean:
-                from crmapp.tasks import portals_purge_uninstalled
-
-                transaction.on_commit(portals_purge_uninstalled.delay)
+            portal_uninstall(portal, purge_after=uninstall_purge_after(now, clean=False), now=now)
+            transaction.on_commit(lambda: portal_uninstall_confirm.delay(portal.pk, event.clean))
     else:
         store()
         _drain_wake(portal)
