@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from crmapp.models import Employee, Pipeline
+from crmapp.models import Department, Employee, Pipeline
 from crmapp.selectors import import_progress, portal_page_summary
 from frontend.rendering import app_refusal, app_render
 from frontend.report_request import FILTERS, BadFilter, scope_from_query, viewer_of
@@ -31,9 +31,10 @@ from reports.efficiency import COLUMN_GROUPS, COLUMNS, DYNAMICS, efficiency_dyna
 from reports.export import report_xlsx
 from reports.forgotten import COUNTS as FORGOTTEN_COUNTS
 from reports.forgotten import forgotten
-from reports.labels import column_label
+from reports.labels import column_label, report_title
 from reports.models import PlanMetric
 from reports.notify import forgotten_notify
+from reports.people import employee_labels
 from reports.plan_fact import plan_dynamics, plan_fact, plan_period, plan_today
 from reports.plans import month_add
 from reports.scope import (
@@ -163,18 +164,52 @@ def forgotten_notify_view(request: HttpRequest) -> HttpResponse:
 
 
 def _xlsx(request: HttpRequest, name: str, scope: Scope, data: dict) -> HttpResponse:
+    period = f"{scope.start:%d.%m.%Y} — {scope.end:%d.%m.%Y}"
     filters = [
-        (_("Period"), f"{scope.start.isoformat()} — {scope.end.isoformat()}"),
-        *((str(column_label(key)), str(value))
+        (_("Period"), period),
+        *((str(column_label(key)), _filter_name(scope, key, value))
           for key, value in scope.filters.items() if value is not None),
         *([(_("Note"), scope.clamp_notice())] if scope.clamped else []),
     ]  # fmt: skip
-    body = report_xlsx(data, title=f"{name} {scope.start}—{scope.end}", filters=filters)
+    report, _sep, what = name.partition("-")
+    title = report_title(report) + (f": {column_label(what)}" if what else "")
+    if report == "plan" and not what:
+        data = data | {"rows": _plan_rows_named(scope, data["rows"])}
+    body = report_xlsx(data, title=f"{title}, {period}", filters=filters)
     response = HttpResponse(body, content_type=XLSX)
     response["Content-Disposition"] = (
         f'attachment; filename="{name}-{scope.start.isoformat()}-{scope.end.isoformat()}.xlsx"'
     )
     return response
+
+
+def _filter_name(scope: Scope, key: str, value) -> str:
+    """A filter as the page shows it: the pipeline's, department's or employee's name."""
+    models = {"pipeline": Pipeline, "department": Department}
+    if key == "employee":
+        return employee_labels(scope.portal, [value]).get(value, str(value))
+    if key in models:
+        found = models[key].objects.for_portal(scope.portal).filter(crm_id=value).first()
+        return found.name if found else str(value)
+    return str(value)
+
+
+def _plan_rows_named(scope: Scope, rows: list[dict]) -> list[dict]:
+    """The plan's rows with the names the file is read by, beside the ids it is joined by."""
+    people = employee_labels(scope.portal, {int(r["id"]) for r in rows if r["level"] == "employee"})
+    departments = dict(Department.objects.for_portal(scope.portal).values_list("crm_id", "name"))
+    pipelines = dict(Pipeline.objects.for_portal(scope.portal).values_list("crm_id", "name"))
+    named = []
+    for row in rows:
+        crm_id = int(row["id"])
+        name = people.get(crm_id) if row["level"] == "employee" else departments.get(crm_id)
+        pipeline = row["pipeline_id"]
+        named.append({
+            "month": row["month"], "level": row["level"], "name": name or row["id"],
+            "pipeline": pipelines.get(int(pipeline), pipeline) if pipeline else _("All"),
+            **{key: value for key, value in row.items() if key not in ("month", "level")},
+        })  # fmt: skip
+    return named
 
 
 def _context(request: HttpRequest, name: str, scope: Scope) -> dict:

@@ -1,16 +1,22 @@
-"""The data behind a report's tables as an .xlsx workbook (one sheet per table)."""
+"""The data behind a report's tables as an .xlsx workbook (one sheet per table), as a head of
+sales opens it: titles and codes in his language, numbers and dates formatted, a filter on
+every header, columns as wide as what they hold."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from io import BytesIO
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from reports.labels import column_label
+from reports.labels import column_label, value_label
+
+FORMATS = {int: "#,##0", float: "#,##0.00", datetime: "DD.MM.YYYY HH:MM", date: "DD.MM.YYYY"}
+WIDEST = 60
 
 
 def report_xlsx(data: dict, *, title: str, filters: list[tuple[str, str]]) -> bytes:
@@ -27,14 +33,15 @@ def report_xlsx(data: dict, *, title: str, filters: list[tuple[str, str]]) -> by
         for label, value in filters:
             sheet_row_append(sheet, [label, value])
         sheet_row_append(sheet, [])
+        sheet.cell(1, 1).font = Font(bold=True, size=13)
         columns = _columns(rows)
         sheet_row_append(sheet, [str(column_label(column)) for column in columns])
+        header = sheet.max_row
+        for cell in sheet[header]:
+            cell.font = Font(bold=True)
         for row in rows:
-            sheet_row_append(sheet, [_cell(row.get(column)) for column in columns])
-        for index, column in enumerate(columns, start=1):
-            sheet.column_dimensions[get_column_letter(index)].width = max(
-                12, len(str(column_label(column))) + 2
-            )
+            sheet_row_append(sheet, [_cell(column, row.get(column)) for column in columns])
+        _format(sheet, header, len(columns))
     if not book.sheetnames:
         book.create_sheet(title[:31])
     buffer = BytesIO()
@@ -70,9 +77,33 @@ def _columns(rows: list[dict]) -> list[str]:
     return columns
 
 
-def _cell(value):
+def _cell(column: str, value):
     if isinstance(value, list):
         return ", ".join(str(column_label(item)) for item in value)
     if isinstance(value, datetime):
         return value.replace(tzinfo=None)  # Excel has no time zones; the page's zone is used
-    return value
+    return value_label(column, value)
+
+
+def _format(sheet: Worksheet, header: int, width: int) -> None:
+    """Number and date formats by value, a filter on the header row, the header frozen, and
+    each column as wide as its longest value (within reason)."""
+    if not width:
+        return
+    widths = [len(str(cell.value or "")) for cell in sheet[header]]
+    for row in sheet.iter_rows(min_row=header + 1):
+        for index, cell in enumerate(row):
+            number_format = FORMATS.get(type(cell.value))
+            if number_format:
+                cell.number_format = number_format
+            shown = cell.value
+            if isinstance(shown, float):
+                shown = f"{shown:,.2f}"
+            elif isinstance(shown, datetime):
+                shown = "00.00.0000 00:00"
+            widths[index] = max(widths[index], len(str("" if shown is None else shown)))
+    for index, longest in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = min(WIDEST, max(8, longest + 2))
+    last = get_column_letter(width)
+    sheet.auto_filter.ref = f"A{header}:{last}{max(sheet.max_row, header)}"
+    sheet.freeze_panes = sheet.cell(header + 1, 1)

@@ -78,5 +78,35 @@ LABELS = {
 }
 
 
+# Codes that a report's rows carry as values (a plan row's level and metric, a drill row's
+# state), in words for the exports; the JSON keeps the codes.
+VALUES = {
+    "employee": pgettext_lazy("plan level", "employee"),
+    "department": pgettext_lazy("plan level", "department"),
+    "won": pgettext_lazy("deal state", "won"),
+    "lost": pgettext_lazy("deal state", "lost"),
+    "open": pgettext_lazy("deal state", "open"),
+}
+VALUE_COLUMNS = frozenset({"level", "metric", "state"})
+
+REPORT_TITLES = {
+    "efficiency": _("Manager efficiency"),
+    "forgotten": _("Forgotten leads and deals"),
+    "plan": _("Plan vs fact"),
+}
+
+
 def column_label(key: str):
     return LABELS.get(key, key)
+
+
+def value_label(column: str, value):
+    """A code in a value column as words (a metric by its column label); other values as
+    they are."""
+    if column not in VALUE_COLUMNS or not isinstance(value, str):
+        return value
+    return str(VALUES.get(value) or LABELS.get(value) or value)
+
+
+def report_title(name: str) -> str:
+    return str(REPORT_TITLES.get(name, name))

@@ -417,3 +417,43 @@ def test_forgotten_draws_its_split_by_department(client, installed, bitrix24):
     departments = [row for row in data["by_department"] if row.get("id")]
     assert chart["labels"] == [row["name"] for row in departments]
     assert chart["datasets"][0]["values"] == [row["forgotten_deals"] for row in departments]
+
+
+@pytest.mark.django_db
+def test_exports_read_as_a_head_of_sales_reads_them(client, installed, bitrix24):
+    """Russian titles, names instead of ids and codes, formatted numbers and dates, a filter on
+    the header and columns as wide as their values."""
+    admin = _token(open_app(client, bitrix24, 1))
+    department = Department.objects.for_portal(installed).filter(parent__isnull=False).first()
+    page = _get(client, f"/app/reports/plan/?period=quarter&department={department.crm_id}",
+                admin).text  # fmt: skip
+    link = re.search(r'href="(/app/reports/plan/\?[^"]*format=xlsx[^"]*)"', page).group(1)
+    book = load_workbook(BytesIO(client.get(link.replace("&amp;", "&")).content))
+    sheet = book.worksheets[0]
+    assert sheet["A1"].value.startswith("План-факт, ")
+    assert [sheet["A3"].value, sheet["B3"].value] == ["Отдел", department.name]
+    header = next(r for r in range(1, 10) if sheet.cell(r, 1).value == "Месяц")
+    columns = [cell.value for cell in sheet[header]]
+    assert columns[:4] == ["Месяц", "Уровень", "Имя", "Воронка"]
+    assert sheet.auto_filter.ref.startswith(f"A{header}:")
+    levels = {sheet.cell(r, 2).value for r in range(header + 1, sheet.max_row + 1)}
+    metrics = {sheet.cell(r, columns.index("Показатель") + 1).value
+               for r in range(header + 1, sheet.max_row + 1)}  # fmt: skip
+    assert levels <= {"сотрудник", "отдел"} and "employee" not in levels
+    assert "Сумма успешных" in metrics and "won_sum" not in metrics
+    names = {sheet.cell(r, 3).value for r in range(header + 1, sheet.max_row + 1)}
+    assert department.name in names
+
+    drill = _get(client, "/app/reports/efficiency/drill/?period=quarter&what=won_count",
+                 admin).text  # fmt: skip
+    link = re.search(r'href="(/app/reports/efficiency/drill/\?[^"]*format=xlsx[^"]*)"', drill)
+    deals = load_workbook(BytesIO(client.get(link.group(1).replace("&amp;", "&")).content))
+    sheet = deals.worksheets[0]
+    header = next(r for r in range(1, 10) if sheet.cell(r, 1).value == "ID")
+    columns = [cell.value for cell in sheet[header]]
+    amount = sheet.cell(header + 1, columns.index("Сумма") + 1)
+    closed = sheet.cell(header + 1, columns.index("Закрыто") + 1)
+    assert amount.number_format == "#,##0.00" and closed.number_format == "DD.MM.YYYY HH:MM"
+    title = sheet.column_dimensions["B"].width
+    longest = max(len(str(sheet.cell(r, 2).value or "")) for r in range(header, sheet.max_row + 1))
+    assert title >= min(60, longest)
