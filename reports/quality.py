@@ -1,0 +1,201 @@
+"""Data quality (REPORTS.md "Data quality"): the card-filling errors of the checked deals.
+
+Checked deals are the deals in scope that are open now or were won or lost in the period.
+Each rule is a condition the database evaluates, so the summary, the split by rule, the
+error list (paged in SQL) and the drill-downs count the same rows by the same definition.
+Read from the mirror, which every event keeps current: a deal fixed in the CRM leaves the
+list as soon as its event is applied.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, time
+
+from django.db.models import Case, Count, F, IntegerField, Q, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from crmapp.models import Deal
+from integrations.bitrix24.links import card_path
+from integrations.registry import card_url
+from reports.models import QUALITY_RULES, ReportSettings
+from reports.paging import rows_slice
+from reports.people import employee_labels
+from reports.scope import Scope
+
+RULES = QUALITY_RULES
+COUNTS = ("checked", "with_errors")
+
+
+def enabled_rules(scope: Scope) -> list[str]:
+    """The portal's switched-on rules, in the report's order."""
+    return ReportSettings.of(scope.portal).quality_rules_enabled()
+
+
+def rule_condition(scope: Scope, rule: str, *, now: datetime) -> Q:
+    """When a checked deal fails `rule` (REPORTS.md's table)."""
+    start, end = scope.span()
+    opened = Q(semantic="open")
+    if rule == "zero_amount":
+        return Q(semantic="won", closed_at__range=(start, end), amount=0)
+    if rule == "no_client":
+        return Q(company_crm_id__isnull=True, contact_crm_id__isnull=True)
+    if rule == "no_source":
+        return Q(source="")
+    if rule == "overdue_close":
+        today = datetime.combine(now.astimezone(scope.zone).date(), time.min, scope.zone)
+        return opened & Q(close_date__lt=today)
+    if rule == "no_next_step":
+        return opened & Q(has_next_step=False)
+    if rule == "inactive_owner":
+        return opened & Q(responsible__active=False)
+    raise ValueError(f"no data-quality rule {rule!r}")
+
+
+def checked_deals(scope: Scope):
+    """Deals in scope that are open now, or won or lost in the period."""
+    rows = Deal.objects.for_portal(scope.portal).filter(
+        Q(semantic="open") | Q(semantic__in=("won", "lost"), closed_at__range=scope.span())
+    )
+    if scope.employees is not None:
+        rows = rows.filter(responsible__crm_id__in=scope.employees)
+    if scope.pipeline is not None:
+        rows = rows.filter(pipeline__crm_id=scope.pipeline)
+    return rows
+
+
+def any_error(scope: Scope, rules: list[str], *, now: datetime) -> Q:
+    wanted = Q(pk__in=[])
+    for rule in rules:
+        wanted |= rule_condition(scope, rule, now=now)
+    return wanted
+
+
+def deals_failing(scope: Scope, what: str, *, now: datetime | None = None):
+    """The checked deals behind one number: "checked", "with_errors" or a rule's name."""
+    now = now or timezone.now()
+    rows = checked_deals(scope)
+    if what == "checked":
+        return rows
+    rules = enabled_rules(scope)
+    if what == "with_errors":
+        return rows.filter(any_error(scope, rules, now=now))
+    if what not in rules:
+        raise ValueError(f"the rule {what!r} is switched off in Settings")
+    return rows.filter(rule_condition(scope, what, now=now))
+
+
+def quality(scope: Scope, *, now: datetime | None = None, limit: int | None = None,
+            offset: int = 0, details: bool = False) -> dict:  # fmt: skip
+    """The report; `limit` and `offset` page the error list in SQL, never the counts.
+    `details` adds what the page shows beyond the shape: each deal's card address (`url`,
+    `path`) and its close date (said in the overdue cell's title)."""
+    now = now or timezone.now()
+    rules = enabled_rules(scope)
+    employees = _by_employee(scope, rules, now=now)
+    with_errors = sum(row["with_errors"] for row in employees)
+    return {
+        "report": "quality",
+        "from": scope.start.isoformat(),
+        "to": scope.end.isoformat(),
+        "rules": rules,
+        "employees": employees,
+        "by_rule": _by_rule(rules, employees),
+        "deals_total": with_errors,
+        "deals": error_list(scope, rules, now=now, limit=limit, offset=offset, details=details),
+    }
+
+
+def _by_employee(scope: Scope, rules: list[str], *, now: datetime) -> list[dict]:
+    """One row per responsible employee: checked deals, those with an error, their share
+    and how many fail each rule, counted in one grouped query."""
+    counted = (
+        checked_deals(scope)
+        .values("responsible__crm_id")
+        .annotate(
+            checked=Count("id"),
+            with_errors=Count("id", filter=any_error(scope, rules, now=now)),
+            **{rule: Count("id", filter=rule_condition(scope, rule, now=now)) for rule in rules},
+        )
+    )
+    counts: dict[str | None, dict] = defaultdict(lambda: dict.fromkeys([*COUNTS, *rules], 0))
+    for row in counted:
+        crm_id = row.pop("responsible__crm_id")
+        numbers = counts[None if crm_id is None else str(crm_id)]
+        for key, value in row.items():
+            numbers[key] += value
+    names = employee_labels(scope.portal, [int(i) for i in counts if i is not None])
+    rows = [
+        {
+            "id": crm_id,
+            "name": names.get(int(crm_id), "") if crm_id else "—",
+            "checked": numbers["checked"],
+            "with_errors": numbers["with_errors"],
+            "share": _share(numbers["with_errors"], numbers["checked"]),
+        }
+        | {rule: numbers[rule] for rule in rules}
+        for crm_id, numbers in counts.items()
+    ]
+    return sorted(rows, key=lambda row: (-row["with_errors"], row["name"]))
+
+
+def _by_rule(rules: list[str], employees: list[dict]) -> list[dict]:
+    """How many checked deals fail each rule, and their share of the checked."""
+    checked = sum(row["checked"] for row in employees)
+    return [
+        {"rule": rule, "count": (count := sum(row[rule] for row in employees)),
+         "share": _share(count, checked)}
+        for rule in rules
+    ]  # fmt: skip
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 2) if whole else None
+
+
+def error_list(scope: Scope, rules: list[str], *, now: datetime, limit: int | None = None,
+               offset: int = 0, details: bool = False) -> list[dict]:  # fmt: skip
+    """One row per failing deal, the most errors first (then the newest), cut in SQL."""
+    failing = {rule: Case(When(rule_condition(scope, rule, now=now), then=Value(1)),
+                          default=Value(0), output_field=IntegerField())
+               for rule in rules}  # fmt: skip
+    errors = sum(failing.values(), Value(0))
+    rows = (
+        checked_deals(scope)
+        .filter(any_error(scope, rules, now=now))
+        .annotate(**{f"fails_{rule}": flag for rule, flag in failing.items()})
+        .annotate(error_count=errors)
+        .order_by("-error_count", "-crm_id")
+    )
+    values = rows_slice(
+        rows.values(
+            "crm_id", "title", "amount", "close_date", *(f"fails_{rule}" for rule in rules),
+            responsible_name=Coalesce(F("responsible__name"), Value("")),
+            stage_name=Coalesce(F("stage__name"), Value("")),
+        ),
+        limit=limit,
+        offset=offset,
+    )  # fmt: skip
+    items = []
+    for row in values:
+        item = {
+            "id": str(row["crm_id"]),
+            "title": row["title"],
+            "responsible": row["responsible_name"],
+            "stage": row["stage_name"],
+            "amount": round(float(row["amount"]), 2),
+            "errors": [rule for rule in rules if row[f"fails_{rule}"]],
+        }
+        if details:
+            item |= _details(scope, row)
+        items.append(item)
+    return items
+
+
+def _details(scope: Scope, row: dict) -> dict:
+    return {
+        "url": card_url(scope.portal, "deal", row["crm_id"]),
+        "path": card_path("deal", row["crm_id"]),
+        "close_date": row["close_date"],
+    }
