@@ -90,7 +90,7 @@ class _ReportAPIView(APIView):
 
 class ReportAPIView(_ReportAPIView):
     @extend_schema(
-        summary="A report's data (efficiency, forgotten, plan)",
+        summary="A report's data (efficiency, forgotten, plan, quality)",
         parameters=FILTER_PARAMETERS,
         responses={200: OpenApiTypes.OBJECT},
     )

@@ -1,5 +1,5 @@
-"""Report settings an admin edits inside the CRM: activity weights, forgotten thresholds and
-the daily digest of forgotten deals."""
+"""Report settings an admin edits inside the CRM: activity weights, forgotten thresholds,
+the daily digest of forgotten deals and the data-quality rules."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from crmapp.selectors import portal_page_summary
 from frontend.rendering import app_refusal, app_render
 from frontend.session import Role, app_session_required
 from reports.efficiency import KINDS
-from reports.models import ReportSettings
+from reports.labels import QUALITY_LABELS
+from reports.models import QUALITY_RULES, ReportSettings
 
 KIND_LABELS = {
     "call": gettext_lazy("Call"),
@@ -46,6 +47,14 @@ class ReportSettingsForm(forms.Form):
                 min_value=0,
                 max_value=100,
             )
+        for rule in QUALITY_RULES:
+            self.fields[f"rule_{rule}"] = forms.BooleanField(
+                label=_("Check: %(rule)s") % {"rule": QUALITY_LABELS[rule]}, required=False
+            )
+        self.fields["quality_in_notify"] = forms.BooleanField(
+            label=gettext_lazy("Reminders and the daily digest also list data-quality errors"),
+            required=False,
+        )
 
 
 @csrf_exempt  # authenticated by the X-App-Session header, which no other site can send
@@ -61,6 +70,8 @@ def report_settings(request: HttpRequest) -> HttpResponse:
     initial = {"lead_days": current.lead_days, "deal_days": current.deal_days,
                "digest_at": current.digest_at} | {
         f"weight_{kind}": current.weights.get(kind, 0) for kind in KINDS
+    } | {f"rule_{rule}": rule in current.quality_rules_enabled() for rule in QUALITY_RULES} | {
+        "quality_in_notify": current.quality_in_notify
     }  # fmt: skip
     saved = False
     if request.method == "POST":
@@ -70,6 +81,8 @@ def report_settings(request: HttpRequest) -> HttpResponse:
             current.lead_days, current.deal_days = data["lead_days"], data["deal_days"]
             current.digest_at = data["digest_at"]
             current.weights = {kind: data[f"weight_{kind}"] for kind in KINDS}
+            current.quality_rules = {rule: data[f"rule_{rule}"] for rule in QUALITY_RULES}
+            current.quality_in_notify = data["quality_in_notify"]
             current.save()
             saved = True
         status = 200 if form.is_valid() else 400

@@ -15,6 +15,8 @@ from datetime import datetime, time
 from django.db.models import Case, Count, F, IntegerField, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from crmapp.models import Deal
 from integrations.bitrix24.links import card_path
@@ -198,4 +200,27 @@ def _details(scope: Scope, row: dict) -> dict:
         "url": card_url(scope.portal, "deal", row["crm_id"]),
         "path": card_path("deal", row["crm_id"]),
         "close_date": row["close_date"],
+    }
+
+
+def quality_reasons(scope: Scope, deal: dict, rules: list[str]) -> list[tuple[str, str]]:
+    """[(rule, why the deal fails it, in words; "" when it passes)] for a deal of the list
+    built with `details`, in the viewer's language."""
+    return [(rule, _reason(scope, deal, rule) if rule in deal["errors"] else "") for rule in rules]
+
+
+def _reason(scope: Scope, deal: dict, rule: str) -> str:
+    if rule == "zero_amount":
+        return _("Won with an amount of 0")
+    if rule == "no_client":
+        return _("Neither a company nor a contact is linked")
+    if rule == "no_source":
+        return _("The source is empty")
+    if rule == "overdue_close":
+        day = deal["close_date"].astimezone(scope.zone).date()
+        return _("The close date %(day)s has passed") % {"day": date_format(day, "d.m.Y")}
+    if rule == "no_next_step":
+        return _("No planned activity")
+    return _("%(name)s, the responsible employee, no longer works here") % {
+        "name": deal["responsible"] or "—"
     }
