@@ -152,6 +152,10 @@ def _by_rule(rules: list[str], employees: list[dict]) -> list[dict]:
     ]  # fmt: skip
 
 
+def _id(crm_id: int | None) -> str | None:
+    return None if crm_id is None else str(crm_id)
+
+
 def _share(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 2) if whole else None
 
@@ -173,6 +177,7 @@ def error_list(scope: Scope, rules: list[str], *, now: datetime, limit: int | No
     values = rows_slice(
         rows.values(
             "crm_id", "title", "amount", "close_date", *(f"fails_{rule}" for rule in rules),
+            responsible_crm_id=F("responsible__crm_id"),
             responsible_name=Coalesce(F("responsible__name"), Value("")),
             stage_name=Coalesce(F("stage__name"), Value("")),
         ),
@@ -197,6 +202,7 @@ def error_list(scope: Scope, rules: list[str], *, now: datetime, limit: int | No
 
 def _details(scope: Scope, row: dict) -> dict:
     return {
+        "responsible_id": _id(row["responsible_crm_id"]),
         "url": card_url(scope.portal, "deal", row["crm_id"]),
         "path": card_path("deal", row["crm_id"]),
         "close_date": row["close_date"],

@@ -227,3 +227,60 @@ def test_overdue_means_before_today_in_the_portal_zone():
     condition = rule_condition(scope, "overdue_close", now=now)
     boundary = dict(condition.children)["close_date__lt"]
     assert boundary == datetime(2028, 2, 29, tzinfo=ZoneInfo("Asia/Vladivostok"))
+
+
+@pytest.mark.django_db
+def test_reminders_and_the_digest_add_the_errors_as_a_second_section_when_switched_on(
+    installed, bitrix24
+):
+    from datetime import time
+
+    from reports.digest import portal_digest_send
+    from reports.notify import MAX_LINES, forgotten_notify
+
+    now = timezone.now()
+    today = now.astimezone(ZoneInfo(installed.time_zone)).date()
+    everything = scope_resolve(installed, Viewer.operator(), start=date.min, end=today)
+    heading = "Сделки с ошибками в карточке:"
+
+    before = len(bitrix24.control.notifications())
+    forgotten_notify(everything, now=now)
+    assert not any(heading in n["message"] for n in bitrix24.control.notifications()[before:])
+
+    settings = ReportSettings.of(installed)
+    settings.quality_in_notify, settings.digest_at = True, time(0, 0)
+    settings.save()
+    month = scope_resolve(installed, Viewer.operator(), start=today.replace(day=1), end=today)
+    errors = quality(month, now=now)["deals"]
+    owners = dict(
+        Deal.objects.for_portal(installed)
+        .filter(crm_id__in=[int(d["id"]) for d in errors])
+        .select_related("responsible")
+        .values_list("crm_id", "responsible__crm_id")
+    )
+    listed: dict[int, list[int]] = {}  # a message lists an owner's first MAX_LINES errors
+    for deal in errors:
+        owner = owners[int(deal["id"])]
+        if owner is not None and len(listed.setdefault(owner, [])) < MAX_LINES:
+            listed[owner].append(int(deal["id"]))
+    active = set(Employee.objects.for_portal(installed).filter(active=True).values_list(
+        "crm_id", flat=True))  # fmt: skip
+    before = len(bitrix24.control.notifications())
+    sent = portal_digest_send(installed, now=now)
+    notes = bitrix24.control.notifications()[before:]
+    assert set(sent) == {n["user_id"] for n in notes}
+    # Every deal with an error of an active owner is in his own message, with its link.
+    for owner, deals in listed.items():
+        if owner in active:
+            mine = "".join(n["message"] for n in notes if n["user_id"] == owner)
+            assert heading in mine
+            assert all(f"/crm/deal/details/{crm_id}/]" in mine for crm_id in deals), owner
+    fired = set(
+        Employee.objects.for_portal(installed)
+        .filter(crm_id__in=set(listed) - active)
+        .values_list("name", flat=True)
+    )
+    assert fired, "the sandbox plants open deals of fired employees"
+    to_heads = "".join(n["message"] for n in notes)
+    assert any(f"Сделки сотрудника {name} (больше не работает) с ошибками" in to_heads
+               for name in fired)  # fmt: skip
