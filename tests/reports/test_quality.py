@@ -284,3 +284,32 @@ def test_reminders_and_the_digest_add_the_errors_as_a_second_section_when_switch
     to_heads = "".join(n["message"] for n in notes)
     assert any(f"Сделки сотрудника {name} (больше не работает) с ошибками" in to_heads
                for name in fired)  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_a_deal_fixed_in_the_crm_leaves_the_list_when_its_event_arrives(
+    client, installed, bitrix24, django_capture_on_commit_callbacks
+):
+    from tests.webhooks.test_bitrix24_events import APP_TOKEN, event_body, post
+
+    installed.application_token = APP_TOKEN
+    installed.save()
+    today = timezone.localdate(timezone=ZoneInfo(installed.time_zone))
+    scope = scope_resolve(installed, Viewer.operator(), start=today.replace(day=1), end=today)
+    before = quality(scope)
+    # Chosen by what the test needs: a deal whose only error is its empty source.
+    deal = next(d for d in before["deals"] if d["errors"] == ["no_source"])
+    owner = Deal.objects.for_portal(installed).get(crm_id=deal["id"]).responsible.crm_id
+    bitrix24.control.update("deals", int(deal["id"]), {"SOURCE_ID": "WEB"})
+
+    with django_capture_on_commit_callbacks(execute=True):
+        event = event_body(installed, "bitrix24_event_ONCRMDEALUPDATE.txt", entity_id=deal["id"])
+        assert post(client, event).status_code == 200
+
+    after = quality(scope)
+    assert deal["id"] not in {d["id"] for d in after["deals"]}
+    assert after["deals_total"] == before["deals_total"] - 1
+    counts = {row["id"]: row for row in after["employees"]}[str(owner)]
+    was = {row["id"]: row for row in before["employees"]}[str(owner)]
+    assert (counts["no_source"], counts["with_errors"]) == (was["no_source"] - 1,
+                                                            was["with_errors"] - 1)  # fmt: skip
