@@ -1,4 +1,4 @@
-"""Report pages (efficiency, forgotten, plan) on a large portal: p95 time to render each page
+"""Report pages (efficiency, forgotten, plan, quality) on a large portal: p95 time to render each page
 for a month and for a year (target < 300 ms), with the ratio to computing the same numbers
 straight from the mirror tables in the same run.
 

@@ -67,6 +67,21 @@ def checked_deals(scope: Scope):
     return rows
 
 
+def _checked_parts(scope: Scope) -> list:
+    """The checked deals as two sets, each read from the `deal_quality` index alone: the
+    open deals, and those won or lost in the period (one OR of the two makes PostgreSQL
+    fetch every wide deal row: 2.7 s instead of ~0.2 s on a 1M-deal portal)."""
+    rows = Deal.objects.for_portal(scope.portal)
+    if scope.employees is not None:
+        rows = rows.filter(responsible__crm_id__in=scope.employees)
+    if scope.pipeline is not None:
+        rows = rows.filter(pipeline__crm_id=scope.pipeline)
+    return [
+        rows.filter(semantic="open"),
+        rows.filter(semantic__in=("won", "lost"), closed_at__range=scope.span()),
+    ]
+
+
 def any_error(scope: Scope, rules: list[str], *, now: datetime) -> Q:
     wanted = Q(pk__in=[])
     for rule in rules:
@@ -111,22 +126,25 @@ def quality(scope: Scope, *, now: datetime | None = None, limit: int | None = No
 
 def _by_employee(scope: Scope, rules: list[str], *, now: datetime) -> list[dict]:
     """One row per responsible employee: checked deals, those with an error, their share
-    and how many fail each rule, counted in one grouped query."""
-    counted = (
-        checked_deals(scope)
-        .values("responsible__crm_id")
-        .annotate(
-            checked=Count("id"),
-            with_errors=Count("id", filter=any_error(scope, rules, now=now)),
-            **{rule: Count("id", filter=rule_condition(scope, rule, now=now)) for rule in rules},
-        )
-    )
+    and how many fail each rule. The database counts the deals per employee and combination
+    of failed rules (one count per row instead of one per rule), Python adds them up."""
+    flags = _rule_flags(scope, rules, now=now)
     counts: dict[str | None, dict] = defaultdict(lambda: dict.fromkeys([*COUNTS, *rules], 0))
-    for row in counted:
-        crm_id = row.pop("responsible__crm_id")
-        numbers = counts[None if crm_id is None else str(crm_id)]
-        for key, value in row.items():
-            numbers[key] += value
+    for part in _checked_parts(scope):
+        grouped = (
+            part.annotate(**flags)
+            .values("responsible__crm_id", *flags)
+            .annotate(deals=Count("id"))
+            .order_by()
+        )
+        for row in grouped:
+            crm_id, deals = row["responsible__crm_id"], row["deals"]
+            numbers = counts[None if crm_id is None else str(crm_id)]
+            failed = [rule for rule in rules if row[f"fails_{rule}"]]
+            numbers["checked"] += deals
+            numbers["with_errors"] += deals if failed else 0
+            for rule in failed:
+                numbers[rule] += deals
     names = employee_labels(scope.portal, [int(i) for i in counts if i is not None])
     rows = [
         {
@@ -140,6 +158,15 @@ def _by_employee(scope: Scope, rules: list[str], *, now: datetime) -> list[dict]
         for crm_id, numbers in counts.items()
     ]
     return sorted(rows, key=lambda row: (-row["with_errors"], row["name"]))
+
+
+def _rule_flags(scope: Scope, rules: list[str], *, now: datetime) -> dict:
+    """{"fails_<rule>": 1 when the deal fails the rule, else 0} as database expressions."""
+    return {
+        f"fails_{rule}": Case(When(rule_condition(scope, rule, now=now), then=Value(1)),
+                              default=Value(0), output_field=IntegerField())
+        for rule in rules
+    }  # fmt: skip
 
 
 def _by_rule(rules: list[str], employees: list[dict]) -> list[dict]:
@@ -162,28 +189,33 @@ def _share(part: int, whole: int) -> float | None:
 
 def error_list(scope: Scope, rules: list[str], *, now: datetime, limit: int | None = None,
                offset: int = 0, details: bool = False) -> list[dict]:  # fmt: skip
-    """One row per failing deal, the most errors first (then the newest), cut in SQL."""
-    failing = {rule: Case(When(rule_condition(scope, rule, now=now), then=Value(1)),
-                          default=Value(0), output_field=IntegerField())
-               for rule in rules}  # fmt: skip
+    """One row per failing deal, the most errors first (then the newest), cut in SQL: the
+    page's ids are picked from the quality index first, then only its rows are read."""
+    failing = _rule_flags(scope, rules, now=now)
     errors = sum(failing.values(), Value(0))
-    rows = (
-        checked_deals(scope)
-        .filter(any_error(scope, rules, now=now))
-        .annotate(**{f"fails_{rule}": flag for rule, flag in failing.items()})
-        .annotate(error_count=errors)
-        .order_by("-error_count", "-crm_id")
+    wrong = any_error(scope, rules, now=now)
+    open_part, closed_part = (
+        part.filter(wrong).annotate(error_count=errors).values("pk", "crm_id", "error_count")
+        for part in _checked_parts(scope)
     )
-    values = rows_slice(
-        rows.values(
-            "crm_id", "title", "amount", "close_date", *(f"fails_{rule}" for rule in rules),
+    order = ("-error_count", "-crm_id")
+    page = rows_slice(
+        open_part.union(closed_part, all=True).order_by(*order), limit=limit, offset=offset
+    )
+    ids = [row["pk"] for row in page]
+    values = (
+        Deal.objects.for_portal(scope.portal)
+        .filter(pk__in=ids)
+        .annotate(**failing)
+        .values(
+            "pk", "crm_id", "title", "amount", "close_date", *(f"fails_{rule}" for rule in rules),
             responsible_crm_id=F("responsible__crm_id"),
             responsible_name=Coalesce(F("responsible__name"), Value("")),
             stage_name=Coalesce(F("stage__name"), Value("")),
-        ),
-        limit=limit,
-        offset=offset,
+        )
     )  # fmt: skip
+    place = {pk: index for index, pk in enumerate(ids)}
+    values = sorted(values, key=lambda row: place[row["pk"]])
     items = []
     for row in values:
         item = {
