@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from crmapp.models import Deal
+from crmapp.models import Deal, Employee
 from integrations.bitrix24.links import card_path
 from integrations.registry import card_url
 from reports.models import QUALITY_RULES, ReportSettings
@@ -67,18 +67,26 @@ def checked_deals(scope: Scope):
     return rows
 
 
-def _checked_parts(scope: Scope) -> list:
-    """The checked deals as two sets, each read from the `deal_quality` index alone: the
-    open deals, and those won or lost in the period (one OR of the two makes PostgreSQL
-    fetch every wide deal row: 2.7 s instead of ~0.2 s on a 1M-deal portal)."""
+# Which rules a closed deal can fail; the others need it open (zero_amount needs it won).
+CLOSED_RULES = ("zero_amount", "no_client", "no_source")
+
+
+def _checked_parts(scope: Scope, rules: list[str]) -> list[tuple]:
+    """The checked deals as two sets with the rules each can fail, each read from the
+    `deal_quality` index alone: the open deals, and those won or lost in the period (one
+    OR of the two makes PostgreSQL fetch every wide deal row: 2.7 s instead of ~0.3 s on a
+    1M-deal portal)."""
     rows = Deal.objects.for_portal(scope.portal)
     if scope.employees is not None:
         rows = rows.filter(responsible__crm_id__in=scope.employees)
     if scope.pipeline is not None:
         rows = rows.filter(pipeline__crm_id=scope.pipeline)
     return [
-        rows.filter(semantic="open"),
-        rows.filter(semantic__in=("won", "lost"), closed_at__range=scope.span()),
+        (rows.filter(semantic="open"), [rule for rule in rules if rule != "zero_amount"]),
+        (
+            rows.filter(semantic__in=("won", "lost"), closed_at__range=scope.span()),
+            [rule for rule in rules if rule in CLOSED_RULES],
+        ),
     ]
 
 
@@ -126,21 +134,29 @@ def quality(scope: Scope, *, now: datetime | None = None, limit: int | None = No
 
 def _by_employee(scope: Scope, rules: list[str], *, now: datetime) -> list[dict]:
     """One row per responsible employee: checked deals, those with an error, their share
-    and how many fail each rule. The database counts the deals per employee and combination
-    of failed rules (one count per row instead of one per rule), Python adds them up."""
-    flags = _rule_flags(scope, rules, now=now)
+    and how many fail each rule. The database counts the deals per employee and bit mask of
+    failed rules (two integers to group by, no join), Python adds them up; a fired owner's
+    open deals all fail `inactive_owner`, so that rule is the employee's, not the row's."""
+    people = dict(Employee.objects.for_portal(scope.portal).values_list("pk", "crm_id"))
+    fired = set(
+        Employee.objects.for_portal(scope.portal).filter(active=False).values_list("pk", flat=True)
+    )
     counts: dict[str | None, dict] = defaultdict(lambda: dict.fromkeys([*COUNTS, *rules], 0))
-    for part in _checked_parts(scope):
+    for part, applicable in _checked_parts(scope, rules):
+        per_row = [rule for rule in applicable if rule != "inactive_owner"]
         grouped = (
-            part.annotate(**flags)
-            .values("responsible__crm_id", *flags)
+            part.annotate(mask=_rule_mask(scope, per_row, now=now))
+            .values("responsible_id", "mask")
             .annotate(deals=Count("id"))
             .order_by()
         )
         for row in grouped:
-            crm_id, deals = row["responsible__crm_id"], row["deals"]
+            owner, deals = row["responsible_id"], row["deals"]
+            crm_id = people.get(owner)
             numbers = counts[None if crm_id is None else str(crm_id)]
-            failed = [rule for rule in rules if row[f"fails_{rule}"]]
+            failed = [rule for bit, rule in enumerate(per_row) if row["mask"] & (1 << bit)]
+            if "inactive_owner" in applicable and owner in fired:
+                failed.append("inactive_owner")
             numbers["checked"] += deals
             numbers["with_errors"] += deals if failed else 0
             for rule in failed:
@@ -158,6 +174,16 @@ def _by_employee(scope: Scope, rules: list[str], *, now: datetime) -> list[dict]
         for crm_id, numbers in counts.items()
     ]
     return sorted(rows, key=lambda row: (-row["with_errors"], row["name"]))
+
+
+def _rule_mask(scope: Scope, rules: list[str], *, now: datetime):
+    """The rules a deal fails as one integer: bit i set when it fails rules[i]."""
+    bits = [
+        Case(When(rule_condition(scope, rule, now=now), then=Value(1 << bit)),
+             default=Value(0), output_field=IntegerField())
+        for bit, rule in enumerate(rules)
+    ]  # fmt: skip
+    return sum(bits, Value(0, output_field=IntegerField()))
 
 
 def _rule_flags(scope: Scope, rules: list[str], *, now: datetime) -> dict:
@@ -189,33 +215,31 @@ def _share(part: int, whole: int) -> float | None:
 
 def error_list(scope: Scope, rules: list[str], *, now: datetime, limit: int | None = None,
                offset: int = 0, details: bool = False) -> list[dict]:  # fmt: skip
-    """One row per failing deal, the most errors first (then the newest), cut in SQL: the
-    page's ids are picked from the quality index first, then only its rows are read."""
+    """One row per failing deal, the newest first, cut in SQL: the page's ids are picked
+    first (walking the deals newest first stops at the page's last failing deal), then
+    only its rows are read. Ordering by the number of errors would rank every checked deal
+    first: 0.5 s on a 1M-deal portal against 10 ms."""
     failing = _rule_flags(scope, rules, now=now)
-    errors = sum(failing.values(), Value(0))
-    wrong = any_error(scope, rules, now=now)
-    open_part, closed_part = (
-        part.filter(wrong).annotate(error_count=errors).values("pk", "crm_id", "error_count")
-        for part in _checked_parts(scope)
-    )
-    order = ("-error_count", "-crm_id")
     page = rows_slice(
-        open_part.union(closed_part, all=True).order_by(*order), limit=limit, offset=offset
+        checked_deals(scope)
+        .filter(any_error(scope, rules, now=now))
+        .order_by("-crm_id")
+        .values_list("pk", flat=True),
+        limit=limit,
+        offset=offset,
     )
-    ids = [row["pk"] for row in page]
     values = (
         Deal.objects.for_portal(scope.portal)
-        .filter(pk__in=ids)
+        .filter(pk__in=list(page))
         .annotate(**failing)
+        .order_by("-crm_id")
         .values(
-            "pk", "crm_id", "title", "amount", "close_date", *(f"fails_{rule}" for rule in rules),
+            "crm_id", "title", "amount", "close_date", *failing,
             responsible_crm_id=F("responsible__crm_id"),
             responsible_name=Coalesce(F("responsible__name"), Value("")),
             stage_name=Coalesce(F("stage__name"), Value("")),
         )
     )  # fmt: skip
-    place = {pk: index for index, pk in enumerate(ids)}
-    values = sorted(values, key=lambda row: place[row["pk"]])
     items = []
     for row in values:
         item = {
