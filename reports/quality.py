@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, time
+from zoneinfo import ZoneInfo
 
 from django.db.models import Case, Count, F, IntegerField, Q, Value, When
 from django.db.models.functions import Coalesce
@@ -24,7 +25,7 @@ from integrations.registry import card_url
 from reports.models import QUALITY_RULES, ReportSettings
 from reports.paging import rows_slice
 from reports.people import employee_labels
-from reports.scope import Scope
+from reports.scope import Scope, Viewer, scope_resolve
 
 RULES = QUALITY_RULES
 COUNTS = ("checked", "with_errors")
@@ -286,3 +287,12 @@ def _reason(scope: Scope, deal: dict, rule: str) -> str:
     return _("%(name)s, the responsible employee, no longer works here") % {
         "name": deal["responsible"] or "—"
     }
+
+
+def errors_to_fix(portal, employee_crm_id: int, *, now: datetime | None = None) -> int:
+    """How many of a manager's deals have errors this month (the tab's default period)."""
+    now = now or timezone.now()
+    today = now.astimezone(ZoneInfo(portal.time_zone)).date()
+    viewer = Viewer(Viewer.MANAGER, employee_crm_id)
+    scope = scope_resolve(portal, viewer, start=today.replace(day=1), end=today, now=now)
+    return sum(row["with_errors"] for row in _by_employee(scope, enabled_rules(scope), now=now))

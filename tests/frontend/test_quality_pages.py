@@ -151,3 +151,19 @@ def test_switching_a_rule_off_in_settings_removes_its_column_and_its_counts(
     assert 'data-rule="no_source"' not in page and "Источник не указан" not in page
     refused = _get(client, "/app/reports/quality/drill/?what=no_source", token)
     assert refused.status_code == 400
+
+
+@pytest.mark.django_db
+def test_a_manager_opening_the_app_is_told_how_many_of_his_deals_to_fix(
+    client, installed, bitrix24
+):
+    admin = _token(open_app(client, bitrix24, user_id=1))
+    everyone = _get(client, "/api/reports/quality/", admin).json()
+    manager = _owner_with_errors(installed, everyone["employees"])
+    mine = {row["id"]: row for row in everyone["employees"]}[str(manager.crm_id)]
+
+    opened = open_app(client, bitrix24, user_id=manager.crm_id).content.decode()
+    assert "Ошибки в карточк" in opened and f" {mine['with_errors']} сдел" in opened
+    assert "Что исправить в моих сделках" in opened
+    # The admin's overview stays as it was.
+    assert "Что исправить в моих сделках" not in open_app(client, bitrix24).content.decode()
