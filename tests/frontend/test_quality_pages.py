@@ -4,6 +4,7 @@ drill-downs, the export and the API show the same deals, each viewer only his ow
 from __future__ import annotations
 
 import re
+from datetime import date
 from io import BytesIO
 
 import pytest
@@ -115,12 +116,29 @@ def test_a_manager_sees_his_own_errors_and_a_head_his_departments_on_every_url(
     ):
         assert _get(client, url, token).status_code == 403, url
 
-    head = manager.department.head
-    if head is not None and head.active and head.crm_id != 1:
-        head_token = _token(open_app(client, bitrix24, user_id=head.crm_id))
-        seen = _get(client, f"/api/reports/quality/?{PERIOD}", head_token).json()
-        assert str(manager.crm_id) in {row["id"] for row in seen["employees"]}
-        assert len(seen["employees"]) < len(everyone["employees"])
+    # A head (not the admin) sees his departments' employees, and only them.
+    department = (
+        Department.objects.for_portal(installed)
+        .filter(head__active=True)
+        .exclude(head__crm_id=1)
+        .order_by("crm_id")
+        .first()
+    )
+    head_token = _token(open_app(client, bitrix24, user_id=department.head.crm_id))
+    seen = _get(client, f"/api/reports/quality/?{PERIOD}", head_token).json()
+    from reports.scope import Viewer, scope_resolve
+
+    headed = Department.objects.for_portal(installed).filter(head=department.head)
+    viewer = Viewer(Viewer.HEAD, department.head.crm_id, headed.values_list("crm_id", flat=True))
+    allowed = scope_resolve(installed, viewer, start=date.min, end=date.max).employees
+    assert {int(row["id"]) for row in seen["employees"] if row["id"]} <= allowed
+    assert len(seen["employees"]) < len(everyone["employees"])
+    names = {row["responsible"] for row in seen["deals"]}
+    assert names <= set(
+        Employee.objects.for_portal(installed)
+        .filter(crm_id__in=allowed)
+        .values_list("name", flat=True)
+    )
 
 
 @pytest.mark.django_db
