@@ -315,6 +315,8 @@ def _quality_context(scope: Scope, data: dict) -> dict:
         "columns": [(key, QUALITY_LABELS[key]) for key in (*QUALITY_COUNTS, "share", *rules)],
         "rule_columns": [(rule, QUALITY_LABELS[rule]) for rule in rules],
         "rule_rows": [row | {"label": QUALITY_LABELS[row["rule"]]} for row in data["by_rule"]],
+        # In Python: a literal "%" in a template's translate tag is looked up as "%%".
+        "rule_share_label": _("Share of the checked, %"),
         "deal_rows": [(deal, quality_reasons(scope, deal, rules)) for deal in data["deals"]],
         "chart": json.dumps(
             {

@@ -42,6 +42,7 @@ def test_the_admin_reads_the_errors_drills_each_number_and_exports_them(
     assert page.status_code == 200
     body = page.content.decode()
     assert ">Ошибки</a>" in body and "Ошибки заполнения CRM" in body
+    assert "Доля от проверенных, %" in body and "Нет запланированного дела" in body
 
     api = _get(client, f"/api/reports/quality/?{PERIOD}", token).json()
     assert api["rules"] == list(QUALITY_RULES)
