@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("reports", "0005_plans"),
+        ("reports", "0008_activity_plan_metrics"),
     ]
 
     operations = [
