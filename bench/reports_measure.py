@@ -259,6 +259,14 @@ def plan_from_mirror(portal: Portal, start: datetime, end: datetime) -> None:
     )
 
 
+def quality_from_mirror(portal: Portal, start: datetime, end: datetime) -> None:
+    """The checked deals per employee (open now, or closed in the period), no rule applied."""
+    checked = Deal.objects.for_portal(portal).filter(
+        Q(semantic="open") | Q(semantic__in=["won", "lost"], closed_at__range=(start, end))
+    )
+    list(checked.values("responsible_id").annotate(n=Count("id")))
+
+
 def timed(action) -> tuple[float, float]:
     """(p50, p95) of `action` in seconds."""
     samples = samples_seconds(action, repeat=RUNS)
@@ -274,7 +282,7 @@ def main() -> None:
     today = timezone.now().date()
     periods = {"month": today.replace(day=1), "year": today - timedelta(days=365)}
     direct = {"efficiency": efficiency_from_mirror, "forgotten": forgotten_from_mirror,
-              "plan": plan_from_mirror}  # fmt: skip
+              "plan": plan_from_mirror, "quality": quality_from_mirror}  # fmt: skip
     pages = {}
     for report in direct:
         for label, first in periods.items():

@@ -123,7 +123,7 @@ class _ReportAPIView(APIView):
 
 class ReportAPIView(_ReportAPIView):
     @extend_schema(
-        summary="A report's data (efficiency, forgotten, plan)",
+        summary="A report's data (efficiency, forgotten, plan, quality)",
         parameters=[NAME_PARAMETER, *FILTER_PARAMETERS],
         responses=ANSWERS,
     )

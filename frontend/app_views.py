@@ -28,6 +28,7 @@ from integrations.bitrix24.install import (
 )
 from integrations.errors import CrmError, InvalidPayload
 from integrations.paid_state import portal_paid_state_refresh
+from reports.quality import errors_to_fix
 
 log = logging.getLogger(__name__)
 RUSSIAN_SPEAKING = {"ru", "ua", "by", "kz"}
@@ -133,6 +134,12 @@ def _overview(
         "session": request.app_session,
         "session_token": request.app_session_token,
         "bx24_js": settings.BITRIX24_JS_API_URL,
+        # A manager's first question when he opens the app: what must I fix?
+        "errors_to_fix": (
+            errors_to_fix(portal, request.app_session.user_crm_id, now=now)
+            if request.app_session.role == Role.MANAGER and progress["phase"] == "done"
+            else None
+        ),
     }
     return app_render(request, portal, template, context)
 

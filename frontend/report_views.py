@@ -31,12 +31,14 @@ from reports.efficiency import COLUMN_GROUPS, COLUMNS, DYNAMICS, efficiency_dyna
 from reports.export import report_xlsx
 from reports.forgotten import COUNTS as FORGOTTEN_COUNTS
 from reports.forgotten import forgotten
-from reports.labels import column_label, report_title
+from reports.labels import QUALITY_LABELS, column_label, report_title
 from reports.models import PlanMetric
 from reports.notify import forgotten_notify
 from reports.people import employee_labels
 from reports.plan_fact import plan_dynamics, plan_fact, plan_period, plan_today
 from reports.plans import month_add
+from reports.quality import COUNTS as QUALITY_COUNTS
+from reports.quality import quality, quality_reasons
 from reports.scope import (
     PRESETS,
     Scope,
@@ -52,6 +54,7 @@ from reports.scope import (
 PAGE_PARAMS = (*FILTERS, "sort")
 LIST_LIMIT = 200
 DRILL_LIMIT = 500
+CHART_PEOPLE = 30  # the bar chart shows the employees with the most errors
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -105,9 +108,18 @@ def report_page(request: HttpRequest, name: str) -> HttpResponse:
         raise Http404(name)
     scope = _scope(request, name)
     if request.GET.get("format") == "xlsx":
+        if name == "quality":
+            data = quality(scope, details=True)
+            tables = {key: data[key] for key in ("employees", "by_rule", "deals")}
+            return _xlsx(request, name, scope, tables, labels=QUALITY_LABELS)
         return _xlsx(request, name, scope, REPORTS[name](scope))
-    # A page lists the longest-idle first; the export and the API hold every row.
-    data = forgotten(scope, limit=LIST_LIMIT) if name == "forgotten" else REPORTS[name](scope)
+    # A page lists the first rows of a long list; the export and the API hold every row.
+    if name == "forgotten":
+        data = forgotten(scope, limit=LIST_LIMIT)
+    elif name == "quality":
+        data = quality(scope, limit=LIST_LIMIT, details=True)
+    else:
+        data = REPORTS[name](scope)
     context = _context(request, name, scope) | {"data": data}
     if name == "efficiency":
         context |= _efficiency_context(request, scope, data)
@@ -115,6 +127,8 @@ def report_page(request: HttpRequest, name: str) -> HttpResponse:
         context |= _forgotten_context(data)
     if name == "plan":
         context |= _plan_context(request, scope)
+    if name == "quality":
+        context |= _quality_context(scope, data)
     template = f"frontend/report_{name}.html"
     if request.htmx and request.htmx.target == "report":
         template += "#report"
@@ -132,14 +146,19 @@ def report_drill(request: HttpRequest, name: str) -> HttpResponse:
     if name not in REPORTS or what not in WHAT:
         raise BadFilter(_("Nothing to list for %(what)r") % {"what": what})
     scope = _scope(request, name)
-    if request.GET.get("format") == "xlsx":
-        return _xlsx(request, f"{name}-{what}", scope, {"rows": drill(scope, what)["rows"]})
-    listing = drill(scope, what, limit=DRILL_LIMIT)
+    labels = QUALITY_LABELS if name == "quality" else None
+    try:
+        if request.GET.get("format") == "xlsx":
+            rows = drill(scope, what)["rows"]
+            return _xlsx(request, f"{name}-{what}", scope, {"rows": rows}, labels=labels)
+        listing = drill(scope, what, limit=DRILL_LIMIT)
+    except ValueError as error:  # a data-quality rule switched off in Settings
+        raise BadFilter(str(error)) from error
     context = {
         "report": name,
         "listing": listing,
         "what": what,
-        "what_label": column_label(what),
+        "what_label": column_label(what, labels),
         "cut": listing["total"] > len(listing["rows"]),
         "export_query": _download_query(request, what=what, format="xlsx"),
     }
@@ -163,7 +182,9 @@ def forgotten_notify_view(request: HttpRequest) -> HttpResponse:
     return HttpResponse(format_html('<p class="notice" role="status">{}</p>', message))
 
 
-def _xlsx(request: HttpRequest, name: str, scope: Scope, data: dict) -> HttpResponse:
+def _xlsx(
+    request: HttpRequest, name: str, scope: Scope, data: dict, labels: dict | None = None
+) -> HttpResponse:
     period = f"{scope.start:%d.%m.%Y} — {scope.end:%d.%m.%Y}"
     filters = [
         (_("Period"), period),
@@ -175,7 +196,7 @@ def _xlsx(request: HttpRequest, name: str, scope: Scope, data: dict) -> HttpResp
     title = report_title(report) + (f": {column_label(what)}" if what else "")
     if report == "plan" and not what:
         data = data | {"rows": _plan_rows_named(scope, data["rows"])}
-    body = report_xlsx(data, title=f"{title}, {period}", filters=filters)
+    body = report_xlsx(data, title=f"{title}, {period}", filters=filters, labels=labels)
     response = HttpResponse(body, content_type=XLSX)
     response["Content-Disposition"] = (
         f'attachment; filename="{name}-{scope.start.isoformat()}-{scope.end.isoformat()}.xlsx"'
@@ -396,6 +417,34 @@ def _forgotten_context(data: dict) -> dict:
         "count_columns": [(key, column_label(key)) for key in FORGOTTEN_COUNTS],
         "department_chart": json.dumps(chart) if len(departments) > 1 else None,
     }
+
+
+def _quality_context(scope: Scope, data: dict) -> dict:
+    """The summary's columns, the split by rule and each listed deal's cells: one per
+    enabled rule, failing ones with the reason said in words (the cell's title)."""
+    rules = data["rules"]
+    people = data["employees"][:CHART_PEOPLE]
+    return {
+        "columns": [(key, QUALITY_LABELS[key]) for key in (*QUALITY_COUNTS, "share", *rules)],
+        "rule_columns": [(rule, QUALITY_LABELS[rule]) for rule in rules],
+        "rule_rows": [row | {"label": QUALITY_LABELS[row["rule"]]} for row in data["by_rule"]],
+        # In Python: a literal "%" in a template's translate tag is looked up as "%%".
+        "rule_share_label": _("Share of the checked, %"),
+        "deal_rows": [(deal, quality_reasons(scope, deal, rules)) for deal in data["deals"]],
+        "chart": json.dumps(
+            {
+                "labels": [row["name"] for row in people],
+                "datasets": [
+                    _bars(QUALITY_LABELS[key], [row[key] for row in people])
+                    for key in QUALITY_COUNTS
+                ],
+            }
+        ),
+    }
+
+
+def _bars(label, values: list) -> dict:
+    return {"label": str(label), "values": values, "type": "bar"}
 
 
 def _sorted_rows(rows: list[dict], column: str, descending: bool) -> list[dict]:

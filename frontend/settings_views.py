@@ -1,5 +1,6 @@
 """Report settings an admin edits inside the CRM: activity weights, forgotten thresholds, the
-daily digest of forgotten deals and who takes part in the sales reports."""
+daily digest of forgotten deals, who takes part in the sales reports and the data-quality
+rules."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from crmapp.selectors import portal_page_summary
 from frontend.rendering import app_refusal, app_render
 from frontend.session import Role, app_session_required
 from reports.efficiency import KINDS
-from reports.models import ReportSettings
+from reports.labels import QUALITY_LABELS
+from reports.models import QUALITY_RULES, ReportSettings
 from reports.people import employee_labels
 
 KIND_LABELS = {
@@ -69,6 +71,14 @@ class ReportSettingsForm(forms.Form):
                 min_value=0,
                 max_value=100,
             )
+        for rule in QUALITY_RULES:
+            self.fields[f"rule_{rule}"] = forms.BooleanField(
+                label=_("Check: %(rule)s") % {"rule": QUALITY_LABELS[rule]}, required=False
+            )
+        self.fields["quality_in_notify"] = forms.BooleanField(
+            label=gettext_lazy("Reminders and the daily digest also list data-quality errors"),
+            required=False,
+        )
 
 
 @csrf_exempt  # authenticated by the X-App-Session header, which no other site can send
@@ -86,6 +96,8 @@ def report_settings(request: HttpRequest) -> HttpResponse:
                "participant_departments": current.participant_departments,
                "participant_employees": current.participant_employees} | {
         f"weight_{kind}": current.weights.get(kind, 0) for kind in KINDS
+    } | {f"rule_{rule}": rule in current.quality_rules_enabled() for rule in QUALITY_RULES} | {
+        "quality_in_notify": current.quality_in_notify
     }  # fmt: skip
     saved = False
     if request.method == "POST":
@@ -97,6 +109,8 @@ def report_settings(request: HttpRequest) -> HttpResponse:
             current.participant_departments = sorted(data["participant_departments"])
             current.participant_employees = sorted(data["participant_employees"])
             current.weights = {kind: data[f"weight_{kind}"] for kind in KINDS}
+            current.quality_rules = {rule: data[f"rule_{rule}"] for rule in QUALITY_RULES}
+            current.quality_in_notify = data["quality_in_notify"]
             current.save()
             saved = True
         status = 200 if form.is_valid() else 400

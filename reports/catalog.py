@@ -8,10 +8,12 @@ from collections.abc import Callable
 from reports.efficiency import efficiency
 from reports.forgotten import forgotten
 from reports.plan_fact import plan
+from reports.quality import quality
 from reports.scope import Scope
 
 REPORTS: dict[str, Callable[[Scope], dict]] = {
     "efficiency": efficiency,
     "forgotten": forgotten,
     "plan": plan,
+    "quality": quality,
 }

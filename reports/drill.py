@@ -26,6 +26,9 @@ from reports.forgotten import (
 )
 from reports.paging import rows_slice
 from reports.plan_fact import repeat_deal_ids
+from reports.quality import COUNTS as QUALITY_COUNTS
+from reports.quality import RULES as QUALITY_RULES
+from reports.quality import deals_failing
 from reports.scope import Scope
 
 ACTIVITY_KINDS = {"calls": "call", "meetings": "meeting", "emails": "email", "tasks": "task",
@@ -36,7 +39,8 @@ DEAL_LISTS = {"won_count", "won_sum", "lost_count", "lost_sum", "in_work_count",
 FORGOTTEN_LISTS = {"forgotten_deals", "forgotten_deals_sum", "no_next_step_deals",
                    "forgotten_leads"}  # fmt: skip
 LEAD_LISTS = {"leads_in_work", "created_leads"}
-WHAT = DEAL_LISTS | FORGOTTEN_LISTS | LEAD_LISTS | set(ACTIVITY_KINDS)
+QUALITY_LISTS = {*QUALITY_COUNTS, *QUALITY_RULES}
+WHAT = DEAL_LISTS | FORGOTTEN_LISTS | LEAD_LISTS | QUALITY_LISTS | set(ACTIVITY_KINDS)
 
 
 def drill(
@@ -56,6 +60,10 @@ def drill(
     if what in ACTIVITY_KINDS:
         rows = _activities(scope, ACTIVITY_KINDS[what])
         return _listing("activities", rows, _activity_rows(scope, rows_slice(rows, **page)))
+    if what in QUALITY_LISTS:
+        # ValueError for a rule switched off in Settings: it counts nothing.
+        rows = deals_failing(scope, what, now=now).order_by("-crm_id")
+        return _listing("deals", rows, _entity_rows(scope, Deal, rows_slice(rows, **page)))
     if what == "forgotten_leads":
         rows = leads_flagged(scope, now=now)
         items = lead_items(scope, rows, now=now, **page)

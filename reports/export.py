@@ -19,28 +19,39 @@ FORMATS = {int: "#,##0", float: "#,##0.00", datetime: "DD.MM.YYYY HH:MM", date: 
 WIDEST = 60
 
 
-def report_xlsx(data: dict, *, title: str, filters: list[tuple[str, str]]) -> bytes:
+def report_xlsx(
+    data: dict, *, title: str, filters: list[tuple[str, str]], labels: dict | None = None
+) -> bytes:
     """`data` is a report's dict: every list of rows (and the totals) becomes a sheet, with
-    the filters it was built with on top, so the file says what it shows."""
+    the filters it was built with on top, so the file says what it shows. `labels` names
+    columns the report calls differently from the shared names."""
+
+    def label(key: str) -> str:
+        return str(column_label(key, labels))
+
     book = Workbook()
     book.remove(book.active)
-    tables = {key: value for key, value in data.items() if isinstance(value, list)}
+    tables = {
+        key: value
+        for key, value in data.items()
+        if isinstance(value, list) and all(isinstance(row, dict) for row in value)
+    }
     if isinstance(data.get("totals"), dict):
         tables["totals"] = [data["totals"]]
     for name, rows in tables.items():
-        sheet = book.create_sheet(str(column_label(name))[:31])
+        sheet = book.create_sheet(label(name)[:31])
         sheet_row_append(sheet, [title])
-        for label, value in filters:
-            sheet_row_append(sheet, [label, value])
+        for filter_name, value in filters:
+            sheet_row_append(sheet, [filter_name, value])
         sheet_row_append(sheet, [])
         sheet.cell(1, 1).font = Font(bold=True, size=13)
         columns = _columns(rows)
-        sheet_row_append(sheet, [str(column_label(column)) for column in columns])
+        sheet_row_append(sheet, [label(column) for column in columns])
         header = sheet.max_row
         for cell in sheet[header]:
             cell.font = Font(bold=True)
         for row in rows:
-            sheet_row_append(sheet, [_cell(column, row.get(column)) for column in columns])
+            sheet_row_append(sheet, [_cell(column, row.get(column), labels) for column in columns])
         _format(sheet, header, len(columns))
     if not book.sheetnames:
         book.create_sheet(title[:31])
@@ -77,9 +88,9 @@ def _columns(rows: list[dict]) -> list[str]:
     return columns
 
 
-def _cell(column: str, value):
+def _cell(column: str, value, labels: dict | None = None):
     if isinstance(value, list):
-        return ", ".join(str(column_label(item)) for item in value)
+        return ", ".join(str(column_label(item, labels)) for item in value)
     if isinstance(value, datetime):
         return value.replace(tzinfo=None)  # Excel has no time zones; the page's zone is used
     return value_label(column, value)

@@ -77,6 +77,23 @@ LABELS = {
     "repeat_sales": _("Repeat sales"),
 }
 
+# The data-quality report's columns, where a shared name means something else there.
+QUALITY_LABELS = {
+    "checked": _("Checked deals"),
+    "with_errors": _("With errors"),
+    "share": _("Share with errors, %"),
+    "zero_amount": _("Won with a zero amount"),
+    "no_client": _("No company or contact"),
+    "no_source": _("No source"),
+    "overdue_close": _("Close date passed"),
+    "no_next_step": _("No planned activity"),
+    "inactive_owner": _("Responsible fired"),
+    "errors": _("Errors"),
+    "rule": _("Rule"),
+    "count": _("Deals"),
+    "close_date": _("Close date"),
+    "by_rule": _("By rule"),
+}
 
 # Codes that a report's rows carry as values (a plan row's level and metric, a drill row's
 # state), in words for the exports; the JSON keeps the codes.
@@ -93,10 +110,13 @@ REPORT_TITLES = {
     "efficiency": _("Manager efficiency"),
     "forgotten": _("Forgotten leads and deals"),
     "plan": _("Plan vs fact"),
+    "quality": _("Errors in filling the CRM"),
 }
 
 
-def column_label(key: str):
+def column_label(key: str, overrides: dict | None = None):
+    if overrides and key in overrides:
+        return overrides[key]
     return LABELS.get(key, key)
 
 

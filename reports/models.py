@@ -108,6 +108,15 @@ def default_weights() -> dict[str, int]:
     return {"meeting": 5, "call": 2, "email": 1, "task": 1, "other": 1}
 
 
+# The data-quality rules in the report's order (REPORTS.md "Data quality").
+QUALITY_RULES = ("zero_amount", "no_client", "no_source", "overdue_close", "no_next_step",
+                 "inactive_owner")  # fmt: skip
+
+
+def default_quality_rules() -> dict[str, bool]:
+    return dict.fromkeys(QUALITY_RULES, True)
+
+
 class ReportSettings(PortalOwned):
     """What a portal's admin tunes: activity weights, forgotten thresholds, the daily digest.
     User-entered, so never purged with the history."""
@@ -118,6 +127,10 @@ class ReportSettings(PortalOwned):
     # Local time (portal time zone) of the daily forgotten-deals digest; null = off.
     digest_at = models.TimeField(null=True, blank=True)
     digest_sent_on = models.DateField(null=True, blank=True)
+    # {rule: on}; a rule missing from the map is on (a rule added later starts switched on).
+    quality_rules = models.JSONField(default=default_quality_rules)
+    # Whether "Notify" and the daily digest add each employee's data-quality errors.
+    quality_in_notify = models.BooleanField(default=False)
     # Who takes part in the sales reports (CRM ids); both empty = whoever sells.
     participant_departments = models.JSONField(default=list, blank=True)
     participant_employees = models.JSONField(default=list, blank=True)
@@ -129,6 +142,9 @@ class ReportSettings(PortalOwned):
     @classmethod
     def of(cls, portal) -> ReportSettings:
         return cls.objects.for_portal(portal).get_or_create(portal=portal)[0]
+
+    def quality_rules_enabled(self) -> list[str]:
+        return [rule for rule in QUALITY_RULES if self.quality_rules.get(rule, True)]
 
 
 ALL_PIPELINES = -1  # a plan for every pipeline together (Bitrix24's default pipeline is 0)

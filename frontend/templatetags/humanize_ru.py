@@ -80,6 +80,24 @@ def input_number(value) -> str:
     return number(value)
 
 
+@register.simple_tag
+def rule_cells(cells) -> str:
+    """A data-quality row's rule cells: red with the reason (title and screen-reader text)
+    where the deal fails, empty where it passes. Built here for the same reason as
+    `number_cells`: 200 rows of a dozen cells each."""
+    fail = (
+        '<td class="fail" data-rule="{}" title="{}"><span aria-hidden="true">✕</span>'
+        '<span class="sr-only">{}</span></td>'
+    )
+    html = [
+        format_html(fail, rule, reason, reason)
+        if reason
+        else format_html('<td class="pass" data-rule="{}"></td>', rule)
+        for rule, reason in cells
+    ]
+    return mark_safe("".join(html))  # noqa: S308 — every part went through format_html
+
+
 _PERIOD = re.compile(r"(\d{4})(?:-(\d{2})| Q([1-4]))")
 
 
