@@ -120,7 +120,13 @@ class DrillAPIView(_ReportAPIView):
         offset = _count(request, "offset") or 0
         with translation.override(request.user.session.language):
             scope = self.scope(request, name)
-            listing = drill(scope, what, limit=_count(request, "limit"), offset=offset)
+            try:
+                listing = drill(
+                    scope, what, limit=_count(request, "limit"), offset=offset,
+                    options=request.query_params,
+                )  # fmt: skip
+            except ValueError as error:  # a cell's coordinates typed wrong
+                raise BadFilter(str(error)) from error
         for row in listing["rows"]:
             row.pop("path", None)
         return Response(listing | _clamping(scope))
