@@ -20,11 +20,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from crmapp.models import Employee, Pipeline
 from crmapp.selectors import import_progress, portal_page_summary
+from frontend.dynamics_page import dynamics_context, dynamics_options
 from frontend.rendering import app_refusal, app_render
 from frontend.report_request import FILTERS, BadFilter, scope_from_query, viewer_of
 from frontend.session import Role, app_session_required
 from reports.catalog import REPORTS
 from reports.drill import WHAT, drill
+from reports.dynamics import dynamics, dynamics_tables
 from reports.efficiency import COLUMN_GROUPS, COLUMNS, DYNAMICS, efficiency_dynamics
 from reports.export import report_xlsx
 from reports.forgotten import COUNTS as FORGOTTEN_COUNTS
@@ -46,7 +48,9 @@ from reports.scope import (
 )
 
 # What a page's address carries besides the filters.
-PAGE_PARAMS = (*FILTERS, "sort")
+PAGE_PARAMS = (*FILTERS, "sort", "age_min", "age_max")
+# What a drill-down's address adds to name a cell of a table wider than an employee.
+DRILL_OPTIONS = ("stage", "entity", "state")
 LIST_LIMIT = 200
 DRILL_LIMIT = 500
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -95,10 +99,11 @@ def report_page(request: HttpRequest, name: str) -> HttpResponse:
         raise Http404(name)
     scope = _scope(request, name)
     if request.GET.get("format") == "xlsx":
-        return _xlsx(request, name, scope, REPORTS[name](scope))
-    # A page lists the longest-idle first; the export and the API hold every row.
-    data = forgotten(scope, limit=LIST_LIMIT) if name == "forgotten" else REPORTS[name](scope)
+        return _xlsx(request, name, scope, _export_data(request, name, scope))
+    data = _page_data(request, name, scope)
     context = _context(request, name, scope) | {"data": data}
+    if name == "dynamics":
+        context |= dynamics_context(request.GET, data) | {"sort_query": _query(request, sort="")}
     if name == "efficiency":
         context |= _efficiency_context(request, scope, data)
     if name == "forgotten":
@@ -114,6 +119,25 @@ def report_page(request: HttpRequest, name: str) -> HttpResponse:
     return response
 
 
+def _page_data(request: HttpRequest, name: str, scope: Scope) -> dict:
+    """A page lists the first rows of its long lists; the export and the API hold them all."""
+    if name == "forgotten":
+        return forgotten(scope, limit=LIST_LIMIT)
+    if name == "dynamics":
+        return dynamics(scope, limit=LIST_LIMIT, **dynamics_options(request.GET))
+    return REPORTS[name](scope)
+
+
+def _export_data(request: HttpRequest, name: str, scope: Scope) -> dict:
+    if name != "dynamics":
+        return REPORTS[name](scope)
+    data = dynamics(scope, **dynamics_options(request.GET))
+    try:  # one block's table (its own export button), or every block
+        return dynamics_tables(data, request.GET.get("table") or None)
+    except ValueError as error:
+        raise BadFilter(str(error)) from error
+
+
 @require_GET
 @app_session_required
 @_guarded
@@ -122,16 +146,22 @@ def report_drill(request: HttpRequest, name: str) -> HttpResponse:
     if name not in REPORTS or what not in WHAT:
         raise BadFilter(_("Nothing to list for %(what)r") % {"what": what})
     scope = _scope(request, name)
-    if request.GET.get("format") == "xlsx":
-        return _xlsx(request, f"{name}-{what}", scope, {"rows": drill(scope, what)["rows"]})
-    listing = drill(scope, what, limit=DRILL_LIMIT)
+    try:
+        if request.GET.get("format") == "xlsx":
+            rows = drill(scope, what, options=request.GET)["rows"]
+            return _xlsx(request, f"{name}-{what}", scope, {"rows": rows})
+        listing = drill(scope, what, limit=DRILL_LIMIT, options=request.GET)
+    except ValueError as error:  # a cell's coordinates typed wrong
+        raise BadFilter(str(error)) from error
     context = {
         "report": name,
         "listing": listing,
         "what": what,
         "what_label": column_label(what),
         "cut": listing["total"] > len(listing["rows"]),
-        "export_query": _query(request, what=what, format="xlsx"),
+        "export_query": _query(
+            request, what=what, format="xlsx", **{k: request.GET.get(k, "") for k in DRILL_OPTIONS}
+        ),
     }
     return _render(request, "frontend/report_drill.html", context)
 
@@ -158,6 +188,8 @@ def _xlsx(request: HttpRequest, name: str, scope: Scope, data: dict) -> HttpResp
         (_("Period"), f"{scope.start.isoformat()} — {scope.end.isoformat()}"),
         *((str(column_label(key)), str(value))
           for key, value in scope.filters.items() if value is not None),
+        *((str(column_label(key)), request.GET[key])
+          for key in ("age_min", "age_max", *DRILL_OPTIONS) if request.GET.get(key)),
         *([(_("Note"), scope.clamp_notice())] if scope.clamped else []),
     ]  # fmt: skip
     body = report_xlsx(data, title=f"{name} {scope.start}—{scope.end}", filters=filters)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import calendar
+
 from django import template
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+
+from integrations.registry import card_url as registry_card_url
 
 register = template.Library()
 
@@ -73,3 +77,16 @@ def input_number(value) -> str:
     if value is None or value == "":
         return ""
     return number(value)
+
+
+@register.filter
+def month_end(month: str) -> str:
+    """ "2027-02" → "2027-02-28": the last day of a report's month label."""
+    year, number = (int(part) for part in month.split("-"))
+    return f"{month}-{calendar.monthrange(year, number)[1]:02d}"
+
+
+@register.filter
+def card_url(crm_id, portal) -> str:
+    """The CRM card of a deal listed by its id (the deals list keeps REPORTS.md's shape)."""
+    return registry_card_url(portal, "deal", int(crm_id))
