@@ -23,7 +23,7 @@ from crmapp.tiers import window_start
 from reports.efficiency import efficiency, efficiency_dynamics
 from reports.facts import STATE_DAY
 from reports.forgotten import IDLE, deals_flagged, leads_flagged
-from reports.models import NO_PIPELINE
+from reports.models import NO_EMPLOYEE, NO_PIPELINE
 from reports.people import employee_labels
 from reports.plan_fact import repeat_won_deals
 from reports.rollup import facts_summed, facts_where
@@ -288,7 +288,7 @@ def period_deals(
         Q(created_at__range=span) | Q(semantic__in=("won", "lost"), closed_at__range=span)
     )
     if scope.employees is not None:
-        rows = rows.filter(responsible__crm_id__in=scope.employees)
+        rows = rows.filter(responsible_in(scope))
     if scope.pipeline is not None:
         rows = rows.filter(pipeline__crm_id=scope.pipeline)
     rows = rows.annotate(age=_age(now))
@@ -297,6 +297,13 @@ def period_deals(
     if age_max is not None:
         rows = rows.filter(age__lte=timedelta(days=age_max))
     return rows
+
+
+def responsible_in(scope: Scope) -> Q:
+    """The scope's employees; the aggregates' "no one" (NO_EMPLOYEE, the "—" row) is an
+    entity without a responsible."""
+    wanted = Q(responsible__crm_id__in=scope.employees)
+    return wanted | Q(responsible__isnull=True) if NO_EMPLOYEE in scope.employees else wanted
 
 
 def sorted_deals(rows, sort: str):

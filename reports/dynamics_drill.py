@@ -17,7 +17,7 @@ from crmapp.models import Deal, Lead, StageChange
 from integrations.bitrix24.links import card_path
 from integrations.registry import card_url
 from reports.aggregates import owner_history
-from reports.dynamics import deal_rows, period_deals, sorted_deals
+from reports.dynamics import deal_rows, period_deals, responsible_in, sorted_deals
 from reports.facts import LONG_CYCLE_SECONDS
 from reports.paging import rows_slice
 from reports.scope import Scope
@@ -103,7 +103,7 @@ def _with_links(scope: Scope, entity_type: str, rows: list[dict]) -> list[dict]:
 def _owners(scope: Scope, model):
     rows = model.objects.for_portal(scope.portal)
     if scope.employees is not None:
-        rows = rows.filter(responsible__crm_id__in=scope.employees)
+        rows = rows.filter(responsible_in(scope))
     return rows
 
 

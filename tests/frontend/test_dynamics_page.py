@@ -54,6 +54,12 @@ def test_the_admin_sees_every_block_and_every_number_drills_to_as_many(client, i
     assert 'class="num slow"' in body  # a bottleneck is marked
     assert body.count('<tr class="total">') >= 2  # a total row per stage
 
+    # A click on an employee rebuilds the whole page for him.
+    employee = re.search(r'class="employee" hx-get="[^"]*employee=(\d+)"', body).group(1)
+    rebuilt = _get(client, f"{URL}?{PERIOD}&employee={employee}", token,
+                   HX_Request="true", HX_Target="report")  # fmt: skip
+    assert set(re.findall(r"employee=(\d+)", rebuilt.content.decode())) == {employee}
+
 
 @pytest.mark.django_db
 def test_deals_sort_and_filter_by_age_and_tables_export_with_their_filters(
