@@ -90,7 +90,7 @@ class _ReportAPIView(APIView):
 
 class ReportAPIView(_ReportAPIView):
     @extend_schema(
-        summary="A report's data (efficiency, forgotten, plan)",
+        summary="A report's data (efficiency, forgotten, plan, dynamics)",
         parameters=FILTER_PARAMETERS,
         responses={200: OpenApiTypes.OBJECT},
     )
@@ -110,6 +110,21 @@ class DrillAPIView(_ReportAPIView):
             OpenApiParameter("what", str, enum=sorted(WHAT)),
             OpenApiParameter("offset", int, description="rows to skip (default 0)"),
             OpenApiParameter("limit", int, description="rows to return (default all)"),
+            OpenApiParameter("stage", str, description="dynamics: CRM id of a stage or status"),
+            OpenApiParameter(
+                "entity",
+                str,
+                enum=["deal", "lead"],
+                description="dynamics: whose stage (stage_exits, stage_now)",
+            ),
+            OpenApiParameter(
+                "state",
+                str,
+                enum=["won", "lost", "in_work"],
+                description="dynamics: the period's deals in this state",
+            ),
+            OpenApiParameter("age_min", float, description="dynamics: minimum age, days"),
+            OpenApiParameter("age_max", float, description="dynamics: maximum age, days"),
         ],
         responses={200: OpenApiTypes.OBJECT},
     )

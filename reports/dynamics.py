@@ -65,7 +65,10 @@ def dynamics(
         "employees": employee_rows(scope),
         "employee_dynamics": efficiency_dynamics(year_scope(scope, now=now), metric),
         "deals": deal_rows(scope, sorted_deals(deals, sort), now=now, limit=limit),
-        "deals_total": deals.count(),
+        # Without an age filter the stage statistics have counted the same deals already.
+        "deals_total": deals.count()
+        if age_min is not None or age_max is not None
+        else stats["count"],
         "stages": stats["stages"],
         "stage_pipelines": stats["pipelines"],
         "stage_totals": stats["totals"],
@@ -357,7 +360,7 @@ def _stat(count: int, cents: int, age_seconds: float) -> dict:
 def stage_statistics(scope: Scope, *, now: datetime) -> dict:
     """The period's deals by the stage they are in now, each pipeline's stages in CRM order,
     with a row per pipeline and totals for won, lost and in work."""
-    grouped = (
+    grouped = list(
         period_deals(scope, now=now)
         .values("pipeline__crm_id", "stage__crm_id", "semantic")
         .annotate(count=Count("id"), amount=Sum("amount"), age_sum=Sum("age"))
@@ -410,6 +413,7 @@ def stage_statistics(scope: Scope, *, now: datetime) -> dict:
     if scope.pipeline is not None:
         stage_rows = [row for row in stage_rows if row["pipeline_id"] == str(scope.pipeline)]
     return {
+        "count": sum(row["count"] for row in grouped),
         "stages": stage_rows,
         "pipelines": pipeline_rows,
         "totals": {state: _stat(*numbers) for state, numbers in totals.items()},
