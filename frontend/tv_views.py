@@ -12,12 +12,16 @@ from django.utils import timezone, translation
 from django.views.decorators.http import require_GET
 
 from frontend.app_views import RUSSIAN_SPEAKING
+from reports.labels import column_label
 from reports.models import PlanMetric
-from reports.plan_fact import plan_today
+from reports.plan_fact import plan_fact, plan_today
 from reports.plans import tv_link_portal
 from reports.scope import Viewer, scope_resolve
 
 REFRESH_SECONDS = 5
+# Today's counts beside the money: what each seller did today against his day plan.
+TODAY_COUNTS = (PlanMetric.WON_COUNT, PlanMetric.DEALS_CREATED, PlanMetric.CALLS,
+                PlanMetric.MEETINGS)  # fmt: skip
 
 
 @require_GET
@@ -32,15 +36,28 @@ def tv_board(request: HttpRequest, token: str) -> HttpResponse:
         scope = scope_resolve(
             portal, Viewer.operator(), start=today.replace(day=1), end=today, now=now
         )
-        money = plan_today(scope, PlanMetric.WON_SUM, today=today)
-        counts = {
-            row["id"]: row
-            for row in plan_today(scope, PlanMetric.WON_COUNT, today=today)["employees"]
+        data = plan_fact(scope)  # one read for every metric's board
+        money = plan_today(scope, PlanMetric.WON_SUM, today=today, data=data)
+        by_metric = {
+            metric: {
+                row["id"]: row
+                for row in plan_today(scope, metric, today=today, data=data)["employees"]
+            }
+            for metric in TODAY_COUNTS
         }
         context = {
             "portal": portal,
             "board": money,
-            "counts": counts,
+            "today": [
+                {
+                    "id": row["id"],
+                    "name": row["name"],
+                    "won_today": row["fact_today"],
+                    "counts": [by_metric[metric].get(row["id"], {}) for metric in TODAY_COUNTS],
+                }
+                for row in money["employees"]
+            ],
+            "count_labels": [column_label(metric) for metric in TODAY_COUNTS],
             "now": now,
             "refresh": REFRESH_SECONDS,
         }

@@ -33,6 +33,7 @@ LABELS = {
     "no_next_step_deals": _("Deals without a next step"),
     "forgotten_leads": _("Forgotten leads"),
     "created_deals": _("Deals created"),
+    "deals_created": _("Deals created"),
     "created_leads": _("Leads created"),
     "share": _("Forgotten share, %"),
     "responsible": _("Responsible"),

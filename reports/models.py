@@ -118,6 +118,9 @@ class ReportSettings(PortalOwned):
     # Local time (portal time zone) of the daily forgotten-deals digest; null = off.
     digest_at = models.TimeField(null=True, blank=True)
     digest_sent_on = models.DateField(null=True, blank=True)
+    # Who takes part in the sales reports (CRM ids); both empty = whoever sells.
+    participant_departments = models.JSONField(default=list, blank=True)
+    participant_employees = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -132,8 +135,19 @@ ALL_PIPELINES = -1  # a plan for every pipeline together (Bitrix24's default pip
 
 
 class PlanMetric(models.TextChoices):
+    """What a plan targets: the sales (money and count, the only ones with bonuses) and
+    the activity that makes them (REPORTS.md "Activity plan")."""
+
     WON_SUM = "won_sum", "won_sum"
     WON_COUNT = "won_count", "won_count"
+    DEALS_CREATED = "deals_created", "deals_created"
+    CALLS = "calls", "calls"
+    MEETINGS = "meetings", "meetings"
+
+
+# The plan metrics that belong to no pipeline (activities), and those a bonus can pay on.
+UNPIPELINED_METRICS = (PlanMetric.CALLS, PlanMetric.MEETINGS)
+BONUS_METRICS = (PlanMetric.WON_SUM, PlanMetric.WON_COUNT)
 
 
 class PlanLevel(models.TextChoices):
@@ -146,7 +160,7 @@ PLAN_KEY = ("month", "level", "target_crm_id", "pipeline_crm_id", "metric")
 
 class Plan(PortalOwned):
     """A month's target for an employee or a department, in one pipeline or all of them.
-    `value` is in cents for the won sum (exact on every database) and a count for won count.
+    `value` is in cents for the won sum (exact on every database) and a count otherwise.
     A department without a row of its own plans the sum of its employees'. User-entered:
     never purged with the history."""
 
@@ -154,7 +168,7 @@ class Plan(PortalOwned):
     level = models.CharField(max_length=10, choices=PlanLevel.choices)
     target_crm_id = models.BigIntegerField()
     pipeline_crm_id = models.BigIntegerField(default=ALL_PIPELINES)
-    metric = models.CharField(max_length=10, choices=PlanMetric.choices)
+    metric = models.CharField(max_length=24, choices=PlanMetric.choices)
     value = models.BigIntegerField()
     updated_by_crm_id = models.BigIntegerField(null=True)
     updated_at = models.DateTimeField()
@@ -170,7 +184,7 @@ class PlanChange(PortalOwned):
     level = models.CharField(max_length=10, choices=PlanLevel.choices)
     target_crm_id = models.BigIntegerField()
     pipeline_crm_id = models.BigIntegerField(default=ALL_PIPELINES)
-    metric = models.CharField(max_length=10, choices=PlanMetric.choices)
+    metric = models.CharField(max_length=24, choices=PlanMetric.choices)
     old_value = models.BigIntegerField(null=True)
     new_value = models.BigIntegerField(null=True)
     changed_by_crm_id = models.BigIntegerField(null=True)
@@ -180,13 +194,23 @@ class PlanChange(PortalOwned):
         indexes = [models.Index(fields=["portal", "changed_at"], name="planchange_time")]
 
 
-class BonusRule(PortalOwned):
-    """The bonus of one plan metric: tiers [{"reach": fact, "bonus": money}] (the highest
-    tier reached counts) and a completion % below which there is no bonus."""
+class ReachUnit(models.TextChoices):
+    """What a bonus tier's threshold is: an amount of the fact, or a % of the plan (a head
+    who typed 100 / 120 / 150 as amounts paid a seller at 182 % of plan nothing)."""
 
-    metric = models.CharField(max_length=10, choices=PlanMetric.choices)
+    FACT = "fact", "fact"
+    PERCENT = "percent", "percent"
+
+
+class BonusRule(PortalOwned):
+    """The bonus of one plan metric: tiers [{"reach": threshold, "bonus": money}] (the
+    highest tier reached counts) and a completion % below which there is no bonus."""
+
+    metric = models.CharField(max_length=10, choices=[(m, m) for m in BONUS_METRICS])
     min_completion = models.DecimalField(max_digits=6, decimal_places=2, default=0)
-    # reach: cents (won sum) or a count (won count); bonus: cents. Sorted by reach.
+    reach_unit = models.CharField(max_length=8, choices=ReachUnit.choices, default=ReachUnit.FACT)
+    # reach: cents (won sum) or a count (won count), or hundredths of a % of the plan;
+    # bonus: cents. Sorted by reach.
     tiers = models.JSONField(default=list)
     updated_by_crm_id = models.BigIntegerField(null=True)
     updated_at = models.DateTimeField()

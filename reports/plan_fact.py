@@ -23,42 +23,83 @@ from reports.models import (
     ALL_PIPELINES,
     NO_EMPLOYEE,
     NO_PIPELINE,
+    UNPIPELINED_METRICS,
     DayFact,
     Plan,
     PlanLevel,
     PlanMetric,
 )
-from reports.people import employee_labels
+from reports.people import employee_labels, report_people
 from reports.plans import bonus_earned, bonus_rules, month_start, plan_value_show
 from reports.rollup import facts_summed, facts_where
 from reports.scope import Scope
 
-METRICS = (PlanMetric.WON_SUM, PlanMetric.WON_COUNT)
+METRICS = tuple(PlanMetric)
+# The aggregate each plan metric's fact is counted from (REPORTS.md "Activity plan").
+FACT_OF = {
+    PlanMetric.WON_SUM: "deal_won",
+    PlanMetric.WON_COUNT: "deal_won",
+    PlanMetric.DEALS_CREATED: "deal_created",
+    PlanMetric.CALLS: "activity_call",
+    PlanMetric.MEETINGS: "activity_meeting",
+}
+COUNTED = {fact: metric for metric, fact in FACT_OF.items() if fact != "deal_won"}
 ALL = None  # the pipeline key of "all pipelines" in the report's rows
+# One good day is not a pace: on day 2 a single sale read "pace 1 100 %" in big green.
+PACE_FROM_WORKING_DAY = 3
 
 
 class _Numbers:
-    """Plan, won, repeat and bonus of one month × target × pipeline key."""
+    """Plan, won, repeat, the counted activity and bonus of one month × target × pipeline
+    key.
 
-    __slots__ = ("bonus", "plan", "repeat_cents", "repeat_qty", "won_cents", "won_qty")
+    `planned` is the part of the fact that a plan covers: a total whose plan is typed for
+    only some of its people is completed by their fact, not by everyone's (a company plan
+    of one department against the whole company's sales read 2 240 %)."""
+
+    __slots__ = ("bonus", "counted", "plan", "planned", "repeat_cents", "repeat_qty",
+                 "won_cents", "won_qty")  # fmt: skip
 
     def __init__(self) -> None:
         self.plan: dict[str, int | None] = dict.fromkeys(METRICS)
+        self.planned: dict[str, int] = dict.fromkeys(METRICS, 0)
         self.bonus: dict[str, int | None] = dict.fromkeys(METRICS)
+        self.counted: dict[str, int] = dict.fromkeys(COUNTED.values(), 0)
         self.won_qty = self.won_cents = self.repeat_qty = self.repeat_cents = 0
 
     def add(self, other: _Numbers, *, plans: bool = True) -> None:
         for metric in METRICS:
             if plans:
-                self.plan[metric] = _add(self.plan[metric], other.plan[metric])
+                self.plan_add(other, metric)
             self.bonus[metric] = _add(self.bonus[metric], other.bonus[metric])
         self.won_qty += other.won_qty
         self.won_cents += other.won_cents
         self.repeat_qty += other.repeat_qty
         self.repeat_cents += other.repeat_cents
+        for metric, qty in other.counted.items():
+            self.counted[metric] += qty
+
+    def plan_add(self, other: _Numbers, metric: str) -> None:
+        self.plan[metric] = _add(self.plan[metric], other.plan[metric])
+        self.planned[metric] += other.planned[metric]
+
+    def plan_type(self, metric: str, value: int) -> None:
+        """A plan typed for this target itself: it covers all of its fact."""
+        self.plan[metric] = value
+        self.planned[metric] = self.fact(metric)
 
     def fact(self, metric: str) -> int:
+        if metric in self.counted:
+            return self.counted[metric]
         return self.won_cents if metric == PlanMetric.WON_SUM else self.won_qty
+
+    def won_add(self, qty: int, cents: int) -> None:
+        self.won_qty += qty
+        self.won_cents += cents
+
+    def counted_add(self, counts: dict[str, int]) -> None:
+        for metric, qty in counts.items():
+            self.counted[metric] += qty
 
     def repeat(self, metric: str) -> int:
         return self.repeat_cents if metric == PlanMetric.WON_SUM else self.repeat_qty
@@ -78,7 +119,7 @@ def plan_fact(scope: Scope) -> dict:
     if scope.employees is not None:
         employees = employees.filter(crm_id__in=scope.employees)
     people = {e.crm_id: e for e in employees.select_related("department")}
-    won, repeat = _won(scope), _repeat(scope)
+    won, repeat, counted = _won(scope), _repeat(scope), _counted(scope)
     plans: dict[tuple, int] = {}
     planned_pipelines: dict[tuple, set] = defaultdict(set)
     plan_rows = Plan.objects.for_portal(portal).filter(month__in=months)
@@ -98,21 +139,25 @@ def plan_fact(scope: Scope) -> dict:
         keys = planned_pipelines[(month, level, target)].copy()
         for member in members:
             keys |= set(won.get((month, member), ()))
+            keys |= set(counted.get((month, member), ())) - {NO_PIPELINE}
         return [ALL, *sorted(key for key in keys if key is not ALL)]
 
     def person(month: date, crm_id: int, pipeline) -> _Numbers:
         numbers = _Numbers()
         for p, (qty, cents) in won.get((month, crm_id), {}).items():
             if pipeline is ALL or p == pipeline:
-                numbers.won_qty += qty
-                numbers.won_cents += cents
+                numbers.won_add(qty, cents)
+        for p, counts in counted.get((month, crm_id), {}).items():
+            if pipeline is ALL or p == pipeline:
+                numbers.counted_add(counts)
         for p, (qty, cents) in repeat.get((month, crm_id), {}).items():
             if pipeline is ALL or p == pipeline:
                 numbers.repeat_qty += qty
                 numbers.repeat_cents += cents
         for metric in METRICS:
             plan = plans.get((month, PlanLevel.EMPLOYEE, crm_id, pipeline, metric))
-            numbers.plan[metric] = plan
+            if plan is not None:
+                numbers.plan_type(metric, plan)
             numbers.bonus[metric] = bonus_earned(
                 rules.get(metric), plan=plan, fact=numbers.fact(metric)
             )
@@ -148,20 +193,22 @@ def plan_fact(scope: Scope) -> dict:
                     if child.parent_id == department.pk:
                         below = found_departments.get((child.crm_id, pipeline))
                         for metric in METRICS:
-                            plan = below.plan[metric] if below else None
-                            total.plan[metric] = _add(total.plan[metric], plan)
+                            if below:
+                                total.plan_add(below, metric)
                 for metric in METRICS:
                     explicit = plans.get(
                         (month, PlanLevel.DEPARTMENT, department.crm_id, pipeline, metric)
                     )
                     if explicit is not None:
-                        total.plan[metric] = explicit
+                        total.plan_type(metric, explicit)
                 found_departments[(department.crm_id, pipeline)] = total
         for department, members in departments:
             for pipeline in pipeline_keys(month, PlanLevel.DEPARTMENT, department.crm_id, members):
                 total = found_departments[(department.crm_id, pipeline)]
                 entries.append((month, PlanLevel.DEPARTMENT, department.crm_id, pipeline, total))
-        totals[month] = _scope_total(month, scope, entries[first:], departments, numbers, won)
+        totals[month] = _scope_total(
+            month, scope, entries[first:], departments, numbers, (won, counted)
+        )
     return {
         "months": months,
         "entries": entries,
@@ -171,7 +218,7 @@ def plan_fact(scope: Scope) -> dict:
     }
 
 
-def _scope_total(month, scope, entries, departments, numbers, won) -> _Numbers:
+def _scope_total(month, scope, entries, departments, numbers, facts) -> _Numbers:
     """The plan of the top departments shown plus that of everyone outside them; the fact
     of everyone in scope (with deals nobody is responsible for, when the scope is all).
     `entries` are the month's."""
@@ -189,12 +236,15 @@ def _scope_total(month, scope, entries, departments, numbers, won) -> _Numbers:
         if level == PlanLevel.DEPARTMENT and pipeline == key:
             if parents[crm_id] not in parents:
                 for metric in METRICS:
-                    total.plan[metric] = _add(total.plan[metric], found.plan[metric])
+                    total.plan_add(found, metric)
     if scope.employees is None:
+        won, counted = facts
         for p, (qty, cents) in won.get((month, NO_EMPLOYEE), {}).items():
             if key is ALL or p == key:
-                total.won_qty += qty
-                total.won_cents += cents
+                total.won_add(qty, cents)
+        for p, counts in counted.get((month, NO_EMPLOYEE), {}).items():
+            if key is ALL or p == key:
+                total.counted_add(counts)
     return total
 
 
@@ -256,6 +306,22 @@ def _won(scope: Scope) -> dict[tuple[date, int], dict[int, tuple[int, int]]]:
     return dict(won)
 
 
+def _counted(scope: Scope) -> dict[tuple[date, int], dict[int, dict[str, int]]]:
+    """{(month, employee): {pipeline: {plan metric: count}}} of the counted plan metrics
+    (deals created, calls, meetings), from the aggregates; activities are NO_PIPELINE's."""
+    totals = facts_summed(
+        scope.portal, start=scope.start, end=scope.end,
+        where=facts_where(scope, list(COUNTED)),
+        keys=("employee_crm_id", "pipeline_crm_id", "metric"), by_month=True,
+    )  # fmt: skip
+    counted: dict[tuple[date, int], dict[int, dict[str, int]]] = defaultdict(dict)
+    for (month, employee, pipeline, fact), (qty, _cents, _seconds) in totals.items():
+        if qty:
+            by_pipeline = counted[(month_start(month), employee)]
+            by_pipeline.setdefault(pipeline, {})[COUNTED[fact]] = qty
+    return dict(counted)
+
+
 def won_deals(scope: Scope):
     """The won deals of the scope: in a won stage, last won in the period (DESIGN.md)."""
     rows = Deal.objects.for_portal(scope.portal).filter(
@@ -315,14 +381,19 @@ def _repeat(scope: Scope) -> dict[tuple[date, int], dict[int, tuple[int, int]]]:
 
 def _figures(numbers: _Numbers, metric: str) -> dict:
     """plan, fact, completion, remaining, repeat share and bonus of one metric, in the
-    report's units: money rounded to 2 decimals, percentages 0–100, None without a base."""
+    report's units: money rounded to 2 decimals, percentages 0–100, None without a base.
+    Completion and remaining count the planned fact; `planned_fact` says what that is when
+    the plan covers only part of the fact (else None)."""
     plan, fact = numbers.plan[metric], numbers.fact(metric)
-    bonus = numbers.bonus[metric]
+    planned, bonus = numbers.planned[metric], numbers.bonus[metric]
     return {
         "plan": plan_value_show(metric, plan),
         "fact": plan_value_show(metric, fact),
-        "completion": _ratio(fact, plan),
-        "remaining": plan_value_show(metric, max(plan - fact, 0)) if plan is not None else None,
+        "completion": _ratio(planned, plan),
+        "planned_fact": plan_value_show(metric, planned)
+        if plan is not None and planned != fact
+        else None,
+        "remaining": plan_value_show(metric, max(plan - planned, 0)) if plan is not None else None,
         "repeat_share": _ratio(numbers.repeat(metric), fact),
         "bonus": round(bonus / 100, 2) if bonus is not None else None,
     }
@@ -440,20 +511,22 @@ def working_days(month: date) -> list[date]:
     ]
 
 
-def plan_today(scope: Scope, metric: str, *, today: date) -> dict:
+def plan_today(scope: Scope, metric: str, *, today: date, data: dict | None = None) -> dict:
     """Today in this month, by employee: the month's plan, the day plan, the fact today and
     so far, completion, pace (the fact so far against the plan for the working days gone)
-    and the bonus. `scope` must cover this month (its first day to today)."""
+    and the bonus. `scope` must cover this month (its first day to today); `data`, the
+    scope's `plan_fact` when the caller reads several metrics."""
     month = today.replace(day=1)
     days = working_days(month)
     elapsed = sum(1 for day in days if day <= today)
-    data = plan_fact(scope)
+    paced = elapsed >= PACE_FROM_WORKING_DAY
+    data = data or plan_fact(scope)
     key = scope.pipeline if scope.pipeline is not None else ALL
     today_won: dict[int, tuple[int, int]] = defaultdict(lambda: (0, 0))
-    rows = DayFact.objects.for_portal(scope.portal).filter(metric="deal_won", day=today)
+    rows = DayFact.objects.for_portal(scope.portal).filter(metric=FACT_OF[metric], day=today)
     if scope.employees is not None:
         rows = rows.filter(employee_crm_id__in=scope.employees)
-    if scope.pipeline is not None:
+    if scope.pipeline is not None and metric not in UNPIPELINED_METRICS:
         rows = rows.filter(pipeline_crm_id=scope.pipeline)
     for row in rows.values("employee_crm_id").annotate(qty=Sum("qty"), cents=Sum("amount_cents")):
         today_won[row["employee_crm_id"]] = (row["qty"], row["cents"])
@@ -461,20 +534,28 @@ def plan_today(scope: Scope, metric: str, *, today: date) -> dict:
     def figures(numbers: _Numbers, fact_today: tuple[int, int]) -> dict:
         plan_value = numbers.plan[metric]
         today_value = fact_today[1] if metric == PlanMetric.WON_SUM else fact_today[0]
-        expected = plan_value * elapsed / len(days) if plan_value else 0
+        expected = plan_value * elapsed / len(days) if plan_value and paced else 0
         return _figures(numbers, metric) | {
             "day_plan": plan_value_show(metric, plan_value / len(days))
             if plan_value is not None
             else None,
             "fact_today": plan_value_show(metric, today_value),
-            "pace": round(100 * numbers.fact(metric) / expected, 2) if expected else None,
+            "pace": round(100 * numbers.planned[metric] / expected, 2) if expected else None,
         }
 
-    labels = employee_labels(scope.portal, data["people"])
-    employees = [
-        {"id": str(crm_id), "name": labels[crm_id]} | figures(numbers, today_won[crm_id])
+    mine = [
+        (crm_id, numbers)
         for m, level, crm_id, pipeline, numbers in data["entries"]
         if m == month and level == PlanLevel.EMPLOYEE and pipeline == key
+    ]
+    # The ranking is of those who take part (Settings); a plan makes anyone take part.
+    shown = report_people(
+        scope, {c for c, n in mine if n.fact(metric) or any(v is not None for v in n.plan.values())}
+    )
+    employees = [
+        {"id": str(crm_id), "name": shown[crm_id]} | figures(numbers, today_won[crm_id])
+        for crm_id, numbers in mine
+        if crm_id in shown
     ]
     employees.sort(key=lambda row: (-(row["fact"] or 0), row["name"]))
     totals_today = (sum(q for q, _c in today_won.values()), sum(c for _q, c in today_won.values()))
@@ -483,6 +564,7 @@ def plan_today(scope: Scope, metric: str, *, today: date) -> dict:
         "metric": metric,
         "working_days": len(days),
         "elapsed_working_days": elapsed,
+        "pace_from_working_day": PACE_FROM_WORKING_DAY,
         "employees": employees,
         "totals": figures(data["totals"].get(month, _Numbers()), totals_today),
     }
