@@ -8,6 +8,7 @@ import json
 from django.utils.translation import gettext as _
 
 from frontend.report_request import BadFilter
+from frontend.templatetags.humanize_ru import period
 from reports.dynamics import DEAL_SORTS, EMPLOYEE_COLUMNS
 from reports.efficiency import DYNAMICS
 from reports.labels import column_label
@@ -61,7 +62,7 @@ def dynamics_context(query, data: dict) -> dict:
         "sales_label": label,
         "sales_chart": json.dumps(
             {
-                "labels": [row[label] for row in sales],
+                "labels": [period(row[label]) for row in sales],
                 "datasets": [
                     {
                         "label": str(_("Won, sum")),
@@ -82,14 +83,14 @@ def dynamics_context(query, data: dict) -> dict:
         "dynamics": employee_dynamics,
         "chart": json.dumps(
             {
-                "labels": employee_dynamics["periods"],
+                "labels": [period(label) for label in employee_dynamics["periods"]],
                 "label": str(column_label(options["metric"])),
                 "values": employee_dynamics["totals"],
             }
         ),
         "long_chart": json.dumps(
             {
-                "labels": [m["month"] for m in data["long_cycles"]["months"]],
+                "labels": [period(m["month"]) for m in data["long_cycles"]["months"]],
                 "label": str(_("Long cycles, %")),
                 "values": [m["share"] for m in data["long_cycles"]["months"]],
             }
