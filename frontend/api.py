@@ -123,7 +123,7 @@ class _ReportAPIView(APIView):
 
 class ReportAPIView(_ReportAPIView):
     @extend_schema(
-        summary="A report's data (efficiency, forgotten, plan, quality)",
+        summary="A report's data (efficiency, forgotten, plan, quality, dynamics)",
         parameters=[NAME_PARAMETER, *FILTER_PARAMETERS],
         responses=ANSWERS,
     )
@@ -144,6 +144,21 @@ class DrillAPIView(_ReportAPIView):
             OpenApiParameter("what", str, enum=sorted(WHAT)),
             OpenApiParameter("offset", int, description="rows to skip (default 0)"),
             OpenApiParameter("limit", int, description="rows to return (default all)"),
+            OpenApiParameter("stage", str, description="dynamics: CRM id of a stage or status"),
+            OpenApiParameter(
+                "entity",
+                str,
+                enum=["deal", "lead"],
+                description="dynamics: whose stage (stage_exits, stage_now)",
+            ),
+            OpenApiParameter(
+                "state",
+                str,
+                enum=["won", "lost", "in_work"],
+                description="dynamics: the period's deals in this state",
+            ),
+            OpenApiParameter("age_min", float, description="dynamics: minimum age, days"),
+            OpenApiParameter("age_max", float, description="dynamics: maximum age, days"),
         ],
         responses=ANSWERS,
     )
@@ -154,7 +169,13 @@ class DrillAPIView(_ReportAPIView):
         offset = _count(request, "offset") or 0
         with translation.override(request.user.session.language):
             scope = self.scope(request, name)
-            listing = drill(scope, what, limit=_count(request, "limit"), offset=offset)
+            try:
+                listing = drill(
+                    scope, what, limit=_count(request, "limit"), offset=offset,
+                    options=request.query_params,
+                )  # fmt: skip
+            except ValueError as error:  # a cell's coordinates typed wrong
+                raise BadFilter(str(error)) from error
         for row in listing["rows"]:
             row.pop("path", None)
         return Response(listing | _clamping(scope))

@@ -21,12 +21,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from crmapp.models import Department, Employee, Pipeline
 from crmapp.selectors import import_progress, portal_page_summary
+from frontend.dynamics_page import dynamics_context, dynamics_options
 from frontend.rendering import app_refusal, app_render
 from frontend.report_request import FILTERS, BadFilter, scope_from_query, viewer_of
 from frontend.session import DOWNLOAD_QUERY, Role, app_session_required, download_token_issue
 from frontend.templatetags.humanize_ru import period
 from reports.catalog import REPORTS
 from reports.drill import WHAT, drill
+from reports.dynamics import dynamics, dynamics_tables
 from reports.efficiency import COLUMN_GROUPS, COLUMNS, DYNAMICS, efficiency_dynamics
 from reports.export import report_xlsx
 from reports.forgotten import COUNTS as FORGOTTEN_COUNTS
@@ -51,7 +53,9 @@ from reports.scope import (
 )
 
 # What a page's address carries besides the filters.
-PAGE_PARAMS = (*FILTERS, "sort")
+PAGE_PARAMS = (*FILTERS, "sort", "age_min", "age_max")
+# What a drill-down's address adds to name a cell of a table wider than an employee.
+DRILL_OPTIONS = ("stage", "entity", "state")
 LIST_LIMIT = 200
 DRILL_LIMIT = 500
 CHART_PEOPLE = 30  # the bar chart shows the employees with the most errors
@@ -108,19 +112,12 @@ def report_page(request: HttpRequest, name: str) -> HttpResponse:
         raise Http404(name)
     scope = _scope(request, name)
     if request.GET.get("format") == "xlsx":
-        if name == "quality":
-            data = quality(scope, details=True)
-            tables = {key: data[key] for key in ("employees", "by_rule", "deals")}
-            return _xlsx(request, name, scope, tables, labels=QUALITY_LABELS)
-        return _xlsx(request, name, scope, REPORTS[name](scope))
-    # A page lists the first rows of a long list; the export and the API hold every row.
-    if name == "forgotten":
-        data = forgotten(scope, limit=LIST_LIMIT)
-    elif name == "quality":
-        data = quality(scope, limit=LIST_LIMIT, details=True)
-    else:
-        data = REPORTS[name](scope)
+        labels = QUALITY_LABELS if name == "quality" else None
+        return _xlsx(request, name, scope, _export_data(request, name, scope), labels=labels)
+    data = _page_data(request, name, scope)
     context = _context(request, name, scope) | {"data": data}
+    if name == "dynamics":
+        context |= dynamics_context(request.GET, data) | {"sort_query": _query(request, sort="")}
     if name == "efficiency":
         context |= _efficiency_context(request, scope, data)
     if name == "forgotten":
@@ -138,6 +135,30 @@ def report_page(request: HttpRequest, name: str) -> HttpResponse:
     return response
 
 
+def _page_data(request: HttpRequest, name: str, scope: Scope) -> dict:
+    """A page lists the first rows of its long lists; the export and the API hold them all."""
+    if name == "forgotten":
+        return forgotten(scope, limit=LIST_LIMIT)
+    if name == "dynamics":
+        return dynamics(scope, limit=LIST_LIMIT, **dynamics_options(request.GET))
+    if name == "quality":
+        return quality(scope, limit=LIST_LIMIT, details=True)
+    return REPORTS[name](scope)
+
+
+def _export_data(request: HttpRequest, name: str, scope: Scope) -> dict:
+    if name == "quality":
+        data = quality(scope, details=True)
+        return {key: data[key] for key in ("employees", "by_rule", "deals")}
+    if name != "dynamics":
+        return REPORTS[name](scope)
+    data = dynamics(scope, **dynamics_options(request.GET))
+    try:  # one block's table (its own export button), or every block
+        return dynamics_tables(data, request.GET.get("table") or None)
+    except ValueError as error:
+        raise BadFilter(str(error)) from error
+
+
 @require_GET
 @app_session_required
 @_guarded
@@ -149,10 +170,10 @@ def report_drill(request: HttpRequest, name: str) -> HttpResponse:
     labels = QUALITY_LABELS if name == "quality" else None
     try:
         if request.GET.get("format") == "xlsx":
-            rows = drill(scope, what)["rows"]
+            rows = drill(scope, what, options=request.GET)["rows"]
             return _xlsx(request, f"{name}-{what}", scope, {"rows": rows}, labels=labels)
-        listing = drill(scope, what, limit=DRILL_LIMIT)
-    except ValueError as error:  # a data-quality rule switched off in Settings
+        listing = drill(scope, what, limit=DRILL_LIMIT, options=request.GET)
+    except ValueError as error:  # a rule switched off in Settings, a cell's coordinates typed wrong
         raise BadFilter(str(error)) from error
     context = {
         "report": name,
@@ -160,7 +181,9 @@ def report_drill(request: HttpRequest, name: str) -> HttpResponse:
         "what": what,
         "what_label": column_label(what, labels),
         "cut": listing["total"] > len(listing["rows"]),
-        "export_query": _download_query(request, what=what, format="xlsx"),
+        "export_query": _download_query(
+            request, what=what, format="xlsx", **{k: request.GET.get(k, "") for k in DRILL_OPTIONS}
+        ),
     }
     return _render(request, "frontend/report_drill.html", context)
 
@@ -190,6 +213,8 @@ def _xlsx(
         (_("Period"), period),
         *((str(column_label(key)), _filter_name(scope, key, value))
           for key, value in scope.filters.items() if value is not None),
+        *((str(column_label(key)), request.GET[key])
+          for key in ("age_min", "age_max", *DRILL_OPTIONS) if request.GET.get(key)),
         *([(_("Note"), scope.clamp_notice())] if scope.clamped else []),
     ]  # fmt: skip
     report, _sep, what = name.partition("-")

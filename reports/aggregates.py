@@ -318,7 +318,7 @@ def state_compare(portal: Portal) -> list[dict]:
     stored = {
         (row["metric"], row["employee_crm_id"], row["pipeline_crm_id"]): (row["qty"], row["cents"])
         for row in DayFact.objects.for_portal(portal)
-        .filter(day=STATE_DAY)
+        .filter(day=STATE_DAY, metric__in=("lead_open_now", "deal_open_now"))
         .values("metric", "employee_crm_id", "pipeline_crm_id")
         .annotate(qty=Sum("qty"), cents=Sum("amount_cents"))
     }

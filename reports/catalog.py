@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from reports.dynamics import dynamics
 from reports.efficiency import efficiency
 from reports.forgotten import forgotten
 from reports.plan_fact import plan
@@ -16,4 +17,5 @@ REPORTS: dict[str, Callable[[Scope], dict]] = {
     "forgotten": forgotten,
     "plan": plan,
     "quality": quality,
+    "dynamics": dynamics,
 }

@@ -6,6 +6,7 @@ the number.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from django.db.models import F, Q
@@ -15,6 +16,7 @@ from crmapp.models import Activity, Deal, Lead
 from integrations.bitrix24.links import card_path
 from integrations.registry import card_url
 from reports.aggregates import owner_history
+from reports.dynamics_drill import DYNAMICS_LISTS, dynamics_drill
 from reports.facts import open_steps
 from reports.forgotten import (
     IDLE,
@@ -40,7 +42,9 @@ FORGOTTEN_LISTS = {"forgotten_deals", "forgotten_deals_sum", "no_next_step_deals
                    "forgotten_leads"}  # fmt: skip
 LEAD_LISTS = {"leads_in_work", "created_leads"}
 QUALITY_LISTS = {*QUALITY_COUNTS, *QUALITY_RULES}
-WHAT = DEAL_LISTS | FORGOTTEN_LISTS | LEAD_LISTS | QUALITY_LISTS | set(ACTIVITY_KINDS)
+WHAT = (
+    DEAL_LISTS | FORGOTTEN_LISTS | LEAD_LISTS | QUALITY_LISTS | set(ACTIVITY_KINDS) | DYNAMICS_LISTS
+)
 
 
 def drill(
@@ -50,13 +54,17 @@ def drill(
     now: datetime | None = None,
     limit: int | None = None,
     offset: int = 0,
+    options: Mapping | None = None,
 ) -> dict:
     """`{"kind", "total", "rows"}`: all `total` entities behind the number, or the slice
-    `offset`, `limit` of them (cut in SQL: a year's total on a big portal is 100k rows)."""
+    `offset`, `limit` of them (cut in SQL: a year's total on a big portal is 100k rows).
+    `options` name a cell of a table that has more than an employee (a stage, an age)."""
     if what not in WHAT:
         raise ValueError(f"nothing to list for {what!r}")
     now = now or timezone.now()
     page = {"limit": limit, "offset": offset}
+    if what in DYNAMICS_LISTS:
+        return dynamics_drill(scope, what, options or {}, now=now, **page)
     if what in ACTIVITY_KINDS:
         rows = _activities(scope, ACTIVITY_KINDS[what])
         return _listing("activities", rows, _activity_rows(scope, rows_slice(rows, **page)))

@@ -28,6 +28,8 @@ OPEN = Semantic.OPEN
 # so "in work" at the end of a period is read from the state minus the steps after it,
 # instead of summing every step since the beginning.
 STATE_DAY = date(9999, 12, 31)
+# DESIGN.md's long cycle: a deal won more than 180 days after it was created.
+LONG_CYCLE_SECONDS = 180 * 86400
 
 
 def facts_new() -> Facts:
@@ -79,7 +81,10 @@ def owner_facts(
     add(created, "created")
     if row["semantic"] != OPEN and row["closed_at"]:
         closed = row["closed_at"]
-        add(closed, row["semantic"], seconds=int((closed - created).total_seconds()))
+        cycle = int((closed - created).total_seconds())
+        add(closed, row["semantic"], seconds=cycle)
+        if row["semantic"] == Semantic.WON and cycle > LONG_CYCLE_SECONDS:
+            add(closed, "won_long", seconds=cycle)
     if entity_type == "lead" and row["semantic"] != OPEN:
         # Lead conversion is a cohort figure: of the leads received in P, how many converted.
         add(created, f"created_{row['semantic']}")
@@ -97,6 +102,11 @@ def owner_facts(
         if left is not None:
             spent = int((left["changed_at"] - entered["changed_at"]).total_seconds())
             add(left["changed_at"], "stage_out", value=0, seconds=spent, **dims)
+        elif row["semantic"] == OPEN and entered["semantic"] == OPEN:
+            # Sitting in the stage now: the state bucket holds the moment it entered (epoch
+            # seconds), so "days there so far" is now − the mean entry, whenever it is read.
+            since = int(entered["changed_at"].timestamp())
+            add(STATE_DAY, "stage_now", value=0, seconds=since, **dims)
 
 
 def open_steps(row: Mapping, history: list[Mapping]) -> Iterable[tuple[datetime, int]]:

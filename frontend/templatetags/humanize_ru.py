@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import re
 from datetime import date
 
@@ -10,6 +11,8 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+
+from integrations.registry import card_url as registry_card_url
 
 register = template.Library()
 
@@ -96,6 +99,19 @@ def rule_cells(cells) -> str:
         for rule, reason in cells
     ]
     return mark_safe("".join(html))  # noqa: S308 — every part went through format_html
+
+
+@register.filter
+def month_end(month: str) -> str:
+    """ "2027-02" → "2027-02-28": the last day of a report's month label."""
+    year, number = (int(part) for part in month.split("-"))
+    return f"{month}-{calendar.monthrange(year, number)[1]:02d}"
+
+
+@register.filter
+def card_url(crm_id, portal) -> str:
+    """The CRM card of a deal listed by its id (the deals list keeps REPORTS.md's shape)."""
+    return registry_card_url(portal, "deal", int(crm_id))
 
 
 _PERIOD = re.compile(r"(\d{4})(?:-(\d{2})| Q([1-4]))")

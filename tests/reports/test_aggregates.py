@@ -117,6 +117,46 @@ def test_an_entity_whose_history_is_incomplete_still_sums_to_its_current_state()
     }
 
 
+def test_stage_stays_end_at_the_next_row_and_the_stage_sat_in_now_keeps_its_entry():
+    # Won, reopened, moved to another pipeline and sitting there now.
+    history = [
+        change(1, "open", "NEW", kind=StageChange.Kind.CREATED),
+        change(3, "won", "WON", kind=StageChange.Kind.CLOSED),
+        change(5, "open", "NEW"),
+        change(6, "open", "C1:NEW", kind=StageChange.Kind.PIPELINE_CHANGED)
+        | {"pipeline_crm_id": 1},
+    ]
+    facts = facts_new()
+    row = deal_row(semantic="open", closed_at=None, pipeline=1)
+    owner_facts("deal", row, history, MSK, facts)
+
+    exits = {
+        (key[0].day, key[3], key[5]): v for key, v in facts.items() if key[1] == "deal_stage_out"
+    }
+    assert exits == {
+        (3, 0, "NEW"): [1, 0, 2 * 86400],
+        (5, 0, "WON"): [1, 0, 2 * 86400],
+        (6, 0, "NEW"): [1, 0, 86400],
+    }
+    sitting = {(key[3], key[5]): v for key, v in facts.items() if key[1] == "deal_stage_now"}
+    assert sitting == {(1, "C1:NEW"): [1, 0, int(at(6).timestamp())]}
+    assert key_days(facts, "deal_stage_now") == {STATE_DAY}
+
+    # Closed now: nothing sits anywhere; a win after more than 180 days is a long cycle.
+    facts = facts_new()
+    created = at(9) - timedelta(days=181)
+    owner_facts("deal", deal_row(created_at=created), history[:2], MSK, facts)
+    assert not metric_totals(facts, "deal_stage_now")
+    assert metric_totals(facts, "deal_won_long") == {9: [1, 150050, 181 * 86400]}
+    facts = facts_new()
+    owner_facts("deal", deal_row(created_at=at(9) - timedelta(days=180)), [], MSK, facts)
+    assert not metric_totals(facts, "deal_won_long")
+
+
+def key_days(facts, metric: str) -> set:
+    return {key[0] for key, values in facts.items() if key[1] == metric and any(values)}
+
+
 def test_days_are_the_portals_days():
     facts = facts_new()
     late = datetime(2026, 3, 9, 22, 30, tzinfo=UTC)  # already the 10th in Moscow

@@ -1,0 +1,114 @@
+"""What the sales dynamics page adds to a report page: its own parameters (the deals' sort
+and age filter, the charted metric, the sales grain) and the charts' descriptions."""
+
+from __future__ import annotations
+
+import json
+
+from django.utils.translation import gettext as _
+
+from frontend.report_request import BadFilter
+from frontend.templatetags.humanize_ru import period
+from reports.dynamics import DEAL_SORTS, EMPLOYEE_COLUMNS
+from reports.efficiency import DYNAMICS
+from reports.labels import column_label
+
+GRAINS = ("month", "year")
+# The deals list's columns, the sortable ones with their sort key.
+DEAL_HEADERS = [("title", "title"), ("responsible", ""), ("pipeline", ""), ("stage", ""),
+                ("amount", "amount"), ("created", "created"), ("closed", "closed"),
+                ("age_days", "age_days")]  # fmt: skip
+
+
+def dynamics_options(query) -> dict:
+    """The report's keyword arguments from the page's address; BadFilter if mistyped."""
+    sort = query.get("sort") or "-age_days"
+    if sort.removeprefix("-") not in DEAL_SORTS:
+        raise BadFilter(_("Unknown column to sort by: %(value)r") % {"value": sort})
+    metric = query.get("metric") or "won_sum"
+    if metric not in DYNAMICS:
+        raise BadFilter(_("Unknown metric or grain"))
+    ages = {name: _days(query, name) for name in ("age_min", "age_max")}
+    if None not in ages.values() and ages["age_min"] > ages["age_max"]:
+        raise BadFilter(_("The minimum age is above the maximum."))
+    return {"sort": sort, "metric": metric, **ages}
+
+
+def _days(query, name: str) -> float | None:
+    value = (query.get(name) or "").strip().replace(",", ".")
+    if not value:
+        return None
+    try:
+        days = float(value)
+    except ValueError:
+        days = -1.0
+    if not days >= 0:
+        message = _("%(name)s must be a number of days ≥ 0, not %(value)r")
+        raise BadFilter(message % {"name": column_label(name), "value": value})
+    return days
+
+
+def dynamics_context(query, data: dict) -> dict:
+    grain = query.get("grain") or "month"
+    if grain not in GRAINS:
+        raise BadFilter(_("Unknown metric or grain"))
+    sales = data["months"] if grain == "month" else data["years"]
+    label = "month" if grain == "month" else "year"
+    employee_dynamics = data["employee_dynamics"]
+    options = dynamics_options(query)
+    return {
+        "grain": grain,
+        "sales": sales,
+        "sales_label": label,
+        "sales_chart": json.dumps(
+            {
+                "labels": [period(row[label]) for row in sales],
+                "datasets": [
+                    {
+                        "label": str(_("Won, sum")),
+                        "values": [r["won_sum"] for r in sales],
+                        "type": "bar",
+                    },
+                    {
+                        "label": str(_("A year before")),
+                        "values": [r["won_sum_year_before"] for r in sales],
+                        "type": "bar",
+                    },
+                ],
+            }
+        ),
+        "employee_columns": [(key, column_label(key)) for key in EMPLOYEE_COLUMNS],
+        "metric": options["metric"],
+        "dynamics_metrics": [(m, column_label(m)) for m in DYNAMICS],
+        "dynamics": employee_dynamics,
+        "chart": json.dumps(
+            {
+                "labels": [period(label) for label in employee_dynamics["periods"]],
+                "label": str(column_label(options["metric"])),
+                "values": employee_dynamics["totals"],
+            }
+        ),
+        "long_chart": json.dumps(
+            {
+                "labels": [period(m["month"]) for m in data["long_cycles"]["months"]],
+                "label": str(_("Long cycles, %")),
+                "values": [m["share"] for m in data["long_cycles"]["months"]],
+            }
+        ),
+        "sort": options["sort"],
+        "deal_headers": [(key, column_label(key), sort) for key, sort in DEAL_HEADERS],
+        "age_min": query.get("age_min", ""),
+        "age_max": query.get("age_max", ""),
+        "pipelines_stages": _stages_by_pipeline(data),
+        "durations": [
+            (_("Deals"), "deal", data["durations"]["deal"]),
+            (_("Leads"), "lead", data["durations"]["lead"]),
+        ],
+    }
+
+
+def _stages_by_pipeline(data: dict) -> list[tuple[dict, list[dict]]]:
+    stages: dict[str, list[dict]] = {}
+    for row in data["stages"]:
+        stages.setdefault(row["pipeline_id"], []).append(row)
+    return [(pipeline, stages.get(pipeline["id"], [])) for pipeline in data["stage_pipelines"]]

@@ -1,0 +1,555 @@
+"""Sales dynamics (REPORTS.md "Sales dynamics"): tiles, year-over-year sales, the employees
+(the efficiency report's rows and chart), the period's deals by age, stage statistics, long
+cycles and the time leads and deals spend in each stage.
+
+Everything counted over days (wins, creations, stage exits, long cycles) is read from the
+aggregates; "sitting in a stage now" from their state bucket. Only the period's deals list
+and what they are now (their stage, their age) come from the mirror, since both change with
+every move and every second.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from crmapp.models import Deal, Pipeline, Stage
+from crmapp.tiers import window_start
+from reports.efficiency import efficiency, efficiency_dynamics
+from reports.facts import STATE_DAY
+from reports.forgotten import IDLE, deals_flagged, leads_flagged
+from reports.models import NO_EMPLOYEE, NO_PIPELINE
+from reports.people import employee_labels
+from reports.plan_fact import repeat_won_deals
+from reports.rollup import facts_summed, facts_where
+from reports.scope import Scope
+
+# The efficiency report's columns the employees table shows (its definitions, not copies).
+EMPLOYEE_COLUMNS = ["won_count", "won_sum", "lost_count", "in_work_count", "avg_check",
+                    "win_rate", "cycle_days"]  # fmt: skip
+DEAL_COLUMNS = ["title", "responsible", "pipeline", "stage", "amount", "created", "closed",
+                "age_days"]  # fmt: skip
+DEAL_SORTS = {"age_days", "amount", "created", "closed", "title"}
+# A cell is slow when its stays last half again as long as the stage's mean.
+SLOW_FACTOR = 1.5
+DAY = 86400
+
+
+def dynamics(
+    scope: Scope,
+    *,
+    now: datetime | None = None,
+    limit: int | None = None,
+    sort: str = "-age_days",
+    age_min: float | None = None,
+    age_max: float | None = None,
+    metric: str = "won_sum",
+) -> dict:
+    """The report; `limit` caps the deals list (a page shows its first rows), never a count."""
+    now = now or timezone.now()
+    deals = period_deals(scope, now=now, age_min=age_min, age_max=age_max)
+    stats = stage_statistics(scope, now=now)
+    return {
+        "report": "dynamics",
+        "from": scope.start.isoformat(),
+        "to": scope.end.isoformat(),
+        "currency": scope.portal.currency,
+        "tiles": tiles(scope, now=now),
+        "months": sales_months(scope, now=now),
+        "years": sales_years(scope, now=now),
+        "employees": employee_rows(scope),
+        "employee_dynamics": efficiency_dynamics(year_scope(scope, now=now), metric),
+        "deals": deal_rows(scope, sorted_deals(deals, sort), now=now, limit=limit),
+        # Without an age filter the stage statistics have counted the same deals already.
+        "deals_total": deals.count()
+        if age_min is not None or age_max is not None
+        else stats["count"],
+        "stages": stats["stages"],
+        "stage_pipelines": stats["pipelines"],
+        "stage_totals": stats["totals"],
+        "long_cycles": long_cycles(scope, now=now),
+        "durations": {kind: stage_durations(scope, kind, now=now) for kind in ("deal", "lead")},
+    }
+
+
+# -- periods ---------------------------------------------------------------------------------
+
+
+def month_first(day: date, back: int = 0) -> date:
+    index = day.year * 12 + day.month - 1 - back
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def month_last(day: date) -> date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def _oldest(scope: Scope, now: datetime) -> date:
+    return window_start(scope.portal, now=now).astimezone(scope.zone).date()
+
+
+def over(scope: Scope, start: date, end: date, *, now: datetime) -> Scope:
+    """The same employees and pipeline over other days, within the tier's window."""
+    start = max(start, _oldest(scope, now))
+    return replace(scope, start=start, end=max(start, end), requested_start=None)
+
+
+def year_scope(scope: Scope, *, now: datetime) -> Scope:
+    """The 12 months ending with the period's end month."""
+    return over(scope, month_first(scope.end, 11), month_last(scope.end), now=now)
+
+
+def month_to_date(today: date) -> tuple[tuple[date, date], tuple[date, date]]:
+    """[1st, today] and [1st of last month, the same day of it]; the 29th–31st of a month
+    whose predecessor is shorter compare with that month's last day."""
+    last_first = month_first(today, 1)
+    same_day = min(today.day, calendar.monthrange(last_first.year, last_first.month)[1])
+    return (today.replace(day=1), today), (last_first, last_first.replace(day=same_day))
+
+
+# -- figures ---------------------------------------------------------------------------------
+
+
+def _summed(scope: Scope, metrics: list[str], keys=("metric",), **kwargs) -> dict:
+    return facts_summed(
+        scope.portal,
+        start=kwargs.pop("start", scope.start),
+        end=kwargs.pop("end", scope.end),
+        where=facts_where(scope, metrics),
+        keys=keys,
+        **kwargs,
+    )
+
+
+def _money(cents: int) -> float:
+    return round(cents / 100, 2)
+
+
+def _share(part: float, whole: float) -> float | None:
+    return round(100 * part / whole, 2) if whole else None
+
+
+def _won(scope: Scope) -> tuple[int, int]:
+    qty, cents, _ = _summed(scope, ["deal_won"]).get(("deal_won",), [0, 0, 0])
+    return qty, cents
+
+
+def tiles(scope: Scope, *, now: datetime) -> dict:
+    summed = _summed(scope, ["lead_created", "lead_created_won", "deal_created", "deal_won"])
+
+    def qty(metric: str) -> int:
+        return summed.get((metric,), [0, 0, 0])[0]
+
+    won, won_cents, cycle = summed.get(("deal_won",), [0, 0, 0])
+    repeat = repeat_won_deals(scope).aggregate(qty=Count("id"), amount=Sum("amount"))
+    repeat_qty, repeat_cents = repeat["qty"], int((repeat["amount"] or 0) * 100)
+    this, last = month_to_date(now.astimezone(scope.zone).date())
+    now_qty, now_cents = _won(over(scope, *this, now=now))
+    then_qty, then_cents = _won(over(scope, *last, now=now))
+    return {
+        "leads_received": qty("lead_created"),
+        "leads_converted": qty("lead_created_won"),
+        "conversion": _share(qty("lead_created_won"), qty("lead_created")),
+        "forgotten_leads": leads_flagged(scope, now=now).count(),
+        "deals_created": qty("deal_created"),
+        "won_count": won,
+        "won_sum": _money(won_cents),
+        "avg_check": _money(won_cents / won) if won else None,
+        "cycle_days": round(cycle / DAY / won, 2) if won else None,
+        "forgotten_deals": deals_flagged(scope, now=now, reasons=(IDLE,)).count(),
+        "new_sales": won - repeat_qty,
+        "new_sales_sum": _money(won_cents - repeat_cents),
+        "repeat_sales": repeat_qty,
+        "repeat_sales_sum": _money(repeat_cents),
+        "repeat_share": _share(repeat_qty, won),
+        "month_to_date": {
+            "from": this[0].isoformat(),
+            "to": this[1].isoformat(),
+            "won_count": now_qty,
+            "won_sum": _money(now_cents),
+            "last_from": last[0].isoformat(),
+            "last_to": last[1].isoformat(),
+            "last_won_count": then_qty,
+            "last_won_sum": _money(then_cents),
+            "won_count_change": _share(now_qty - then_qty, then_qty),
+            "won_sum_change": _share(now_cents - then_cents, then_cents),
+        },
+    }
+
+
+def _won_by_month(scope: Scope, start: date, end: date, *, now: datetime) -> dict[date, list]:
+    wide = over(scope, start, end, now=now)
+    return {
+        month: values
+        for (month, _metric), values in _summed(
+            wide, ["deal_won"], start=wide.start, end=wide.end, by_month=True
+        ).items()
+    }
+
+
+def sales_months(scope: Scope, *, now: datetime) -> list[dict]:
+    """Won count and sum of the 12 months ending with P's end month, and a year before."""
+    first = month_first(scope.end, 11)
+    won = _won_by_month(scope, month_first(first, 12), month_last(scope.end), now=now)
+    rows = []
+    for back in range(11, -1, -1):
+        month, before = month_first(scope.end, back), month_first(scope.end, back + 12)
+        (qty, cents, _), (qty_before, cents_before, _) = (
+            won.get(month, [0, 0, 0]),
+            won.get(before, [0, 0, 0]),
+        )
+        rows.append(
+            {
+                "month": month.strftime("%Y-%m"),
+                "won_count": qty,
+                "won_sum": _money(cents),
+                "won_count_year_before": qty_before,
+                "won_sum_year_before": _money(cents_before),
+            }
+        )
+    return rows
+
+
+def sales_years(scope: Scope, *, now: datetime) -> list[dict]:
+    """The "year" grain: the last three calendar years (to P's end year), each with the one
+    before."""
+    year = scope.end.year
+    won = _won_by_month(scope, date(year - 3, 1, 1), date(year, 12, 31), now=now)
+    totals: dict[int, list[int]] = {}
+    for month, (qty, cents, _) in won.items():
+        had = totals.setdefault(month.year, [0, 0])
+        had[0] += qty
+        had[1] += cents
+    return [
+        {
+            "year": str(y),
+            "won_count": totals.get(y, [0, 0])[0],
+            "won_sum": _money(totals.get(y, [0, 0])[1]),
+            "won_count_year_before": totals.get(y - 1, [0, 0])[0],
+            "won_sum_year_before": _money(totals.get(y - 1, [0, 0])[1]),
+        }
+        for y in range(year - 2, year + 1)
+    ]
+
+
+def employee_rows(scope: Scope) -> list[dict]:
+    rows = efficiency(scope)["employees"]
+    return [
+        {"id": row["id"], "name": row["name"], **{key: row[key] for key in EMPLOYEE_COLUMNS}}
+        for row in rows
+    ]
+
+
+def long_cycles(scope: Scope, *, now: datetime) -> dict:
+    """The share of the deals won in P whose cycle is over 180 days, and per month over the
+    12 months ending at P's end."""
+    metrics = ["deal_won", "deal_won_long"]
+    period = _summed(scope, metrics)
+    won, long = period.get(("deal_won",), [0])[0], period.get(("deal_won_long",), [0])[0]
+    year = year_scope(scope, now=now)
+    monthly = _summed(year, metrics, start=year.start, end=year.end, by_month=True)
+    months = []
+    for back in range(11, -1, -1):
+        month = month_first(scope.end, back)
+        month_won = monthly.get((month, "deal_won"), [0])[0]
+        month_long = monthly.get((month, "deal_won_long"), [0])[0]
+        months.append(
+            {
+                "month": month.strftime("%Y-%m"),
+                "won": month_won,
+                "long": month_long,
+                "share": _share(month_long, month_won),
+            }
+        )
+    return {"won": won, "long": long, "share": _share(long, won), "months": months}
+
+
+# -- the period's deals ------------------------------------------------------------------------
+
+
+def _age(now: datetime):
+    return ExpressionWrapper(
+        Coalesce(F("closed_at"), Value(now)) - F("created_at"), output_field=DurationField()
+    )
+
+
+def period_deals(
+    scope: Scope,
+    *,
+    now: datetime,
+    age_min: float | None = None,
+    age_max: float | None = None,
+):
+    """Deals created in P or won or lost in P, with their age ((close or now) − creation)."""
+    span = scope.span()
+    rows = Deal.objects.for_portal(scope.portal).filter(
+        Q(created_at__range=span) | Q(semantic__in=("won", "lost"), closed_at__range=span)
+    )
+    if scope.employees is not None:
+        rows = rows.filter(responsible_in(scope))
+    if scope.pipeline is not None:
+        rows = rows.filter(pipeline__crm_id=scope.pipeline)
+    rows = rows.annotate(age=_age(now))
+    if age_min is not None:
+        rows = rows.filter(age__gte=timedelta(days=age_min))
+    if age_max is not None:
+        rows = rows.filter(age__lte=timedelta(days=age_max))
+    return rows
+
+
+def responsible_in(scope: Scope) -> Q:
+    """The scope's employees; the aggregates' "no one" (NO_EMPLOYEE, the "—" row) is an
+    entity without a responsible."""
+    wanted = Q(responsible__crm_id__in=scope.employees)
+    return wanted | Q(responsible__isnull=True) if NO_EMPLOYEE in scope.employees else wanted
+
+
+def sorted_deals(rows, sort: str):
+    column, descending = sort.removeprefix("-"), sort.startswith("-")
+    if column not in DEAL_SORTS:
+        raise ValueError(f"unknown column to sort the deals by: {sort!r}")
+    field = {"age_days": "age", "created": "created_at", "closed": "closed_at"}.get(column, column)
+    order = F(field).desc(nulls_last=True) if descending else F(field).asc(nulls_last=True)
+    return rows.order_by(order, "crm_id")
+
+
+def deal_rows(scope: Scope, rows, *, now: datetime, limit: int | None = None) -> list[dict]:
+    if limit is not None:
+        rows = rows[:limit]
+    values = rows.values(
+        "crm_id", "title", "amount", "created_at", "closed_at", "age",
+        responsible_name=F("responsible__name"), pipeline_name=F("pipeline__name"),
+        stage_name=F("stage__name"),
+    )  # fmt: skip
+    return [
+        {
+            "id": str(row["crm_id"]),
+            "title": row["title"],
+            "responsible": row["responsible_name"] or "—",
+            "pipeline": row["pipeline_name"] or "",
+            "stage": row["stage_name"] or "",
+            "amount": round(float(row["amount"]), 2),
+            "created": _local(scope, row["created_at"]),
+            "closed": _local(scope, row["closed_at"]),
+            "age_days": round(row["age"].total_seconds() / DAY, 2),
+        }
+        for row in values
+    ]
+
+
+def _local(scope: Scope, moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(scope.zone).isoformat(timespec="seconds")
+
+
+# -- stage statistics --------------------------------------------------------------------------
+
+
+def _stat(count: int, cents: int, age_seconds: float) -> dict:
+    return {
+        "count": count,
+        "sum": _money(cents),
+        "mean_age_days": round(age_seconds / DAY / count, 2) if count else None,
+    }
+
+
+def stage_statistics(scope: Scope, *, now: datetime) -> dict:
+    """The period's deals by the stage they are in now, each pipeline's stages in CRM order,
+    with a row per pipeline and totals for won, lost and in work."""
+    grouped = list(
+        period_deals(scope, now=now)
+        .values("pipeline__crm_id", "stage__crm_id", "semantic")
+        .annotate(count=Count("id"), amount=Sum("amount"), age_sum=Sum("age"))
+    )
+    by_stage: dict[tuple, list] = {}
+    totals = {state: [0, 0, 0.0] for state in ("won", "lost", "in_work")}
+    for row in grouped:
+        numbers = [row["count"], int((row["amount"] or 0) * 100), _seconds(row["age_sum"])]
+        key = (row["pipeline__crm_id"], row["stage__crm_id"])
+        had = by_stage.setdefault(key, [0, 0, 0.0])
+        state = totals["in_work" if row["semantic"] == "open" else row["semantic"]]
+        for index in range(3):
+            had[index] += numbers[index]
+            state[index] += numbers[index]
+    stages = Stage.objects.for_portal(scope.portal).filter(entity_type="deal")
+    pipelines = Pipeline.objects.for_portal(scope.portal).order_by("sort", "name")
+    stage_rows, pipeline_rows = [], []
+    for pipeline in pipelines:
+        summed = [0, 0, 0.0]
+        for stage in stages.filter(pipeline=pipeline).order_by("sort", "crm_id"):
+            numbers = by_stage.pop((pipeline.crm_id, stage.crm_id), [0, 0, 0.0])
+            summed = [a + b for a, b in zip(summed, numbers, strict=True)]
+            stage_rows.append(
+                {
+                    "pipeline": pipeline.name,
+                    "pipeline_id": str(pipeline.crm_id),
+                    "id": stage.crm_id,
+                    "name": stage.name,
+                    "semantic": stage.semantic,
+                    **_stat(*numbers),
+                }
+            )
+        for (pipeline_id, stage_id), numbers in list(by_stage.items()):
+            if pipeline_id == pipeline.crm_id:  # a stage the directory no longer lists
+                summed = [a + b for a, b in zip(summed, numbers, strict=True)]
+                stage_rows.append(
+                    {
+                        "pipeline": pipeline.name,
+                        "pipeline_id": str(pipeline.crm_id),
+                        "id": stage_id or "",
+                        "name": stage_id or "—",
+                        "semantic": "",
+                        **_stat(*by_stage.pop((pipeline_id, stage_id))),
+                    }
+                )
+        if scope.pipeline is None or scope.pipeline == pipeline.crm_id:
+            pipeline_rows.append(
+                {"id": str(pipeline.crm_id), "name": pipeline.name, **_stat(*summed)}
+            )
+    if scope.pipeline is not None:
+        stage_rows = [row for row in stage_rows if row["pipeline_id"] == str(scope.pipeline)]
+    return {
+        "count": sum(row["count"] for row in grouped),
+        "stages": stage_rows,
+        "pipelines": pipeline_rows,
+        "totals": {state: _stat(*numbers) for state, numbers in totals.items()},
+    }
+
+
+def _seconds(value) -> float:
+    """A summed duration: a timedelta, or microseconds where the database has no interval."""
+    if value is None:
+        return 0.0
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return value / 1_000_000
+
+
+# -- stage durations ---------------------------------------------------------------------------
+
+
+def stage_durations(scope: Scope, entity_type: str, *, now: datetime) -> list[dict]:
+    """Per stage × employee (the responsible now): the stays that ended in P and their mean
+    length; the entities sitting in the stage now and their mean days there so far. A total
+    row per stage (`employee_id` None) follows its employees; a cell is `slow` when its mean
+    exceeds the stage's total mean by SLOW_FACTOR."""
+    keys = ("employee_crm_id", "pipeline_crm_id", "stage_crm_id")
+    exits = _summed(scope, [f"{entity_type}_stage_out"], keys=keys)
+    sitting = _summed(
+        scope, [f"{entity_type}_stage_now"], keys=keys, start=STATE_DAY, end=STATE_DAY
+    )
+    cells: dict[tuple, dict] = {}
+    for source, names in ((exits, ("exits", "exit_seconds")), (sitting, ("now", "since"))):
+        for (employee, pipeline, stage), (qty, _cents, seconds) in source.items():
+            if qty:
+                cell = cells.setdefault((pipeline, stage), {}).setdefault(employee, {})
+                cell[names[0]], cell[names[1]] = qty, seconds
+    labels = employee_labels(scope.portal, {e for stage in cells.values() for e in stage})
+    order, pipeline_names, stage_names = _stage_order(scope, entity_type)
+    moment = now.timestamp()
+    rows = []
+    for pipeline, stage in sorted(cells, key=lambda key: order.get(key, (9999, 9999, key[1]))):
+        by_employee = cells[(pipeline, stage)]
+        total = _duration_figures(_cells_summed(by_employee.values()), moment)
+        where = {
+            "pipeline": pipeline_names.get(pipeline, ""),
+            "pipeline_id": None if pipeline == NO_PIPELINE else str(pipeline),
+            "stage": stage_names.get(stage, stage),
+            "stage_id": stage,
+        }
+        named = sorted(by_employee.items(), key=lambda i: (labels.get(i[0], "—").casefold(), i[0]))
+        for employee, cell in named:
+            figures = _duration_figures(cell, moment)
+            slow = {
+                key: bool(figures[key] and total[key] and figures[key] > SLOW_FACTOR * total[key])
+                for key in ("mean_days", "now_mean_days")
+            }
+            rows.append(
+                {
+                    "employee": labels.get(employee, "—"),
+                    "employee_id": str(employee),
+                    **where,
+                    **figures,
+                    "slow": slow,
+                }
+            )
+        rows.append({"employee": None, "employee_id": None, **where, **total, "slow": {}})
+    return rows
+
+
+def _cells_summed(cells) -> dict:
+    summed = {"exits": 0, "exit_seconds": 0, "now": 0, "since": 0}
+    for cell in cells:
+        for key in summed:
+            summed[key] += cell.get(key, 0)
+    return summed
+
+
+def _duration_figures(cell: dict, moment: float) -> dict:
+    exits, sitting = cell.get("exits", 0), cell.get("now", 0)
+    return {
+        "exits": exits,
+        "mean_days": round(cell["exit_seconds"] / exits / DAY, 2) if exits else None,
+        "now": sitting,
+        "now_mean_days": round((moment - cell["since"] / sitting) / DAY, 2) if sitting else None,
+    }
+
+
+def _stage_order(scope: Scope, entity_type: str):
+    """(pipeline, stage) → its place in CRM order, and the pipelines' and stages' names."""
+    pipelines = {
+        p.crm_id: (index, p.name)
+        for index, p in enumerate(
+            Pipeline.objects.for_portal(scope.portal).order_by("sort", "name")
+        )
+    }
+    order, stage_names = {}, {}
+    rows = Stage.objects.for_portal(scope.portal).filter(entity_type=entity_type)
+    for stage in rows.values("crm_id", "name", "sort", "pipeline__crm_id"):
+        pipeline = stage["pipeline__crm_id"]
+        pipeline = NO_PIPELINE if pipeline is None or entity_type == "lead" else pipeline
+        place = pipelines.get(pipeline, (-1, ""))[0]
+        order[(pipeline, stage["crm_id"])] = (place, stage["sort"], stage["crm_id"])
+        stage_names[stage["crm_id"]] = stage["name"]
+    return order, {crm_id: name for crm_id, (_, name) in pipelines.items()}, stage_names
+
+
+# -- the export ------------------------------------------------------------------------------
+
+TABLES = ("tiles", "months", "years", "employees", "deals", "stages", "stage_pipelines",
+          "long_cycles", "deal_durations", "lead_durations")  # fmt: skip
+
+
+def dynamics_tables(data: dict, table: str | None = None) -> dict[str, list[dict]]:
+    """The report's blocks as flat tables (one .xlsx sheet each), or only `table`."""
+    if table is not None and table not in TABLES:
+        raise ValueError(f"no table {table!r}; tables: {', '.join(TABLES)}")
+    tiles = dict(data["tiles"])
+    month_to_date = tiles.pop("month_to_date")
+    tables = {
+        "tiles": [{"metric": key, "value": value} for key, value in tiles.items()]
+        + [{"metric": f"month_to_date_{key}", "value": v} for key, v in month_to_date.items()],
+        "months": data["months"],
+        "years": data["years"],
+        "employees": data["employees"],
+        "deals": data["deals"],
+        "stages": data["stages"],
+        "stage_pipelines": data["stage_pipelines"]
+        + [{"id": "", "name": state, **numbers} for state, numbers in data["stage_totals"].items()],
+        "long_cycles": [{"month": "", **{k: v for k, v in data["long_cycles"].items()
+                                         if k != "months"}}, *data["long_cycles"]["months"]],
+        "deal_durations": [_flat(row) for row in data["durations"]["deal"]],
+        "lead_durations": [_flat(row) for row in data["durations"]["lead"]],
+    }  # fmt: skip
+    return tables if table is None else {table: tables[table]}
+
+
+def _flat(row: dict) -> dict:
+    flat = {key: value for key, value in row.items() if key != "slow"}
+    if flat["employee_id"] is None:
+        flat["employee"] = "Σ"
+    return flat

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import html
+import re
+from io import BytesIO
+
+import pytest
+from openpyxl import load_workbook
+
+from tests.conftest import open_app
+from tests.frontend.test_app_page import _token
+from tests.frontend.test_report_pages import _get, _manager
+
+PERIOD = "period=quarter"
+URL = "/app/reports/dynamics/"
+
+
+def _links(body: str, what: str) -> list[tuple[str, int]]:
+    """(drill address, number shown) of every link of one kind on the page."""
+    found = re.findall(
+        r'hx-get="(/app/reports/dynamics/drill/\?[^"]*what=' + what + r'[^"]*)"[^>]*>([\d\xa0]+)<',
+        body,
+    )
+    return [(html.unescape(url), int(shown.replace("\xa0", ""))) for url, shown in found]
+
+
+def _listed(client, url: str, token: str) -> int:
+    drill = _get(client, url, token)
+    assert drill.status_code == 200, drill.content[:300]
+    body = drill.content.decode()
+    return body.count('data-crm-path="/crm/deal/details/') + body.count(
+        'data-crm-path="/crm/lead/details/'
+    )
+
+
+@pytest.mark.django_db
+def test_the_admin_sees_every_block_and_every_number_drills_to_as_many(client, installed, bitrix24):
+    token = _token(open_app(client, bitrix24, user_id=1))
+    page = _get(client, f"{URL}?{PERIOD}", token)
+    assert page.status_code == 200
+    body = page.content.decode()
+    for block in ("Динамика продаж", "Сделки периода", "Статистика по стадиям",
+                  "Длинные циклы", "Время в стадиях", 'class="tab active"'):  # fmt: skip
+        assert block in body, block
+    assert ">Динамика<" in body  # the tab
+    checked = 0
+    for what in ("created_leads", "won_count", "period_deals", "stage_exits", "stage_now",
+                 "long_cycles", "converted_leads"):  # fmt: skip
+        for url, shown in _links(body, what)[:3]:
+            if shown <= 500:
+                assert _listed(client, url, token) == shown, url
+                checked += 1
+    assert checked >= 8
+    assert 'class="num slow"' in body  # a bottleneck is marked
+    assert body.count('<tr class="total">') >= 2  # a total row per stage
+
+    # A click on an employee rebuilds the whole page for him.
+    employee = re.search(r'class="employee" hx-get="[^"]*employee=(\d+)"', body).group(1)
+    rebuilt = _get(client, f"{URL}?{PERIOD}&employee={employee}", token,
+                   HX_Request="true", HX_Target="report")  # fmt: skip
+    assert set(re.findall(r"employee=(\d+)", rebuilt.content.decode())) == {employee}
+
+
+@pytest.mark.django_db
+def test_deals_sort_and_filter_by_age_and_tables_export_with_their_filters(
+    client, installed, bitrix24
+):
+    token = _token(open_app(client, bitrix24, user_id=1))
+    page = _get(client, f"{URL}?{PERIOD}&sort=age_days&age_min=5&age_max=40", token,
+                HX_Request="true", HX_Target="report")  # fmt: skip
+    body = page.content.decode()
+    assert body.strip().startswith('<section id="report" class="dynamics">')
+    assert "age_min=5" in page["HX-Push-Url"]
+    ages = [float(a) for a in re.findall(r'data-age="([\d.]+)"', body)]
+    assert ages and ages == sorted(ages) and 5 <= ages[0] and ages[-1] <= 40
+
+    export = client.get(f"{URL}?{PERIOD}&age_min=5&age_max=40&format=xlsx&table=deals&s={token}")
+    assert export.status_code == 200
+    book = load_workbook(BytesIO(export.content))
+    assert len(book.worksheets) == 1
+    sheet = book.worksheets[0]
+    cells = [[c for c in row if c is not None] for row in sheet.iter_rows(values_only=True)]
+    assert any("5" in map(str, row) for row in cells[:6])  # the filters on top
+    total = int(re.search(r'id="period-deals">[^<]*<span class="muted">\((\d+)\)', body).group(1))
+    assert total >= len(ages)
+    assert sheet.max_row - 5 - 1 == total  # title, period, 2 filters, blank, header
+
+    whole = client.get(f"{URL}?{PERIOD}&format=xlsx&s={token}")
+    names = load_workbook(BytesIO(whole.content)).sheetnames
+    assert len(names) == 10
+
+    bad = _get(client, f"{URL}?{PERIOD}&age_min=abc", token)
+    assert bad.status_code == 400
+    bad = _get(client, f"{URL}drill/?{PERIOD}&what=stage_exits", token)
+    assert bad.status_code == 400
+
+
+@pytest.mark.django_db
+def test_a_manager_sees_his_own_dynamics_and_the_api_gives_the_same_data(
+    client, installed, bitrix24
+):
+    manager = _manager(installed)
+    token = _token(open_app(client, bitrix24, user_id=manager.crm_id))
+    page = _get(client, f"{URL}?{PERIOD}", token)
+    assert page.status_code == 200
+    body = page.content.decode()
+    employees = set(re.findall(r"&(?:amp;)?employee=(\d+)", body))
+    assert employees <= {str(manager.crm_id)}
+    api = client.get(f"/api/reports/dynamics/?{PERIOD}", headers={"X-App-Session": token})
+    assert api.status_code == 200
+    data = api.json()
+    assert {row["id"] for row in data["employees"]} <= {str(manager.crm_id)}
+    for rows in data["durations"].values():
+        assert {row["employee_id"] for row in rows} <= {str(manager.crm_id), None}
+    other = _get(client, f"{URL}?{PERIOD}&employee=1", token)
+    assert other.status_code == 403
+    drill = client.get(
+        f"/api/reports/dynamics/drill/?{PERIOD}&what=period_deals&state=won",
+        headers={"X-App-Session": token},
+    )
+    assert drill.json()["total"] == data["stage_totals"]["won"]["count"]
