@@ -20,7 +20,8 @@ from frontend.report_request import BadFilter, scope_from_query, viewer_of
 from frontend.session import HEADER, session_read
 from reports.catalog import REPORTS
 from reports.drill import WHAT, drill
-from reports.scope import PRESETS, ScopeRefused
+from reports.marketing_drill import MARKETING_WHAT, marketing_drill, marketing_drill_known
+from reports.scope import PRESETS, UTM_FIELDS, ScopeRefused
 
 
 class AppSessionUser:
@@ -60,6 +61,10 @@ FILTER_PARAMETERS = [
     OpenApiParameter("pipeline", int, description="CRM id of a pipeline"),
     OpenApiParameter("department", int, description="CRM id of a department"),
     OpenApiParameter("employee", int, description="CRM id of an employee"),
+    OpenApiParameter(
+        "source", str, many=True, description="a source's CRM id, repeated for several; - = none"
+    ),
+    *(OpenApiParameter(name, str, description="- = empty") for name in UTM_FIELDS),
 ]
 
 
@@ -90,7 +95,7 @@ class _ReportAPIView(APIView):
 
 class ReportAPIView(_ReportAPIView):
     @extend_schema(
-        summary="A report's data (efficiency, forgotten, plan)",
+        summary="A report's data (efficiency, forgotten, plan, marketing)",
         parameters=FILTER_PARAMETERS,
         responses={200: OpenApiTypes.OBJECT},
     )
@@ -107,7 +112,12 @@ class DrillAPIView(_ReportAPIView):
         summary="The deals, leads or activities behind one number",
         parameters=[
             *FILTER_PARAMETERS,
-            OpenApiParameter("what", str, enum=sorted(WHAT)),
+            OpenApiParameter(
+                "what",
+                str,
+                description=f"one of {', '.join(sorted(WHAT))}; for marketing "
+                f"{', '.join(sorted(MARKETING_WHAT))} or reached:<lead status id>",
+            ),
             OpenApiParameter("offset", int, description="rows to skip (default 0)"),
             OpenApiParameter("limit", int, description="rows to return (default all)"),
         ],
@@ -115,12 +125,14 @@ class DrillAPIView(_ReportAPIView):
     )
     def get(self, request, name: str):
         what = request.query_params.get("what", "")
-        if name not in REPORTS or what not in WHAT:
+        lister = marketing_drill if name == "marketing" else drill
+        known = marketing_drill_known(what) if name == "marketing" else what in WHAT
+        if name not in REPORTS or not known:
             raise BadFilter(f"nothing to list for {what!r}")
         offset = _count(request, "offset") or 0
         with translation.override(request.user.session.language):
             scope = self.scope(request, name)
-            listing = drill(scope, what, limit=_count(request, "limit"), offset=offset)
+            listing = lister(scope, what, limit=_count(request, "limit"), offset=offset)
         for row in listing["rows"]:
             row.pop("path", None)
         return Response(listing | _clamping(scope))

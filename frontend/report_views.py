@@ -20,8 +20,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from crmapp.models import Employee, Pipeline
 from crmapp.selectors import import_progress, portal_page_summary
+from frontend.marketing_context import marketing_context
 from frontend.rendering import app_refusal, app_render
-from frontend.report_request import FILTERS, BadFilter, scope_from_query, viewer_of
+from frontend.report_request import FILTERS, SOURCE, BadFilter, scope_from_query, viewer_of
 from frontend.session import Role, app_session_required
 from reports.catalog import REPORTS
 from reports.drill import WHAT, drill
@@ -30,6 +31,9 @@ from reports.export import report_xlsx
 from reports.forgotten import COUNTS as FORGOTTEN_COUNTS
 from reports.forgotten import forgotten
 from reports.labels import column_label
+from reports.marketing import LEAD_LIST_LIMIT, marketing
+from reports.marketing_drill import marketing_drill, marketing_drill_known
+from reports.marketing_tables import marketing_tables
 from reports.models import PlanMetric
 from reports.notify import forgotten_notify
 from reports.plan_fact import plan_dynamics, plan_period, plan_today
@@ -44,10 +48,14 @@ from reports.scope import (
     scope_resolve,
     visible_departments,
 )
+from reports.sources import source_names
 
 # What a page's address carries besides the filters.
 PAGE_PARAMS = (*FILTERS, "sort")
 LIST_LIMIT = 200
+# The reports that count from the mirror, where the leads' and deals' UTM fields are; the
+# aggregates the others read have no UTM dimension.
+UTM_REPORTS = ("marketing",)
 DRILL_LIMIT = 500
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -57,7 +65,10 @@ def _viewer(request: HttpRequest) -> Viewer:
 
 
 def _scope(request: HttpRequest, report: str = "") -> Scope:
-    return scope_from_query(request.GET, request.portal, _viewer(request), report=report)
+    scope = scope_from_query(request.GET, request.portal, _viewer(request), report=report)
+    if scope.utm and report not in UTM_REPORTS:
+        raise BadFilter(_("The UTM filters apply to the marketing report."))
+    return scope
 
 
 def _guarded(view):
@@ -80,11 +91,12 @@ def _query(request: HttpRequest, *, session: bool = True, **changes) -> str:
     """The current filters (with `changes`) as a query string, carrying the session for
     addresses a browser opens by itself (downloads, a reload); HTMX sends it as a header."""
     params = {key: request.GET.get(key, "") for key in PAGE_PARAMS}
+    params[SOURCE] = request.GET.getlist(SOURCE)
     params |= changes
-    params = {key: value for key, value in params.items() if value not in ("", None)}
+    params = {key: value for key, value in params.items() if value not in ("", None, [])}
     if session:
         params["s"] = request.app_session_token
-    return urlencode(params)
+    return urlencode(params, doseq=True)
 
 
 @require_GET
@@ -94,11 +106,20 @@ def report_page(request: HttpRequest, name: str) -> HttpResponse:
     if name not in REPORTS:
         raise Http404(name)
     scope = _scope(request, name)
+    if request.GET.get("format") == "xlsx" and name == "marketing":
+        return _xlsx(request, name, scope, _marketing_export(request, scope))
     if request.GET.get("format") == "xlsx":
         return _xlsx(request, name, scope, REPORTS[name](scope))
     # A page lists the longest-idle first; the export and the API hold every row.
-    data = forgotten(scope, limit=LIST_LIMIT) if name == "forgotten" else REPORTS[name](scope)
+    if name == "forgotten":
+        data = forgotten(scope, limit=LIST_LIMIT)
+    elif name == "marketing":
+        data = marketing(scope, lead_limit=LEAD_LIST_LIMIT)
+    else:
+        data = REPORTS[name](scope)
     context = _context(request, name, scope) | {"data": data}
+    if name == "marketing":
+        context |= marketing_context(request, scope, data, _query)
     if name == "efficiency":
         context |= _efficiency_context(request, scope, data)
     if name == "forgotten":
@@ -119,17 +140,19 @@ def report_page(request: HttpRequest, name: str) -> HttpResponse:
 @_guarded
 def report_drill(request: HttpRequest, name: str) -> HttpResponse:
     what = request.GET.get("what", "")
-    if name not in REPORTS or what not in WHAT:
+    lister = marketing_drill if name == "marketing" else drill
+    known = marketing_drill_known(what) if name == "marketing" else what in WHAT
+    if name not in REPORTS or not known:
         raise BadFilter(_("Nothing to list for %(what)r") % {"what": what})
     scope = _scope(request, name)
     if request.GET.get("format") == "xlsx":
-        return _xlsx(request, f"{name}-{what}", scope, {"rows": drill(scope, what)["rows"]})
-    listing = drill(scope, what, limit=DRILL_LIMIT)
+        return _xlsx(request, f"{name}-{what}", scope, {"rows": lister(scope, what)["rows"]})
+    listing = lister(scope, what, limit=DRILL_LIMIT)
     context = {
         "report": name,
         "listing": listing,
         "what": what,
-        "what_label": column_label(what),
+        "what_label": column_label(what.split(":")[0]),
         "cut": listing["total"] > len(listing["rows"]),
         "export_query": _query(request, what=what, format="xlsx"),
     }
@@ -156,7 +179,7 @@ def forgotten_notify_view(request: HttpRequest) -> HttpResponse:
 def _xlsx(request: HttpRequest, name: str, scope: Scope, data: dict) -> HttpResponse:
     filters = [
         (_("Period"), f"{scope.start.isoformat()} — {scope.end.isoformat()}"),
-        *((str(column_label(key)), str(value))
+        *((str(column_label(key)), _filter_text(value))
           for key, value in scope.filters.items() if value is not None),
         *([(_("Note"), scope.clamp_notice())] if scope.clamped else []),
     ]  # fmt: skip
@@ -166,6 +189,20 @@ def _xlsx(request: HttpRequest, name: str, scope: Scope, data: dict) -> HttpResp
         f'attachment; filename="{name}-{scope.start.isoformat()}-{scope.end.isoformat()}.xlsx"'
     )
     return response
+
+
+def _marketing_export(request: HttpRequest, scope: Scope) -> dict:
+    tables = marketing_tables(marketing(scope))
+    block = request.GET.get("block") or ""
+    if block and block not in tables:
+        raise BadFilter(_("Unknown block %(value)r") % {"value": block})
+    return {block: tables[block]} if block else tables
+
+
+def _filter_text(value) -> str:
+    if isinstance(value, tuple | list):
+        return ", ".join(str(item) for item in value)
+    return str(value)
 
 
 def _context(request: HttpRequest, name: str, scope: Scope) -> dict:
@@ -194,6 +231,8 @@ def _context(request: HttpRequest, name: str, scope: Scope) -> dict:
         "drill_base": f"{reverse('report-drill', args=[name])}?{_query(request, session=False)}",
         "export_query": _query(request, format="xlsx"),
         "filter_values": {key: request.GET.get(key, "") for key in PAGE_PARAMS},
+        "source_options": list(source_names(portal).items()),
+        "selected_source_tokens": set(request.GET.getlist(SOURCE)),
     }
 
 

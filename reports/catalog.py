@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from reports.efficiency import efficiency
 from reports.forgotten import forgotten
+from reports.marketing import marketing
 from reports.plan_fact import plan
 from reports.scope import Scope
 
@@ -14,4 +15,5 @@ REPORTS: dict[str, Callable[[Scope], dict]] = {
     "efficiency": efficiency,
     "forgotten": forgotten,
     "plan": plan,
+    "marketing": marketing,
 }
