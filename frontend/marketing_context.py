@@ -65,8 +65,16 @@ def marketing_context(request, scope: Scope, data: dict, query) -> dict:
         "calls": _calls_pivot(data["calls"]),
         "matrix_statuses": data["matrix"]["statuses"],
         "charts": _charts(data),
+        "all_sources_query": query(request, **{SOURCE: []}),
+        "lead_sort_query": query(request, lsort=""),
+        "funnel_share": _share(data["funnel"]["won_count"], data["funnel"]["received"]),
+        "calls_total": sum(row["calls"] for row in data["calls"]),
         **_dynamics(request, scope),
     }
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 2) if whole else None
 
 
 def _sorted_leads(request, leads: list[dict]) -> list[dict]:

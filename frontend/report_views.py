@@ -51,7 +51,7 @@ from reports.scope import (
 from reports.sources import source_names
 
 # What a page's address carries besides the filters.
-PAGE_PARAMS = (*FILTERS, "sort")
+PAGE_PARAMS = (*FILTERS, "sort", "lsort")
 LIST_LIMIT = 200
 # The reports that count from the mirror, where the leads' and deals' UTM fields are; the
 # aggregates the others read have no UTM dimension.

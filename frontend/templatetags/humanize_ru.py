@@ -73,3 +73,9 @@ def input_number(value) -> str:
     if value is None or value == "":
         return ""
     return number(value)
+
+
+@register.filter
+def merge_source(cell: dict, source: str) -> dict:
+    """A spend grid cell with its row's source, for the cell template."""
+    return {**cell, "source": source}
