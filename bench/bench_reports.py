@@ -1,6 +1,6 @@
-"""Report pages (efficiency, forgotten, plan) on a large portal: p95 time to render each page
-for a month and for a year (target < 300 ms), with the ratio to computing the same numbers
-straight from the mirror tables in the same run.
+"""Report pages (efficiency, forgotten, plan, marketing) on a large portal: p95 time to
+render each page for a month and for a year (target < 300 ms), with the ratio to computing
+the same numbers straight from the mirror tables in the same run.
 
 The portal (1M deals, 5M activities, 300k leads, 200 employees, 24 months) is generated on
 PostgreSQL with SQL (generate_series), and its aggregates are built by the product's own
