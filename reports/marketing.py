@@ -21,6 +21,7 @@ from integrations.registry import card_url
 from reports.efficiency import period_bucket, period_buckets, period_label
 from reports.models import ReportSettings
 from reports.people import employee_labels
+from reports.rollup import facts_summed, facts_where
 from reports.scope import UTM_FIELDS, Scope, entities_selected
 from reports.sources import source_names
 from reports.spend import spend_in_period
@@ -94,62 +95,105 @@ def _deals(scope: Scope, rows):
 
 
 def marketing_numbers(
-    scope: Scope,
-    keys: tuple[str, ...],
-    *,
-    by_month: bool = False,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    scope: Scope, keys: tuple[str, ...], *, by_month: bool = False
 ) -> dict[Key, Counter]:
-    """Raw counts of the period (or [start, end]) grouped by the leads' and deals' own
-    `keys` fields (and the month first, with `by_month`): received and their states now,
-    closed and converted with their seconds, won count and cents, cohort cents."""
-    if start is None:
-        start, end = scope.span()
-    zone = scope.zone
+    """Raw counts of the period grouped by the leads' and deals' own `keys` fields (and the
+    month first, with `by_month`): received and their states now, closed and converted with
+    their seconds, won count and cents, cohort count and cents. By source (and without a UTM
+    filter) they are read from the aggregates; the UTM fields are the mirror's alone."""
+    if keys == ("source",) and not scope.utm:
+        numbers = _source_numbers(scope, by_month=by_month)
+    else:
+        numbers = _mirror_numbers(scope, keys, by_month=by_month)
+    _cohort_numbers(scope, keys, numbers, by_month=by_month)
+    return numbers
+
+
+FACT_METRICS = ["lead_received", "lead_created_won", "lead_created_lost", "lead_won",
+                "lead_lost", "deal_won"]  # fmt: skip
+
+
+def _source_numbers(scope: Scope, *, by_month: bool) -> dict[Key, Counter]:
+    """The aggregates' part: `lead_received` holds the received leads by their status now,
+    `lead_created_won|lost` the converted and junk of them, `lead_won|lost` the leads closed
+    (with their seconds), `deal_won` the won deals, each by the entity's own source."""
+    first = _first_crm_id(lead_statuses(scope.portal))
+    summed = facts_summed(
+        scope.portal, start=scope.start, end=scope.end, where=facts_where(scope, FACT_METRICS),
+        keys=("source_crm_id", "metric", "stage_crm_id"), by_month=by_month,
+    )  # fmt: skip
+    numbers: dict[Key, Counter] = defaultdict(Counter)
+    for key, (qty, cents, seconds) in summed.items():
+        *group, metric, stage = key
+        counted = numbers[tuple(_month(part) if isinstance(part, date) else part for part in group)]
+        if metric == "lead_received":
+            counted["received"] += qty
+            counted["open"] += qty
+            counted["new"] += qty if stage == first else 0
+        elif metric in ("lead_created_won", "lead_created_lost"):
+            state = "qualified" if metric == "lead_created_won" else "unqualified"
+            counted[state] += qty
+            counted["open"] -= qty
+        elif metric in ("lead_won", "lead_lost"):
+            counted["closed"] += qty
+            counted["converted"] += qty if metric == "lead_won" else 0
+            counted["close_seconds"] += seconds
+        else:
+            counted["won_count"] += qty
+            counted["won_cents"] += cents
+    for counted in numbers.values():
+        counted["in_work"] = counted.pop("open", 0) - counted["new"]
+    return numbers
+
+
+def _mirror_numbers(scope: Scope, keys: tuple[str, ...], *, by_month: bool) -> dict[Key, Counter]:
     first = first_status_id(lead_statuses(scope.portal))
     numbers: dict[Key, Counter] = defaultdict(Counter)
-
-    def group(rows, field: str):
-        if not by_month:
-            return rows, list(keys)
-        return rows.annotate(bucket=TruncMonth(field, tzinfo=zone)), ["bucket", *keys]
-
-    def key(row: dict, fields: list[str]) -> Key:
-        return tuple(_month(row[f]) if f == "bucket" else row[f] for f in fields)
-
-    received = received_leads(scope, start=start, end=end)
-    rows, fields = group(received, "created_at")
+    received = received_leads(scope)
+    rows, fields = _grouped(scope, received, "created_at", keys, by_month)
     for row in rows.values(*fields, "semantic", "status_id").annotate(n=Count("id")):
-        counted = numbers[key(row, fields)]
+        counted = numbers[_key(row, fields)]
         counted["received"] += row["n"]
         counted[lead_state(row["semantic"], row["status_id"], first)] += row["n"]
 
-    closed = entities_selected(scope, Lead.objects.for_portal(scope.portal)).filter(
-        semantic__in=(Semantic.WON, Semantic.LOST), closed_at__range=(start, end)
-    )
-    rows, fields = group(closed, "closed_at")
+    rows, fields = _grouped(scope, closed_leads(scope), "closed_at", keys, by_month)
     took = ExpressionWrapper(F("closed_at") - F("created_at"), output_field=DurationField())
     for row in rows.values(*fields, "semantic").annotate(n=Count("id"), took=Sum(took)):
-        counted = numbers[key(row, fields)]
+        counted = numbers[_key(row, fields)]
         counted["closed"] += row["n"]
         counted["converted"] += row["n"] if row["semantic"] == Semantic.WON else 0
         counted["close_seconds"] += int(row["took"].total_seconds()) if row["took"] else 0
 
-    rows, fields = group(won_deals(scope, start=start, end=end), "closed_at")
+    rows, fields = _grouped(scope, won_deals(scope), "closed_at", keys, by_month)
     for row in rows.values(*fields).annotate(n=Count("id"), amount=Sum("amount")):
-        counted = numbers[key(row, fields)]
+        counted = numbers[_key(row, fields)]
         counted["won_count"] += row["n"]
         counted["won_cents"] += int((row["amount"] or 0) * 100)
+    return numbers
 
-    rows, fields = group(received, "created_at")
-    lead_keys = {row[0]: key(dict(zip(fields, row[1:], strict=True)), fields)
-                 for row in rows.values_list("crm_id", *fields)}  # fmt: skip
+
+def _cohort_numbers(scope: Scope, keys: tuple[str, ...], numbers: dict[Key, Counter], *,
+                    by_month: bool) -> None:  # fmt: skip
+    """The won deals of the received leads, under their lead's keys (and creation month)."""
+    received = received_leads(scope)
+    rows, fields = _grouped(scope, received, "created_at", keys, by_month)
+    cohort = cohort_deals(scope, received).values("lead_crm_id")
+    leads = rows.filter(crm_id__in=cohort).values_list("crm_id", *fields)
+    lead_keys = {row[0]: _key(dict(zip(fields, row[1:], strict=True)), fields) for row in leads}
     for lead_id, amount in cohort_deals(scope, received).values_list("lead_crm_id", "amount"):
         counted = numbers[lead_keys[lead_id]]
         counted["cohort_count"] += 1
         counted["cohort_cents"] += int(amount * 100)
-    return numbers
+
+
+def _grouped(scope: Scope, rows, field: str, keys: tuple[str, ...], by_month: bool):
+    if not by_month:
+        return rows, list(keys)
+    return rows.annotate(bucket=TruncMonth(field, tzinfo=scope.zone)), ["bucket", *keys]
+
+
+def _key(row: dict, fields: list[str]) -> Key:
+    return tuple(_month(row[f]) if f == "bucket" else row[f] for f in fields)
 
 
 def _month(value) -> date:
@@ -278,44 +322,42 @@ def stage_reach(scope: Scope, received) -> list[dict]:
     """For each lead status in CRM order, the received leads that were ever in it (the
     status a lead was created in counts, the first one when its history lacks it)."""
     statuses = lead_statuses(scope.portal)
-    first = next((s.crm_id for s in statuses if s.semantic == Semantic.OPEN), None)
-    reached: dict[str, set[int]] = defaultdict(set)
-    leads = dict(received.values_list("crm_id", "status__crm_id"))
-    created_known = set()
-    history = StageChange.objects.for_portal(scope.portal).filter(
-        entity_type="lead", owner_crm_id__in=received.values("crm_id")
+    first = _first_crm_id(statuses)
+    counted = received.aggregate(
+        total=Count("pk"),
+        **{f"s{i}": Count("pk", filter=_reached(scope, s, first)) for i, s in enumerate(statuses)},
     )
-    for owner, stage, kind in history.values_list("owner_crm_id", "stage_crm_id", "kind"):
-        reached[stage].add(owner)
-        if kind == StageChange.Kind.CREATED:
-            created_known.add(owner)
-    for lead_id, status in leads.items():
-        if status:
-            reached[status].add(lead_id)
-        if lead_id not in created_known and first:
-            reached[first].add(lead_id)
-    total = len(leads)
     return [
-        {"id": s.crm_id, "name": s.name, "reached": len(reached[s.crm_id]),
-         "share": _percent(len(reached[s.crm_id]), total)}
-        for s in statuses
+        {"id": s.crm_id, "name": s.name, "reached": counted[f"s{i}"],
+         "share": _percent(counted[f"s{i}"], counted["total"])}
+        for i, s in enumerate(statuses)
     ]  # fmt: skip
 
 
 def stage_reached_leads(scope: Scope, status_crm_id: str):
     """The received leads counted in `status_crm_id`'s stage reach (its drill-down)."""
-    received = received_leads(scope)
     statuses = lead_statuses(scope.portal)
-    first = next((s.crm_id for s in statuses if s.semantic == Semantic.OPEN), None)
+    status = next((s for s in statuses if s.crm_id == status_crm_id), None)
+    received = received_leads(scope)
+    if status is None:
+        return received.none()
+    return received.filter(_reached(scope, status, _first_crm_id(statuses)))
+
+
+def _first_crm_id(statuses: list[Stage]) -> str | None:
+    return next((s.crm_id for s in statuses if s.semantic == Semantic.OPEN), None)
+
+
+def _reached(scope: Scope, status: Stage, first_crm_id: str | None) -> Q:
+    """A lead was ever in `status`: its history entered it, it is in it now, or it is the
+    first status and the history does not say where the lead was created."""
     history = StageChange.objects.for_portal(scope.portal).filter(
-        entity_type="lead", owner_crm_id__in=received.values("crm_id")
+        entity_type="lead", owner_crm_id=OuterRef("crm_id")
     )
-    ids = set(history.filter(stage_crm_id=status_crm_id).values_list("owner_crm_id", flat=True))
-    ids |= set(received.filter(status__crm_id=status_crm_id).values_list("crm_id", flat=True))
-    if status_crm_id == first:
-        known = history.filter(kind=StageChange.Kind.CREATED).values("owner_crm_id")
-        ids |= set(received.exclude(crm_id__in=known).values_list("crm_id", flat=True))
-    return received.filter(crm_id__in=ids)
+    reached = Q(Exists(history.filter(stage_crm_id=status.crm_id))) | Q(status_id=status.pk)
+    if status.crm_id == first_crm_id:
+        reached |= ~Q(Exists(history.filter(kind=StageChange.Kind.CREATED)))
+    return reached
 
 
 def top_sources(scope: Scope, names: dict[str, str]) -> dict:
