@@ -106,3 +106,28 @@ def test_a_manager_sees_his_own_leads_and_a_head_his_departments(client, install
     assert {row["id"] for row in api["matrix"]["employees"]} <= {str(manager.crm_id)}
     assert "/app/spend/" not in page.content.decode()  # spend is the admin's
     assert _get(client, "/app/spend/", token).status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_head_reads_every_block_for_his_departments(client, installed, bitrix24):
+    from tests.frontend.test_plan_pages import _head
+
+    head, _department = _head(installed)
+    token = _token(open_app(client, bitrix24, user_id=head))
+    page = _get(client, f"/app/reports/marketing/?{PERIOD}", token)
+    assert page.status_code == 200
+    body = page.content.decode()
+    for block in BLOCKS:
+        assert f'data-block="{block}"' in body, block
+    start, end = _quarter(installed)
+    from crmapp.models import Department
+
+    headed = Department.objects.for_portal(installed).filter(head__crm_id=head)
+    viewer = Viewer(Viewer.HEAD, head, list(headed.values_list("crm_id", flat=True)))
+    scope = scope_resolve(installed, viewer, start=start, end=end)
+    expected = marketing(scope)
+    api = _get(client, f"/api/reports/marketing/?{PERIOD}", token).json()
+    assert api["totals"]["received"] == expected["totals"]["received"]
+    everyone = marketing(scope_resolve(installed, Viewer.operator(), start=start, end=end))
+    assert api["totals"]["received"] < everyone["totals"]["received"]
+    assert {row["id"] for row in api["matrix"]["employees"]} <= {str(e) for e in scope.employees}
