@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -25,7 +26,7 @@ from crmapp.selectors import portal_summary
 from frontend.rendering import app_refusal, app_render
 from frontend.report_request import viewer_of
 from frontend.session import Role, app_session_required
-from reports.models import ALL_PIPELINES, PlanLevel, PlanMetric, TvLink
+from reports.models import ALL_PIPELINES, PlanLevel, PlanMetric, ReachUnit, TvLink
 from reports.plans import (
     PlanError,
     bonus_rule_set,
@@ -249,10 +250,12 @@ def plan_copy(request: HttpRequest) -> HttpResponse:
 @app_session_required
 @_editor
 def plan_fill(request: HttpRequest) -> HttpResponse:
-    """Every month of the year's row that can still be planned gets the row's first plan."""
+    """The empty months of the year's row, from this month on, get the row's first plan;
+    past and typed months stay as they are."""
     portal, data, now = request.portal, request.POST, timezone.now()
     selection = _selection(request, data)
     first, last = plan_months_allowed(portal, now=now)
+    this_month = timezone.localtime(now, ZoneInfo(portal.time_zone)).date().replace(day=1)
     months = [date(selection["year"], month, 1) for month in range(1, 13)]
     cells = [
         plan_cell_check(
@@ -267,8 +270,17 @@ def plan_fill(request: HttpRequest) -> HttpResponse:
         for month in months
         if first <= month <= last
     ]
-    plan_row_fill(portal, cells=cells, by=request.app_session.user_crm_id, now=now)
-    return _grid_response(request, selection, _("The row is filled."))
+    filled = plan_row_fill(
+        portal, cells=cells, by=request.app_session.user_crm_id, now=now, since=this_month
+    )
+    message = ngettext(
+        "%(count)d empty month from this month on got the row's first plan; typed and "
+        "past months are kept.",
+        "%(count)d empty months from this month on got the row's first plan; typed and "
+        "past months are kept.",
+        filled,
+    ) % {"count": filled}
+    return _grid_response(request, selection, message)
 
 
 @require_GET
@@ -313,8 +325,14 @@ def _bonus_context(request: HttpRequest) -> dict:
         (PlanMetric.WON_COUNT, _("Won, count")),
     ):
         rule = rules.get(metric)
+        unit = rule.reach_unit if rule else ReachUnit.PERCENT
         tiers = [
-            (plan_value_show(metric, tier["reach"]), round(tier["bonus"] / 100, 2))
+            (
+                tier["reach"] / 100
+                if unit == ReachUnit.PERCENT
+                else plan_value_show(metric, tier["reach"]),
+                round(tier["bonus"] / 100, 2),
+            )
             for tier in (rule.tiers if rule else [])
         ]
         tiers += [(None, None)] * (TIERS - len(tiers))
@@ -323,6 +341,10 @@ def _bonus_context(request: HttpRequest) -> dict:
                 "metric": metric,
                 "label": label,
                 "min_completion": rule.min_completion if rule else "",
+                "reach_unit": unit,
+                "reach_fact_label": _("the fact, money")
+                if metric == PlanMetric.WON_SUM
+                else _("the fact, deals"),
                 "tiers": tiers,
             }
         )
@@ -337,10 +359,17 @@ def plan_bonus_save(request: HttpRequest) -> HttpResponse:
     data = request.POST
     try:
         metric = metric_parse(data.get("metric", ""))
-        min_completion = _percent(data.get("min_completion", ""))
+        min_completion = _percent(data.get("min_completion", ""), MIN_COMPLETION)
+        unit = data.get("reach_unit", "")
+        if unit not in ReachUnit.values:
+            raise PlanError(_("Say whether the thresholds are amounts or % of the plan."))
         tiers = []
         for index in range(TIERS):
-            reach = plan_value_parse(metric, data.get(f"reach_{index}", ""))
+            typed = data.get(f"reach_{index}", "")
+            if unit == ReachUnit.PERCENT:
+                reach = int(_percent(typed, REACH_PERCENT) * 100) if typed.strip() else None
+            else:
+                reach = plan_value_parse(metric, typed)
             bonus = plan_value_parse(PlanMetric.WON_SUM, data.get(f"bonus_{index}", ""))
             if (reach is None) != (bonus is None):
                 raise PlanError(_("A bonus tier needs both what to reach and the bonus."))
@@ -355,6 +384,7 @@ def plan_bonus_save(request: HttpRequest) -> HttpResponse:
         metric=metric,
         min_completion=min_completion,
         tiers=tiers,
+        reach_unit=unit,
         by=request.app_session.user_crm_id,
         now=timezone.now(),
     )
@@ -362,14 +392,18 @@ def plan_bonus_save(request: HttpRequest) -> HttpResponse:
     return app_render(request, request.portal, f"{TEMPLATE}#bonus", context)
 
 
-def _percent(text: str) -> Decimal:
+MIN_COMPLETION = gettext_lazy("The minimum completion is a percentage, such as 80.")
+REACH_PERCENT = gettext_lazy("A threshold in % of the plan is a percentage, such as 120.")
+
+
+def _percent(text: str, refusal: str) -> Decimal:
     typed = (text or "0").strip().replace(",", ".")
     try:
         value = Decimal(typed)
     except InvalidOperation as error:
-        raise PlanError(_("The minimum completion is a percentage, such as 80.")) from error
+        raise PlanError(str(refusal)) from error
     if not value.is_finite() or not 0 <= value <= 1000 or value != round(value, 2):
-        raise PlanError(_("The minimum completion is a percentage, such as 80."))
+        raise PlanError(str(refusal))
     return value
 
 

@@ -7,6 +7,7 @@ while the session lasts) and goes through `scope_resolve`, where the role rules 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -24,6 +25,7 @@ from frontend.marketing_context import marketing_context
 from frontend.rendering import app_refusal, app_render
 from frontend.report_request import FILTERS, SOURCE, BadFilter, scope_from_query, viewer_of
 from frontend.session import Role, app_session_required
+from frontend.templatetags.humanize_ru import period
 from reports.catalog import REPORTS
 from reports.drill import WHAT, drill
 from reports.efficiency import COLUMN_GROUPS, COLUMNS, DYNAMICS, efficiency_dynamics
@@ -209,8 +211,12 @@ def _context(request: HttpRequest, name: str, scope: Scope) -> dict:
     portal, now = request.portal, timezone.now()
     viewer = _viewer(request)
     employees = Employee.objects.for_portal(portal).order_by("name")
-    if scope.employees is not None and viewer.role != Viewer.ADMIN:
-        allowed = scope_resolve(portal, viewer, start=scope.start, end=scope.end).employees
+    # The employee list is the chosen department's (else everyone the viewer may see).
+    department = scope.filters.get("department")
+    if scope.employees is not None and (viewer.role != Viewer.ADMIN or department is not None):
+        allowed = scope_resolve(
+            portal, viewer, start=scope.start, end=scope.end, department=department
+        ).employees
         employees = employees.filter(crm_id__in=allowed)
     return {
         "portal": portal,
@@ -258,6 +264,12 @@ def _efficiency_context(request: HttpRequest, scope: Scope, data: dict) -> dict:
             (column_label(group), len(keys)) for group, keys in COLUMN_GROUPS.items()
         ],
         "rows": _sorted_rows(data["employees"], column, descending),
+        "fired": {
+            str(crm_id)
+            for crm_id in Employee.objects.for_portal(scope.portal)
+            .filter(active=False, crm_id__in=[row["id"] for row in data["employees"]])
+            .values_list("crm_id", flat=True)
+        },
         "sort": sort,
         "sort_query": _query(request, sort=""),
         "dynamics": dynamics,
@@ -266,7 +278,7 @@ def _efficiency_context(request: HttpRequest, scope: Scope, data: dict) -> dict:
         "grain": grain,
         "chart": json.dumps(
             {
-                "labels": dynamics["periods"],
+                "labels": [period(label) for label in dynamics["periods"]],
                 "label": str(column_label(metric)),
                 "values": dynamics["totals"],
             }
@@ -288,6 +300,10 @@ def _plan_context(request: HttpRequest, scope: Scope) -> dict:
     start = month_add(scope.end.replace(day=1), -11)
     history = scope_resolve(scope.portal, viewer, start=start, end=scope.end, **scope.filters)
     dynamics = plan_dynamics(history, metric, grain=grain)
+    last_month = scope_resolve(
+        scope.portal, viewer, start=month_add(today.replace(day=1), -1),
+        end=today.replace(day=1) - timedelta(days=1), **scope.filters,
+    )  # fmt: skip
     return {
         "metric": metric,
         "grain": grain,
@@ -296,9 +312,12 @@ def _plan_context(request: HttpRequest, scope: Scope) -> dict:
         "today": plan_today(this_month, metric, today=today),
         "dynamics": dynamics,
         "can_edit": plan_rights(scope.portal, viewer).any,
+        "completion_charts": _completion_charts(
+            plan_period(this_month, metric), plan_period(last_month, metric)
+        ),
         "chart": json.dumps(
             {
-                "labels": dynamics["periods"],
+                "labels": [period(label) for label in dynamics["periods"]],
                 "datasets": [
                     {"label": str(_("Plan")), "values": dynamics["plan"], "type": "bar"},
                     {"label": str(_("Fact")), "values": dynamics["fact"], "type": "bar"},
@@ -313,12 +332,60 @@ def _plan_context(request: HttpRequest, scope: Scope) -> dict:
     }
 
 
+def _completion_charts(now: dict, before: dict) -> list[tuple[str, str]]:
+    """Completion this month beside last month's, by department and by employee: where a
+    plan exists in either month."""
+
+    def rows(table: dict) -> tuple[dict, dict]:
+        departments = {row["id"]: row for row in table["departments"]}
+        people = [*table["employees"]]
+        for group in table["departments"]:
+            people += group["employees"]
+        return departments, {row["id"]: row for row in people}
+
+    charts = []
+    for title, current, previous in zip(
+        (_("Completion by department"), _("Completion by employee")),
+        rows(now),
+        rows(before),
+        strict=True,
+    ):
+        planned = [
+            key
+            for key, row in current.items()
+            if row["plan"] is not None or previous.get(key, {}).get("plan") is not None
+        ]
+        if not planned:
+            continue
+        spec = {
+            "labels": [current[key]["name"] for key in planned],
+            "datasets": [
+                {"label": str(_("This month, %")), "type": "bar",
+                 "values": [current[key]["completion"] for key in planned]},
+                {"label": str(_("Last month, %")), "type": "bar",
+                 "values": [previous.get(key, {}).get("completion") for key in planned]},
+            ],
+        }  # fmt: skip
+        charts.append((title, json.dumps(spec)))
+    return charts
+
+
 def _forgotten_context(data: dict) -> dict:
     by_employee = _("By employee")
+    departments = [row for row in data["by_department"] if row.get("id")]
+    chart = {
+        "labels": [row["name"] for row in departments],
+        "datasets": [
+            {"label": str(column_label(key)), "type": "bar",
+             "values": [row[key] for row in departments]}
+            for key in ("forgotten_deals", "no_next_step_deals", "forgotten_leads")
+        ],
+    }  # fmt: skip
     return {
         "tables": [(by_employee, data["by_employee"]), (_("By department"), data["by_department"])],
         "by_employee_title": by_employee,
         "count_columns": [(key, column_label(key)) for key in FORGOTTEN_COUNTS],
+        "department_chart": json.dumps(chart) if len(departments) > 1 else None,
     }
 
 

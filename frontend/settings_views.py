@@ -1,5 +1,5 @@
-"""Report settings an admin edits inside the CRM: activity weights, forgotten thresholds and
-the daily digest of forgotten deals."""
+"""Report settings an admin edits inside the CRM: activity weights, forgotten thresholds, the
+daily digest of forgotten deals and who takes part in the sales reports."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from crmapp.models import Department, Employee
 from crmapp.selectors import portal_page_summary
 from frontend.rendering import app_refusal, app_render
 from frontend.session import Role, app_session_required
 from reports.efficiency import KINDS
 from reports.models import ReportSettings
+from reports.people import employee_labels
 
 KIND_LABELS = {
     "call": gettext_lazy("Call"),
@@ -42,8 +44,29 @@ class ReportSettingsForm(forms.Form):
         required=False, min_value=0, max_value=100, decimal_places=2,
     )  # fmt: skip
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, portal, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        departments = Department.objects.for_portal(portal).order_by("sort", "name")
+        people = Employee.objects.for_portal(portal).order_by("-active", "name")
+        labels = employee_labels(portal, people.values_list("crm_id", flat=True))
+        fired = _("fired")
+        self.fields["participant_departments"] = forms.TypedMultipleChoiceField(
+            label=_("Departments taking part in the sales reports"),
+            choices=[(d.crm_id, d.name) for d in departments],
+            coerce=int,
+            required=False,
+            widget=forms.CheckboxSelectMultiple,
+        )
+        self.fields["participant_employees"] = forms.TypedMultipleChoiceField(
+            label=_("…and people (none chosen: everyone who sells)"),
+            choices=[
+                (e.crm_id, labels[e.crm_id] if e.active else f"{labels[e.crm_id]} ({fired})")
+                for e in people
+            ],
+            coerce=int,
+            required=False,
+            widget=forms.CheckboxSelectMultiple,
+        )
         for kind in KINDS:
             self.fields[f"weight_{kind}"] = forms.IntegerField(
                 label=_("Points for: %(kind)s") % {"kind": KIND_LABELS[kind]},
@@ -63,23 +86,27 @@ def report_settings(request: HttpRequest) -> HttpResponse:
         )
     current = ReportSettings.of(portal)
     initial = {"lead_days": current.lead_days, "deal_days": current.deal_days,
-               "digest_at": current.digest_at, "gross_margin": current.gross_margin} | {
+               "digest_at": current.digest_at, "gross_margin": current.gross_margin,
+               "participant_departments": current.participant_departments,
+               "participant_employees": current.participant_employees} | {
         f"weight_{kind}": current.weights.get(kind, 0) for kind in KINDS
     }  # fmt: skip
     saved = False
     if request.method == "POST":
-        form = ReportSettingsForm(request.POST)
+        form = ReportSettingsForm(request.POST, portal=portal)
         if form.is_valid():
             data = form.cleaned_data
             current.lead_days, current.deal_days = data["lead_days"], data["deal_days"]
             current.digest_at = data["digest_at"]
             current.gross_margin = data["gross_margin"]
+            current.participant_departments = sorted(data["participant_departments"])
+            current.participant_employees = sorted(data["participant_employees"])
             current.weights = {kind: data[f"weight_{kind}"] for kind in KINDS}
             current.save()
             saved = True
         status = 200 if form.is_valid() else 400
     else:
-        form, status = ReportSettingsForm(initial=initial), 200
+        form, status = ReportSettingsForm(initial=initial, portal=portal), 200
     context = {
         "portal": portal,
         "form": form,

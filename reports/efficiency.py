@@ -8,12 +8,9 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, timedelta
 
-from django.db.models import Q
-
-from crmapp.models import Employee
 from reports.facts import STATE_DAY
-from reports.models import NO_EMPLOYEE, ReportSettings
-from reports.people import employee_labels
+from reports.models import ReportSettings
+from reports.people import report_people
 from reports.rollup import facts_summed, facts_where
 from reports.scope import Scope
 
@@ -80,7 +77,9 @@ def efficiency(scope: Scope) -> dict:
             raw[employee][f"{entity_type}_in_work_qty"] += qty
             raw[employee][f"{entity_type}_in_work_cents"] += cents
 
-    names = _employees(scope, {crm_id for crm_id, numbers in raw.items() if any(numbers.values())})
+    names = report_people(
+        scope, {crm_id for crm_id, numbers in raw.items() if any(numbers.values())}
+    )
     rows = [_row(raw[crm_id], weights) | {"id": str(crm_id), "name": name}
             for crm_id, name in names.items()]  # fmt: skip
     total_raw: dict[str, float] = defaultdict(float)
@@ -106,19 +105,6 @@ def efficiency(scope: Scope) -> dict:
 def _count_in(numbers: dict, metric: str, values: list[int]) -> None:
     for suffix, value in zip(("qty", "cents", "seconds"), values, strict=True):
         numbers[f"{metric}_{suffix}"] = numbers.get(f"{metric}_{suffix}", 0) + value
-
-
-def _employees(scope: Scope, with_numbers: set[int]) -> dict[int, str]:
-    """Who gets a row: everyone in scope who is active or has a number, in name order."""
-    employees = Employee.objects.for_portal(scope.portal)
-    if scope.employees is not None:
-        employees = employees.filter(crm_id__in=scope.employees)
-    listed = employees.filter(Q(active=True) | Q(crm_id__in=with_numbers))
-    labels = employee_labels(scope.portal, listed.values_list("crm_id", flat=True))
-    names = dict(sorted(labels.items(), key=lambda item: (item[1].casefold(), item[0])))
-    if NO_EMPLOYEE in with_numbers:
-        names[NO_EMPLOYEE] = "—"
-    return names
 
 
 def _row(numbers, weights: dict[str, int]) -> dict:
@@ -162,7 +148,7 @@ def efficiency_dynamics(scope: Scope, metric: str, *, grain: str = "month") -> d
     for (month, employee, fact), values in _period_facts(scope, metrics, by_month=True).items():
         _count_in(by_bucket[period_bucket(month, grain)][employee], fact, values)
     buckets = period_buckets(scope.start, scope.end, grain)
-    names = _employees(scope, {crm_id for numbers in by_bucket.values() for crm_id in numbers})
+    names = report_people(scope, {crm_id for numbers in by_bucket.values() for crm_id in numbers})
     series = []
     for crm_id, name in names.items():
         values = [_row(by_bucket[b].get(crm_id, {}), weights)[metric] for b in buckets]

@@ -120,6 +120,9 @@ class ReportSettings(PortalOwned):
     digest_sent_on = models.DateField(null=True, blank=True)
     # Gross margin % for the marketing report's ROI; null = unset (ROI is hidden).
     gross_margin = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    # Who takes part in the sales reports (CRM ids); both empty = whoever sells.
+    participant_departments = models.JSONField(default=list, blank=True)
+    participant_employees = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -182,13 +185,23 @@ class PlanChange(PortalOwned):
         indexes = [models.Index(fields=["portal", "changed_at"], name="planchange_time")]
 
 
+class ReachUnit(models.TextChoices):
+    """What a bonus tier's threshold is: an amount of the fact, or a % of the plan (a head
+    who typed 100 / 120 / 150 as amounts paid a seller at 182 % of plan nothing)."""
+
+    FACT = "fact", "fact"
+    PERCENT = "percent", "percent"
+
+
 class BonusRule(PortalOwned):
-    """The bonus of one plan metric: tiers [{"reach": fact, "bonus": money}] (the highest
-    tier reached counts) and a completion % below which there is no bonus."""
+    """The bonus of one plan metric: tiers [{"reach": threshold, "bonus": money}] (the
+    highest tier reached counts) and a completion % below which there is no bonus."""
 
     metric = models.CharField(max_length=10, choices=PlanMetric.choices)
     min_completion = models.DecimalField(max_digits=6, decimal_places=2, default=0)
-    # reach: cents (won sum) or a count (won count); bonus: cents. Sorted by reach.
+    reach_unit = models.CharField(max_length=8, choices=ReachUnit.choices, default=ReachUnit.FACT)
+    # reach: cents (won sum) or a count (won count), or hundredths of a % of the plan;
+    # bonus: cents. Sorted by reach.
     tiers = models.JSONField(default=list)
     updated_by_crm_id = models.BigIntegerField(null=True)
     updated_at = models.DateTimeField()

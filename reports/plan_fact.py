@@ -28,34 +28,50 @@ from reports.models import (
     PlanLevel,
     PlanMetric,
 )
-from reports.people import employee_labels
+from reports.people import employee_labels, report_people
 from reports.plans import bonus_earned, bonus_rules, month_start, plan_value_show
 from reports.rollup import facts_summed, facts_where
 from reports.scope import Scope
 
 METRICS = (PlanMetric.WON_SUM, PlanMetric.WON_COUNT)
 ALL = None  # the pipeline key of "all pipelines" in the report's rows
+# One good day is not a pace: on day 2 a single sale read "pace 1 100 %" in big green.
+PACE_FROM_WORKING_DAY = 3
 
 
 class _Numbers:
-    """Plan, won, repeat and bonus of one month × target × pipeline key."""
+    """Plan, won, repeat and bonus of one month × target × pipeline key.
 
-    __slots__ = ("bonus", "plan", "repeat_cents", "repeat_qty", "won_cents", "won_qty")
+    `planned` is the part of the fact that a plan covers: a total whose plan is typed for
+    only some of its people is completed by their fact, not by everyone's (a company plan
+    of one department against the whole company's sales read 2 240 %)."""
+
+    __slots__ = ("bonus", "plan", "planned", "repeat_cents", "repeat_qty", "won_cents", "won_qty")
 
     def __init__(self) -> None:
         self.plan: dict[str, int | None] = dict.fromkeys(METRICS)
+        self.planned: dict[str, int] = dict.fromkeys(METRICS, 0)
         self.bonus: dict[str, int | None] = dict.fromkeys(METRICS)
         self.won_qty = self.won_cents = self.repeat_qty = self.repeat_cents = 0
 
     def add(self, other: _Numbers, *, plans: bool = True) -> None:
         for metric in METRICS:
             if plans:
-                self.plan[metric] = _add(self.plan[metric], other.plan[metric])
+                self.plan_add(other, metric)
             self.bonus[metric] = _add(self.bonus[metric], other.bonus[metric])
         self.won_qty += other.won_qty
         self.won_cents += other.won_cents
         self.repeat_qty += other.repeat_qty
         self.repeat_cents += other.repeat_cents
+
+    def plan_add(self, other: _Numbers, metric: str) -> None:
+        self.plan[metric] = _add(self.plan[metric], other.plan[metric])
+        self.planned[metric] += other.planned[metric]
+
+    def plan_type(self, metric: str, value: int) -> None:
+        """A plan typed for this target itself: it covers all of its fact."""
+        self.plan[metric] = value
+        self.planned[metric] = self.fact(metric)
 
     def fact(self, metric: str) -> int:
         return self.won_cents if metric == PlanMetric.WON_SUM else self.won_qty
@@ -112,7 +128,8 @@ def plan_fact(scope: Scope) -> dict:
                 numbers.repeat_cents += cents
         for metric in METRICS:
             plan = plans.get((month, PlanLevel.EMPLOYEE, crm_id, pipeline, metric))
-            numbers.plan[metric] = plan
+            if plan is not None:
+                numbers.plan_type(metric, plan)
             numbers.bonus[metric] = bonus_earned(
                 rules.get(metric), plan=plan, fact=numbers.fact(metric)
             )
@@ -148,14 +165,14 @@ def plan_fact(scope: Scope) -> dict:
                     if child.parent_id == department.pk:
                         below = found_departments.get((child.crm_id, pipeline))
                         for metric in METRICS:
-                            plan = below.plan[metric] if below else None
-                            total.plan[metric] = _add(total.plan[metric], plan)
+                            if below:
+                                total.plan_add(below, metric)
                 for metric in METRICS:
                     explicit = plans.get(
                         (month, PlanLevel.DEPARTMENT, department.crm_id, pipeline, metric)
                     )
                     if explicit is not None:
-                        total.plan[metric] = explicit
+                        total.plan_type(metric, explicit)
                 found_departments[(department.crm_id, pipeline)] = total
         for department, members in departments:
             for pipeline in pipeline_keys(month, PlanLevel.DEPARTMENT, department.crm_id, members):
@@ -189,7 +206,7 @@ def _scope_total(month, scope, entries, departments, numbers, won) -> _Numbers:
         if level == PlanLevel.DEPARTMENT and pipeline == key:
             if parents[crm_id] not in parents:
                 for metric in METRICS:
-                    total.plan[metric] = _add(total.plan[metric], found.plan[metric])
+                    total.plan_add(found, metric)
     if scope.employees is None:
         for p, (qty, cents) in won.get((month, NO_EMPLOYEE), {}).items():
             if key is ALL or p == key:
@@ -315,14 +332,19 @@ def _repeat(scope: Scope) -> dict[tuple[date, int], dict[int, tuple[int, int]]]:
 
 def _figures(numbers: _Numbers, metric: str) -> dict:
     """plan, fact, completion, remaining, repeat share and bonus of one metric, in the
-    report's units: money rounded to 2 decimals, percentages 0–100, None without a base."""
+    report's units: money rounded to 2 decimals, percentages 0–100, None without a base.
+    Completion and remaining count the planned fact; `planned_fact` says what that is when
+    the plan covers only part of the fact (else None)."""
     plan, fact = numbers.plan[metric], numbers.fact(metric)
-    bonus = numbers.bonus[metric]
+    planned, bonus = numbers.planned[metric], numbers.bonus[metric]
     return {
         "plan": plan_value_show(metric, plan),
         "fact": plan_value_show(metric, fact),
-        "completion": _ratio(fact, plan),
-        "remaining": plan_value_show(metric, max(plan - fact, 0)) if plan is not None else None,
+        "completion": _ratio(planned, plan),
+        "planned_fact": plan_value_show(metric, planned)
+        if plan is not None and planned != fact
+        else None,
+        "remaining": plan_value_show(metric, max(plan - planned, 0)) if plan is not None else None,
         "repeat_share": _ratio(numbers.repeat(metric), fact),
         "bonus": round(bonus / 100, 2) if bonus is not None else None,
     }
@@ -447,6 +469,7 @@ def plan_today(scope: Scope, metric: str, *, today: date) -> dict:
     month = today.replace(day=1)
     days = working_days(month)
     elapsed = sum(1 for day in days if day <= today)
+    paced = elapsed >= PACE_FROM_WORKING_DAY
     data = plan_fact(scope)
     key = scope.pipeline if scope.pipeline is not None else ALL
     today_won: dict[int, tuple[int, int]] = defaultdict(lambda: (0, 0))
@@ -461,20 +484,28 @@ def plan_today(scope: Scope, metric: str, *, today: date) -> dict:
     def figures(numbers: _Numbers, fact_today: tuple[int, int]) -> dict:
         plan_value = numbers.plan[metric]
         today_value = fact_today[1] if metric == PlanMetric.WON_SUM else fact_today[0]
-        expected = plan_value * elapsed / len(days) if plan_value else 0
+        expected = plan_value * elapsed / len(days) if plan_value and paced else 0
         return _figures(numbers, metric) | {
             "day_plan": plan_value_show(metric, plan_value / len(days))
             if plan_value is not None
             else None,
             "fact_today": plan_value_show(metric, today_value),
-            "pace": round(100 * numbers.fact(metric) / expected, 2) if expected else None,
+            "pace": round(100 * numbers.planned[metric] / expected, 2) if expected else None,
         }
 
-    labels = employee_labels(scope.portal, data["people"])
-    employees = [
-        {"id": str(crm_id), "name": labels[crm_id]} | figures(numbers, today_won[crm_id])
+    mine = [
+        (crm_id, numbers)
         for m, level, crm_id, pipeline, numbers in data["entries"]
         if m == month and level == PlanLevel.EMPLOYEE and pipeline == key
+    ]
+    # The ranking is of those who take part (Settings); a plan makes anyone take part.
+    shown = report_people(
+        scope, {c for c, n in mine if n.won_qty or any(v is not None for v in n.plan.values())}
+    )
+    employees = [
+        {"id": str(crm_id), "name": shown[crm_id]} | figures(numbers, today_won[crm_id])
+        for crm_id, numbers in mine
+        if crm_id in shown
     ]
     employees.sort(key=lambda row: (-(row["fact"] or 0), row["name"]))
     totals_today = (sum(q for q, _c in today_won.values()), sum(c for _q, c in today_won.values()))
@@ -483,6 +514,7 @@ def plan_today(scope: Scope, metric: str, *, today: date) -> dict:
         "metric": metric,
         "working_days": len(days),
         "elapsed_working_days": elapsed,
+        "pace_from_working_day": PACE_FROM_WORKING_DAY,
         "employees": employees,
         "totals": figures(data["totals"].get(month, _Numbers()), totals_today),
     }

@@ -28,6 +28,7 @@ from reports.models import (
     PlanChange,
     PlanLevel,
     PlanMetric,
+    ReachUnit,
     TvLink,
 )
 from reports.scope import PlanRights
@@ -231,9 +232,13 @@ def plan_month_copy(
 
 
 @transaction.atomic
-def plan_row_fill(portal: Portal, *, cells: list[Cell], by: int | None, now: datetime) -> int:
-    """The row's first plan (in the cells' order) in every cell of the row; returns how many
-    cells changed. PlanError if the row has no plan yet."""
+def plan_row_fill(
+    portal: Portal, *, cells: list[Cell], by: int | None, now: datetime, since: date | None = None
+) -> int:
+    """The row's first plan (in the cells' order) in every cell of the row from `since` on
+    that has none; returns how many cells were filled. A typed or past month is never
+    overwritten (the old button replaced a year of typed plans without asking). PlanError
+    if the row has no plan yet."""
     stored = {
         plan.month: plan.value
         for cell in cells[:1]
@@ -245,7 +250,12 @@ def plan_row_fill(portal: Portal, *, cells: list[Cell], by: int | None, now: dat
     value = next((stored[c.month] for c in cells if c.month in stored), None)
     if value is None:
         raise PlanError(_("Type the plan of one month in the row first, then fill the row."))
-    return sum(plan_set(portal, cell=cell, value=value, by=by, now=now) for cell in cells)
+    empty = [
+        cell
+        for cell in cells
+        if cell.month not in stored and (since is None or cell.month >= since)
+    ]
+    return sum(plan_set(portal, cell=cell, value=value, by=by, now=now) for cell in empty)
 
 
 @transaction.atomic
@@ -257,6 +267,7 @@ def bonus_rule_set(
     tiers: list[tuple[int, int]],
     by: int | None,
     now: datetime,
+    reach_unit: str = ReachUnit.FACT,
 ) -> BonusRule:
     """Replace a metric's bonus rule; tiers are (reach, bonus cents) pairs, no tiers = none."""
     tiers = sorted(tiers)
@@ -265,6 +276,7 @@ def bonus_rule_set(
         portal=portal,
         metric=metric,
         min_completion=min_completion,
+        reach_unit=reach_unit,
         tiers=[{"reach": reach, "bonus": bonus} for reach, bonus in tiers],
         updated_by_crm_id=by,
         updated_at=now,
@@ -272,13 +284,17 @@ def bonus_rule_set(
 
 
 def bonus_earned(rule: BonusRule | None, *, plan: int | None, fact: int) -> int | None:
-    """The bonus (cents) of one plan: the highest tier whose reach the fact attains, and
-    nothing below the minimum completion. None without a plan or a rule."""
+    """The bonus (cents) of one plan: the highest tier whose reach the fact (or its % of
+    the plan) attains, and nothing below the minimum completion. None without a plan or a
+    rule."""
     if rule is None or not rule.tiers or not plan:
         return None
     if 100 * fact < rule.min_completion * plan:
         return 0
-    reached = [tier["bonus"] for tier in rule.tiers if fact >= tier["reach"]]
+    if rule.reach_unit == ReachUnit.PERCENT:
+        reached = [tier["bonus"] for tier in rule.tiers if 10_000 * fact >= tier["reach"] * plan]
+    else:
+        reached = [tier["bonus"] for tier in rule.tiers if fact >= tier["reach"]]
     return max(reached, default=0)
 
 

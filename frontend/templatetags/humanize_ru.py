@@ -1,10 +1,15 @@
-"""Numbers the way a Russian head of sales reads them: 1 234 567."""
+"""Numbers and periods the way a Russian head of sales reads them: 1 234 567, Янв 2026."""
 
 from __future__ import annotations
 
+import re
+from datetime import date
+
 from django import template
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 
 register = template.Library()
 
@@ -73,6 +78,22 @@ def input_number(value) -> str:
     if value is None or value == "":
         return ""
     return number(value)
+
+
+_PERIOD = re.compile(r"(\d{4})(?:-(\d{2})| Q([1-4]))")
+
+
+@register.filter
+def period(label: str) -> str:
+    """A report's period key ("2026-01", "2025 Q3", as the JSON has them) in the page's
+    language: Янв 2026, 3 кв. 2025. Anything else is shown as it is."""
+    found = _PERIOD.fullmatch(str(label))
+    if found is None:
+        return label
+    year, month, quarter = found.groups()
+    if month:
+        return date_format(date(int(year), int(month), 1), "M Y")
+    return _("Q%(quarter)s %(year)s") % {"quarter": quarter, "year": year}
 
 
 @register.filter

@@ -3,6 +3,9 @@ as the CRM opens them for an admin, a department head and a manager."""
 
 from __future__ import annotations
 
+import html
+import json
+import re
 from io import BytesIO
 from zoneinfo import ZoneInfo
 
@@ -34,6 +37,12 @@ def _head(portal) -> tuple[int, Department]:
         if len(rights.employees) < everyone:
             return department.head.crm_id, department
     raise AssertionError("the sandbox has no head of a part of the company")
+
+
+def _charts(body: str) -> list[tuple[str, dict]]:
+    """(aria-label, spec) of every chart on a page."""
+    found = re.findall(r'<canvas data-chart="([^"]+)" aria-label="([^"]+)"', body)
+    return [(html.unescape(label), json.loads(html.unescape(spec))) for spec, label in found]
 
 
 def _post(client, url: str, token: str, data: dict, **extra):
@@ -98,7 +107,7 @@ def test_a_head_edits_his_departments_plan_cell_by_cell(client, connected, bitri
         token,
         {"level": "employee", "id": mine.crm_id, "metric": "won_sum", "year": month[:4]},
     )
-    assert filled.status_code == 200
+    assert filled.status_code == 200 and "не тронуты" in filled.text
     assert Plan.objects.for_portal(connected).filter(target_crm_id=mine.crm_id).count() >= 1
 
 
@@ -181,6 +190,7 @@ def test_the_admin_sets_bonus_rules_and_a_revocable_sales_floor_link(
     rule = {
         "metric": "won_count",
         "min_completion": "80",
+        "reach_unit": "fact",
         "reach_0": "10",
         "bonus_0": "5000",
         "reach_1": "15",
@@ -193,6 +203,17 @@ def test_the_admin_sets_bonus_rules_and_a_revocable_sales_floor_link(
 
     saved = BonusRule.objects.for_portal(connected).get(metric="won_count")
     assert saved.tiers == [{"reach": 10, "bonus": 5000_00}, {"reach": 15, "bonus": 9000_00}]
+    # The form says what a threshold is; one without it is refused and changes nothing.
+    unsaid = _post(client, "/app/plan/bonus/", token, rule | {"reach_unit": ""})
+    assert unsaid.status_code == 400 and "% от плана" in unsaid.content.decode()
+    assert _post(client, "/app/plan/bonus/", token, rule | {"reach_unit": "percent",
+                 "reach_1": "120,5", "bonus_1": "9000"}).status_code == 200  # fmt: skip
+    saved = BonusRule.objects.for_portal(connected).get(metric="won_count")
+    assert (saved.reach_unit, saved.tiers[1]["reach"]) == ("percent", 12050)
+    bad_percent = _post(client, "/app/plan/bonus/", token, rule | {"reach_unit": "percent",
+                        "reach_0": "lots"})  # fmt: skip
+    assert bad_percent.status_code == 400 and "120" in bad_percent.content.decode()
+    assert BonusRule.objects.for_portal(connected).get(metric="won_count").tiers == saved.tiers
 
     created = _post(client, "/app/plan/tv/", token, {"name": "Office"})
     assert created.status_code == 200
@@ -200,9 +221,12 @@ def test_the_admin_sets_bonus_rules_and_a_revocable_sales_floor_link(
     screen = client.get(f"/tv/{link.token}/")
     assert screen.status_code == 200
     assert "frame-ancestors" not in screen.get("Content-Security-Policy", "")
-    assert Employee.objects.for_portal(connected).filter(active=True).first().name in (
-        screen.content.decode()
-    )
+    seller = Employee.objects.for_portal(connected).filter(active=True).first()
+    assert seller.name not in screen.text  # nothing sold, no plan: not in the ranking yet
+    cell = {"month": _month(connected), "level": "employee", "id": seller.crm_id,
+            "metric": "won_sum", "value": "100"}  # fmt: skip
+    assert _post(client, "/app/plan/cell/", token, cell).status_code == 200
+    assert seller.name in client.get(f"/tv/{link.token}/").text
     # Another portal's admin cannot revoke it; its own admin can, and the screen goes dark.
     other = make_portal()
     foreign = TvLink.objects.create(portal=other, token="x" * 40, created_at=timezone.now())
@@ -229,6 +253,14 @@ def test_the_plan_page_shows_plan_fact_pace_and_dynamics_to_each_role(client, in
     assert page.status_code == 200
     body = page.content.decode()
     assert "data-chart" in body and 'data-expands="d-' in body
+    # Completion by employee, this month beside last: the planned employee, 7 this month.
+    charts = dict(_charts(body))
+    by_employee = charts["Выполнение плана по сотрудникам"]
+    assert [d["label"] for d in by_employee["datasets"]] == ["Этот месяц, %", "Прошлый месяц, %"]
+    index = by_employee["labels"].index(manager.name)
+    assert by_employee["labels"] == [manager.name]  # only where a plan exists
+    assert by_employee["datasets"][1]["values"][index] is None  # no plan last month
+    assert "Выполнение плана по отделам" in charts
 
     own = _token(open_app(client, bitrix24, user_id=manager.crm_id))
     page = client.get("/app/reports/plan/?metric=won_count", headers={"X-App-Session": own})

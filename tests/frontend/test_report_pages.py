@@ -297,3 +297,121 @@ def test_the_pages_speak_as_sales_people_do(client, connected, bitrix24):
     assert "Выиграно" not in body and "Проиграно" not in body
     admin = _get(client, "/app/reports/efficiency/", _token(open_app(client, bitrix24, 1)))
     assert "<h1>Эффективность менеджеров</h1>" in admin.content.decode()
+
+
+def test_periods_read_in_the_pages_language():
+    from django.utils import translation
+
+    from frontend.templatetags.humanize_ru import period
+
+    with translation.override("ru"):
+        assert [period("2026-01"), period("2025 Q3"), period("всё")] == [
+            "Янв 2026", "3 кв. 2025", "всё",
+        ]  # fmt: skip
+    with translation.override("en"):
+        assert [period("2026-05"), period("2025 Q3")] == ["May 2026", "Q3 2025"]
+
+
+@pytest.mark.django_db
+def test_the_dynamics_headers_and_chart_say_months_not_keys(client, connected, bitrix24):
+    from django.utils import translation
+
+    from frontend.templatetags.humanize_ru import period
+
+    admin = _token(open_app(client, bitrix24, 1))
+    body = _get(client, "/app/reports/efficiency/?period=quarter&grain=month", admin).text
+    month = timezone.now().astimezone(ZoneInfo(connected.time_zone)).strftime("%Y-%m")
+    assert month not in re.sub(r"\d{4}-\d{2}-\d{2}", "", body)  # nor in the chart's labels
+    with translation.override("ru"):
+        assert f">{period(month)}<" in body
+
+
+@pytest.mark.django_db
+def test_the_employee_list_follows_the_department_and_a_pipeline_says_what_it_leaves(
+    client, connected, bitrix24
+):
+    admin = _token(open_app(client, bitrix24, 1))
+    department = (  # a department below the top one, so that it is not everyone
+        Department.objects.for_portal(connected)
+        .filter(employees__active=True, parent__isnull=False)
+        .distinct()
+        .first()
+    )
+    body = _get(client, f"/app/reports/efficiency/?department={department.crm_id}", admin).text
+
+    def employees_listed(page: str) -> set[int]:
+        listed = re.search(r'<select name="employee">(.*?)</select>', page, re.S).group(1)
+        return {int(i) for i in re.findall(r'<option value="(\d+)"', listed)}
+
+    shown = employees_listed(body)
+    within, grown = {department.pk}, True
+    while grown:  # the department and all below it
+        below = set(Department.objects.for_portal(connected).filter(parent__in=within)
+                    .values_list("pk", flat=True))  # fmt: skip
+        within, grown = within | below, not below <= within
+    members = set(
+        Employee.objects.for_portal(connected)
+        .filter(department__in=within)
+        .values_list("crm_id", flat=True)
+    )
+    assert shown and shown <= members
+    everyone = _get(client, "/app/reports/efficiency/", admin).text
+    assert employees_listed(everyone) > shown
+    assert 'data-note="activity-pipeline"' not in everyone
+    pipeline = re.search(r'<select name="pipeline">.*?<option value="(\d+)"', everyone, re.S)
+    chosen = _get(client, f"/app/reports/efficiency/?pipeline={pipeline.group(1)}", admin).text
+    assert 'data-note="activity-pipeline"' in chosen
+
+
+@pytest.mark.django_db
+def test_who_takes_part_in_the_sales_reports(client, installed, bitrix24):
+    """By default whoever sold in the window (not a director with nothing); the admin can
+    choose departments and people in Settings; a fired seller is marked."""
+    from reports.models import ReportSettings
+
+    director = Employee.objects.create(portal=installed, crm_id=9001, name="Директор Без Сделок")
+    admin = _token(open_app(client, bitrix24, 1))
+    body = _get(client, "/app/reports/efficiency/?period=quarter", admin).text
+    listed = _get(client, "/api/reports/efficiency/?period=quarter", admin).json()["employees"]
+    rows = {int(row["id"]): row["name"] for row in listed}
+    assert director.crm_id not in rows and f">{director.name}</a>" not in body
+    fired = Employee.objects.for_portal(installed).filter(active=False, crm_id__in=rows)
+    assert fired, "the sandbox plants fired owners with deals"
+    for person in fired:
+        assert re.search(re.escape(rows[person.crm_id]) + r'</a> <span class="fired">', body)
+    assert body.count('<span class="fired">') == len(fired)
+
+    department = Department.objects.for_portal(installed).filter(
+        employees__active=True, parent__isnull=False).first()  # fmt: skip
+    form = {"lead_days": "3", "deal_days": "14", "digest_at": "", "weight_call": "1",
+            "weight_meeting": "1", "weight_email": "1", "weight_task": "1", "weight_other": "0",
+            "participant_departments": [str(department.crm_id)],
+            "participant_employees": [str(director.crm_id)]}  # fmt: skip
+    assert client.post("/app/settings/", form, headers={"X-App-Session": admin}).status_code == 200
+    chosen = ReportSettings.of(installed)
+    assert (chosen.participant_departments, chosen.participant_employees) == (
+        [department.crm_id], [director.crm_id],
+    )  # fmt: skip
+    data = _get(client, "/api/reports/efficiency/?period=quarter", admin).json()
+    rows = {int(row["id"]) for row in data["employees"]}
+    members = set(Employee.objects.for_portal(installed).filter(department=department)
+                  .values_list("crm_id", flat=True))  # fmt: skip
+    assert director.crm_id in rows and rows - {director.crm_id} <= members
+
+    unknown = form | {"participant_employees": ["123456789"]}
+    refused = client.post("/app/settings/", unknown, headers={"X-App-Session": admin})
+    assert refused.status_code == 400
+    assert ReportSettings.of(installed).participant_employees == [director.crm_id]
+
+
+@pytest.mark.django_db
+def test_forgotten_draws_its_split_by_department(client, installed, bitrix24):
+    from tests.frontend.test_plan_pages import _charts
+
+    admin = _token(open_app(client, bitrix24, 1))
+    body = _get(client, "/app/reports/forgotten/?period=all", admin).text
+    chart = dict(_charts(body))["Забытые по отделам"]
+    data = _get(client, "/api/reports/forgotten/?period=all", admin).json()
+    departments = [row for row in data["by_department"] if row.get("id")]
+    assert chart["labels"] == [row["name"] for row in departments]
+    assert chart["datasets"][0]["values"] == [row["forgotten_deals"] for row in departments]

@@ -71,6 +71,6 @@ def test_the_migration_counts_received_leads_for_portals_imported_before_it(inst
 
     for model in (DayFact, MonthFact):
         model.objects.for_portal(installed).filter(metric="lead_received").delete()
-    migration = import_module("reports.migrations.0007_lead_received_facts")
+    migration = import_module("reports.migrations.0009_lead_received_facts")
     migration.lead_received_backfill(None, None)
     assert_facts_are_a_recount(installed)

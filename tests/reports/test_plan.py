@@ -111,6 +111,15 @@ def test_the_bonus_follows_the_rules_at_the_boundaries():
     )
     assert bonus_earned(fractional, plan=1000, fact=804) == 0
     assert bonus_earned(fractional, plan=1000, fact=805) == 1
+    # Thresholds in % of the plan (hundredths): 182 % of plan reaches the 150 % tier.
+    percent = BonusRule(
+        metric="won_sum", min_completion=Decimal("80"), reach_unit="percent",
+        tiers=[{"reach": 100_00, "bonus": 10}, {"reach": 150_00, "bonus": 20}],
+    )  # fmt: skip
+    assert bonus_earned(percent, plan=1000, fact=1820) == 20
+    assert bonus_earned(percent, plan=1000, fact=1499) == 10
+    assert bonus_earned(percent, plan=1000, fact=999) == 0
+    assert bonus_earned(percent, plan=3, fact=3) == 10  # exactly 100 %, no rounding
 
 
 @pytest.mark.django_db
@@ -205,25 +214,66 @@ def test_plan_vs_fact_equals_the_mirror_with_department_defaults_repeat_sales_an
 
 @pytest.mark.django_db
 def test_todays_pace_compares_the_fact_with_the_working_days_gone(installed):
+    """Last month, seen on its 2nd working day (no pace yet: one good day is not a pace)
+    and on its 10th (the fact so far against the plan of the days gone)."""
     portal = installed
-    today = _today(portal)
-    month = today.replace(day=1)
+    month = month_add(_today(portal).replace(day=1), -1)
     seller = Employee.objects.for_portal(portal).filter(active=True).first().crm_id
     days = working_days(month)
     _set(portal, month, "employee", seller, "won_count", len(days) * 2)
-    scope = scope_resolve(portal, Viewer.operator(), start=month, end=today, employee=seller)
-    view = plan_today(scope, "won_count", today=today)
-    row = view["employees"][0]
-    elapsed = sum(1 for day in days if day <= today)
-    assert row["day_plan"] == 2
-    assert view["elapsed_working_days"] == elapsed
-    fact = (
-        Deal.objects.for_portal(portal)
-        .filter(semantic="won", responsible__crm_id=seller, closed_at__range=scope.span())
-        .count()
-    )
-    assert row["fact"] == fact
-    assert row["pace"] == (round(100 * fact / (2 * elapsed), 2) if elapsed else None)
+    for elapsed in (2, 10):
+        today = days[elapsed - 1]
+        scope = scope_resolve(portal, Viewer.operator(), start=month, end=today, employee=seller)
+        view = plan_today(scope, "won_count", today=today)
+        row = view["employees"][0]
+        assert row["day_plan"] == 2
+        assert view["elapsed_working_days"] == elapsed
+        fact = (
+            Deal.objects.for_portal(portal)
+            .filter(semantic="won", responsible__crm_id=seller, closed_at__range=scope.span())
+            .count()
+        )
+        assert row["fact"] == fact
+        expected = round(100 * fact / (2 * elapsed), 2) if elapsed >= 3 else None
+        assert row["pace"] == view["totals"]["pace"] == expected
+
+
+@pytest.mark.django_db
+def test_completion_of_a_partial_plan_counts_the_fact_of_those_with_a_plan(portal_a):
+    """One of two sellers has a plan: the company total is not his plan against both
+    sellers' sales (that read 2 240 %), it says which fact it counts."""
+    from reports.aggregates import facts_rebuild
+
+    department = Department.objects.create(portal=portal_a, crm_id=1, name="Продажи", sort=1)
+    for crm_id in (11, 12):
+        Employee.objects.create(
+            portal=portal_a, crm_id=crm_id, name=f"M{crm_id}", department=department
+        )
+    month = month_add(_today(portal_a).replace(day=1), -1)
+    zone = ZoneInfo(portal_a.time_zone)
+    for crm_id, (seller, amount, day) in enumerate(
+        [(11, 100, 3), (12, 1000, 4), (12, 1000, 5), (12, 1000, 6)], start=1
+    ):
+        closed = datetime.combine(month + timedelta(days=day), time(12), zone)
+        Deal.objects.create(
+            portal=portal_a, crm_id=crm_id, semantic="won", amount=amount, created_at=closed,
+            modified_at=closed, closed_at=closed, last_touch_at=closed,
+            responsible=Employee.objects.for_portal(portal_a).get(crm_id=seller),
+        )  # fmt: skip
+    facts_rebuild(portal_a)
+    _set(portal_a, month, "employee", 11, "won_sum", 200_00)
+    last = month_add(month, 1) - timedelta(days=1)
+    scope = scope_resolve(portal_a, Viewer.operator(), start=month, end=last)
+    table = plan_period(scope, "won_sum")
+    seller = table["departments"][0]["employees"][0]
+    assert (seller["plan"], seller["fact"], seller["completion"]) == (200.0, 100.0, 50.0)
+    assert seller["planned_fact"] is None
+    for total in (table["departments"][0], table["totals"]):
+        assert (total["plan"], total["fact"], total["completion"]) == (200.0, 3100.0, 50.0)
+        assert (total["planned_fact"], total["remaining"]) == (100.0, 100.0)
+    _set(portal_a, month, "department", 1, "won_sum", 6200_00)  # typed: covers everyone
+    typed = plan_period(scope, "won_sum")["totals"]
+    assert (typed["completion"], typed["planned_fact"]) == (50.0, None)
 
 
 @pytest.mark.django_db
@@ -261,6 +311,7 @@ def test_the_cli_prints_the_plan_report_as_json(installed):
         "plan",
         "fact",
         "completion",
+        "planned_fact",
         "remaining",
         "repeat_share",
         "bonus",
@@ -328,7 +379,13 @@ def test_copy_fill_rights_history_and_the_xlsx_round_trip(connected, make_portal
     with pytest.raises(PlanError):
         plan_row_fill(portal, cells=row, by=1, now=now)
     plan_set(portal, cell=row[1], value=3, by=1, now=now)
-    assert plan_row_fill(portal, cells=row, by=1, now=now) == 3
+    plan_set(portal, cell=row[3], value=9, by=1, now=now)
+    assert plan_row_fill(portal, cells=row, by=1, now=now, since=months[1]) == 1
+    filled = Plan.objects.for_portal(portal).filter(target_crm_id=mine.crm_id, metric="won_count")
+    assert dict(filled.values_list("month", "value")) == {
+        months[1]: 3, months[2]: 3, months[3]: 9,  # the typed month kept, the past one left
+    }  # fmt: skip
+    assert plan_row_fill(portal, cells=row, by=1, now=now) == 1  # no `since`: the empty one
 
     grids = [
         plan_grid(

@@ -22,19 +22,21 @@ from django.core.management.base import BaseCommand, CommandError
 
 from integrations.sandbox.client import SandboxControl
 
-ADDRESS = "127.0.0.1:8000"
-SANDBOX_PORT = 8443
+HOST = "127.0.0.1"
 
 
 class Command(BaseCommand):
-    help = f"Serve the app on http://{ADDRESS}/ framed by a sandbox Bitrix24 portal."
+    help = "Serve the app on http://127.0.0.1:8000/ framed by a sandbox Bitrix24 portal."
 
     def add_arguments(self, parser):
         parser.add_argument("--scale", default="medium", choices=["small", "medium", "large"])
         parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--sandbox-port", type=int, default=8443)
 
-    def handle(self, *args, scale: str, seed: int, **options):
+    def handle(self, *args, scale: str, seed: int, port: int, sandbox_port: int, **options):
         self.children: list[subprocess.Popen] = []
+        self.address, self.sandbox_port = f"{HOST}:{port}", sandbox_port
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             info = self._sandbox(scale=scale, seed=seed)
@@ -42,12 +44,12 @@ class Command(BaseCommand):
             worker = ["celery", "-A", "crmapp", "worker", "--beat", "--pool=threads",
                       "--concurrency=4", "--loglevel=INFO"]  # fmt: skip
             self._start("worker", worker, env)
-            self._start("web", ["gunicorn", "crmapp.wsgi", "--bind", ADDRESS, "--workers", "2",
+            self._start("web", ["gunicorn", "crmapp.wsgi", "--bind", self.address, "--workers", "2",
                                 "--threads", "4", "--access-logfile", "-"], env)  # fmt: skip
             self._wait_for_web()
             self._install(info)
             self.stdout.write(self.style.SUCCESS(
-                f"Serving on http://{ADDRESS}/ — the sandbox portal with the app inside "
+                f"Serving on http://{self.address}/ — the sandbox portal with the app inside "
                 "(import progress is on the page). Ctrl-C stops."
             ))  # fmt: skip
             while all(child.poll() is None for child in self.children):
@@ -62,7 +64,7 @@ class Command(BaseCommand):
     def _sandbox(self, *, scale: str, seed: int) -> dict:
         data_dir = settings.VAR_DIR / "sandbox"
         command = ["sandbox", "serve", "--crm", "bitrix24", "--seed", str(seed), "--scale", scale,
-                   "--port", str(SANDBOX_PORT), "--data-dir", str(data_dir)]  # fmt: skip
+                   "--port", str(self.sandbox_port), "--data-dir", str(data_dir)]  # fmt: skip
         self.stdout.write(f"starting the sandbox Bitrix24 ({scale}; the first run generates it)")
         child = subprocess.Popen(
             [sys.executable, "manage.py", *command],
@@ -85,10 +87,10 @@ class Command(BaseCommand):
             "BITRIX24_CLIENT_SECRET": info["client_secret"],
             "BITRIX24_OAUTH_URL": info["oauth_url"],
             "REQUESTS_CA_BUNDLE": info["ca_bundle"],
-            "PUBLIC_URL": f"http://{ADDRESS}",
+            "PUBLIC_URL": f"http://{self.address}",
             "SANDBOX_INFO_FILE": str(settings.VAR_DIR / "sandbox-bitrix24.json"),
             "BITRIX24_JS_API_URL": "/static/frontend/sandbox/bx24.js",
-            "FRAME_ANCESTORS_EXTRA": f"http://{ADDRESS}",
+            "FRAME_ANCESTORS_EXTRA": f"http://{self.address}",
         }
 
     def _start(self, name: str, command: list[str], env: dict) -> None:
@@ -101,18 +103,18 @@ class Command(BaseCommand):
     def _wait_for_web(self) -> None:
         for _ in range(120):
             try:
-                requests.get(f"http://{ADDRESS}/healthz", timeout=2).raise_for_status()
+                requests.get(f"http://{self.address}/healthz", timeout=2).raise_for_status()
                 return
             except requests.RequestException:
                 time.sleep(0.5)
-        raise CommandError(f"the web server did not answer on http://{ADDRESS}/")
+        raise CommandError(f"the web server did not answer on http://{self.address}/")
 
     def _install(self, info: dict) -> None:
         """The install POST the portal sends, then BX24.installFinish() from the install page."""
         form = dict(info["install"])
         query = {key: form.pop(key) for key in info["control"]["install_query_params"]}
         response = requests.post(
-            f"http://{ADDRESS}/bitrix24/install/?{urlencode(query)}", data=form, timeout=60
+            f"http://{self.address}/bitrix24/install/?{urlencode(query)}", data=form, timeout=60
         )
         if response.status_code != 200:
             raise CommandError(f"install refused ({response.status_code}): {response.text[:300]}")

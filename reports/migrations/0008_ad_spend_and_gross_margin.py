@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('crmapp', '0003_open_by_creation'),
-        ('reports', '0005_plans'),
+        ('reports', '0007_report_participants'),
     ]
 
     operations = [

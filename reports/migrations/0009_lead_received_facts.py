@@ -27,6 +27,6 @@ def lead_received_backfill(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("reports", "0006_ad_spend_and_gross_margin"), ("crmapp", "0003_open_by_creation")]
+    dependencies = [("reports", "0008_ad_spend_and_gross_margin"), ("crmapp", "0003_open_by_creation")]
 
     operations = [migrations.RunPython(lead_received_backfill, migrations.RunPython.noop)]
