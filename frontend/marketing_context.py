@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from frontend.report_request import SOURCE, BadFilter, viewer_of
+from frontend.templatetags.humanize_ru import period
 from reports.labels import column_label
 from reports.marketing import DYNAMICS_METRICS, ROW_FIGURES, STATES, marketing_dynamics
 from reports.marketing_tables import BLOCKS
@@ -129,11 +130,13 @@ def _dynamics(request, scope: Scope) -> dict:
     year = scope_resolve(scope.portal, viewer_of(request.app_session), start=start,
                          end=scope.end, **scope.filters)  # fmt: skip
     dynamics = marketing_dynamics(year, metric, grain=grain)
+    lines = [{"label": one["name"], "values": one["values"]} for one in dynamics["sources"]]
     return {
         "metric": metric,
         "grain": grain,
         "dynamics": dynamics,
         "dynamics_metrics": [(m, column_label(m)) for m in DYNAMICS_METRICS],
-        "dynamics_chart": json.dumps({"labels": dynamics["periods"], "datasets": [
-            {"label": one["name"], "values": one["values"]} for one in dynamics["sources"]]}),
-    }  # fmt: skip
+        "dynamics_chart": json.dumps(
+            {"labels": [period(label) for label in dynamics["periods"]], "datasets": lines}
+        ),
+    }
