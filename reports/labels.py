@@ -100,6 +100,12 @@ LABELS = {
     "status": _("Status"),
     "status_days": _("Days in status"),
     "marketing": _("Marketing"),
+    "top": _("Top 5 sources"),
+    "funnel": _("Funnel"),
+    "matrix": _("Leads by employee and status"),
+    "previous": _("Previous period"),
+    "change": _("Change, %"),
+    "total": _("Total"),
 }
 
 
