@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from django.urls import reverse
@@ -35,7 +36,9 @@ def marketing_context(request, scope: Scope, data: dict, query) -> dict:
     without_utm = f"{drill}?{query(request, session=False, **dict.fromkeys(UTM_FIELDS, ''))}"
     months = defaultdict(list)
     for row in data["months"]:
-        months[row["id"]].append(row)
+        months[row["id"]].append(
+            row | {"drill_params": _month_params(scope, row["month"], row["id"])}
+        )
     sources = [
         row | {"token": selection_token(row["id"]), "months": months[row["id"]],
                "filter_query": query(request, **{SOURCE: [selection_token(row["id"])]}),
@@ -63,7 +66,7 @@ def marketing_context(request, scope: Scope, data: dict, query) -> dict:
         "lead_columns": [(c, column_label(c)) for c in LEAD_COLUMNS],
         "leads": _sorted_leads(request, data["leads"]),
         "lead_sort": request.GET.get("lsort") or "-status_days",
-        "calls": _calls_pivot(data["calls"]),
+        "calls": _calls_pivot(scope, data["calls"]),
         "matrix_statuses": data["matrix"]["statuses"],
         "charts": _charts(data),
         "all_sources_query": query(request, **{SOURCE: []}),
@@ -91,7 +94,17 @@ def _sorted_leads(request, leads: list[dict]) -> list[dict]:
     return sorted(leads, key=key, reverse=descending)
 
 
-def _calls_pivot(calls: list[dict]) -> dict:
+def _month_params(scope: Scope, month: str, source: str) -> str:
+    """A drill link's narrowing to one month of the period (and one source): the same list
+    with the period cut to the days of that month inside it."""
+    first = date.fromisoformat(f"{month}-01")
+    last = month_add(first, 1) - timedelta(days=1)
+    period = {"period": "custom", "from": max(first, scope.start).isoformat(),
+              "to": min(last, scope.end).isoformat(), SOURCE: selection_token(source)}  # fmt: skip
+    return "&" + urlencode(period)
+
+
+def _calls_pivot(scope: Scope, calls: list[dict]) -> dict:
     months = sorted({row["month"] for row in calls})
     by_source: dict[str, dict] = {}
     for row in calls:
@@ -99,8 +112,13 @@ def _calls_pivot(calls: list[dict]) -> dict:
         entry["values"][row["month"]] = row["calls"]
     return {
         "months": months,
-        "rows": [{"name": entry["name"], "values": [entry["values"].get(m, 0) for m in months],
-                  "total": sum(entry["values"].values())} for entry in by_source.values()],
+        "rows": [
+            {"name": entry["name"], "total": sum(entry["values"].values()),
+             "params": "&" + urlencode({SOURCE: selection_token(source)}),
+             "cells": [(entry["values"].get(m, 0), _month_params(scope, m, source))
+                       for m in months]}
+            for source, entry in by_source.items()
+        ],
     }  # fmt: skip
 
 
