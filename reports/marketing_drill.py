@@ -23,10 +23,13 @@ LEAD_LISTS = {"received", "new", "in_work", "qualified", "unqualified", "closed"
               "conversion", "processing_days"}  # fmt: skip
 MARKETING_WHAT = LEAD_LISTS | {"won_count", "won_sum", "cohort_revenue", "calls"}
 REACHED = "reached:"  # + a lead status id: the received leads that were ever in it
+IN_STATUS = "status:"  # + a lead status id: the received leads in it now (the matrix)
 
 
 def marketing_drill_known(what: str) -> bool:
-    return what in MARKETING_WHAT or (what.startswith(REACHED) and len(what) > len(REACHED))
+    return what in MARKETING_WHAT or any(
+        what.startswith(prefix) and len(what) > len(prefix) for prefix in (REACHED, IN_STATUS)
+    )
 
 
 def marketing_drill(scope: Scope, what: str, *, limit: int | None = None, offset: int = 0) -> dict:
@@ -50,6 +53,8 @@ def marketing_drill(scope: Scope, what: str, *, limit: int | None = None, offset
 def _leads(scope: Scope, what: str):
     if what.startswith(REACHED):
         return stage_reached_leads(scope, what.removeprefix(REACHED))
+    if what.startswith(IN_STATUS):
+        return received_leads(scope).filter(status__crm_id=what.removeprefix(IN_STATUS))
     if what in ("closed", "conversion", "processing_days"):
         return closed_leads(scope)
     if what == "converted":

@@ -134,15 +134,15 @@ def test_a_head_reads_every_block_for_his_departments(client, installed, bitrix2
 
 
 @pytest.mark.django_db
-def test_a_sources_month_and_its_calls_drill_to_as_many_entities_as_they_say(
+def test_a_month_a_calls_cell_and_a_matrix_cell_drill_to_as_many_as_they_say(
     client, installed, bitrix24
 ):
     token = _token(open_app(client, bitrix24, user_id=1))
     body = _get(client, f"/app/reports/marketing/?{PERIOD}", token).content.decode()
-    for what, path in (("received", "/crm/lead/details/"), ("calls", "/crm/")):
-        links = re.findall(
-            rf'hx-get="([^"]*what={what}&(?:amp;)?period=custom[^"]*)"[^>]*>([\d\xa0]+)<', body
-        )
+    for what, path in (("received&(?:amp;)?period=custom", "/crm/lead/details/"),
+                       ("calls&(?:amp;)?period=custom", "/crm/"),
+                       ("status:[^&]+&(?:amp;)?employee=", "/crm/lead/details/")):  # fmt: skip
+        links = re.findall(rf'hx-get="([^"]*what={what}[^"]*)"[^>]*>([\d\xa0]+)<', body)
         assert links, what
         url, shown = max(links, key=lambda link: int(link[1].replace("\xa0", "")))
         listing = _get(client, url.replace("&amp;", "&"), token).content.decode()
