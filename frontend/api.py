@@ -116,7 +116,8 @@ class DrillAPIView(_ReportAPIView):
                 "what",
                 str,
                 description=f"one of {', '.join(sorted(WHAT))}; for marketing "
-                f"{', '.join(sorted(MARKETING_WHAT))} or reached:<lead status id>",
+                f"{', '.join(sorted(MARKETING_WHAT))}, reached:<lead status id> (ever in it) or "
+                "status:<lead status id> (in it now)",
             ),
             OpenApiParameter("offset", int, description="rows to skip (default 0)"),
             OpenApiParameter("limit", int, description="rows to return (default all)"),
