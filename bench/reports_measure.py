@@ -31,7 +31,17 @@ from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from bench.result import percentile, samples_seconds  # noqa: E402
-from crmapp.models import Activity, Deal, Department, Employee, Pipeline, Portal, Source, Stage  # noqa: E402
+from crmapp.models import (  # noqa: E402  # noqa: E402
+    Activity,
+    Deal,
+    Department,
+    Employee,
+    Lead,
+    Pipeline,
+    Portal,
+    Source,
+    Stage,
+)
 from frontend.session import AppSession, session_issue  # noqa: E402
 from reports.aggregates import REBUILD_CHUNK, facts_add, facts_clear, facts_of  # noqa: E402
 from reports.models import DayFact  # noqa: E402
@@ -312,6 +322,19 @@ def dynamics_from_mirror(portal: Portal, start: datetime, end: datetime) -> None
         cursor.fetchall()
 
 
+def marketing_from_mirror(portal: Portal, start: datetime, end: datetime) -> None:
+    """The marketing source table: received by source and state, closed with their time,
+    won deals by source."""
+    span = (start, end)
+    leads = Lead.objects.for_portal(portal)
+    received = leads.filter(created_at__range=span)
+    list(received.values("source", "semantic", "status_id").annotate(n=Count("id")))
+    closed = leads.filter(semantic__in=["won", "lost"], closed_at__range=span)
+    list(closed.values("source", "semantic").annotate(n=Count("id")))
+    won = Deal.objects.for_portal(portal).filter(semantic="won", closed_at__range=span)
+    list(won.values("source").annotate(n=Count("id"), s=Sum("amount")))
+
+
 def timed(action) -> tuple[float, float]:
     """(p50, p95) of `action` in seconds."""
     samples = samples_seconds(action, repeat=RUNS)
@@ -328,7 +351,8 @@ def main() -> None:
     periods = {"month": today.replace(day=1), "year": today - timedelta(days=365)}
     direct = {"efficiency": efficiency_from_mirror, "forgotten": forgotten_from_mirror,
               "plan": plan_from_mirror, "quality": quality_from_mirror,
-              "dynamics": dynamics_from_mirror}  # fmt: skip
+              "dynamics": dynamics_from_mirror,
+              "marketing": marketing_from_mirror}  # fmt: skip
     only = set(filter(None, os.environ.get("BENCH_REPORTS", "").split(",")))
     direct = {name: measure for name, measure in direct.items() if not only or name in only}
     pages = {}

@@ -24,9 +24,10 @@ from rest_framework.views import APIView
 from crmapp.models import Portal
 from frontend.report_request import MAX_CRM_ID, BadFilter, scope_from_query, viewer_of
 from frontend.session import HEADER, session_read
-from reports.catalog import REPORTS
-from reports.drill import WHAT, drill
-from reports.scope import PRESETS, ScopeRefused
+from reports.catalog import REPORTS, report_listing, report_listing_known
+from reports.drill import WHAT
+from reports.marketing_drill import MARKETING_WHAT
+from reports.scope import PRESETS, UTM_FIELDS, ScopeRefused
 
 
 class AppSessionUser:
@@ -93,6 +94,10 @@ FILTER_PARAMETERS = [
     OpenApiParameter("pipeline", int, description="CRM id of a pipeline"),
     OpenApiParameter("department", int, description="CRM id of a department"),
     OpenApiParameter("employee", int, description="CRM id of an employee"),
+    OpenApiParameter(
+        "source", str, many=True, description="a source's CRM id, repeated for several; - = none"
+    ),
+    *(OpenApiParameter(name, str, description="- = empty") for name in UTM_FIELDS),
 ]
 
 
@@ -123,7 +128,7 @@ class _ReportAPIView(APIView):
 
 class ReportAPIView(_ReportAPIView):
     @extend_schema(
-        summary="A report's data (efficiency, forgotten, plan, quality, dynamics)",
+        summary="A report's data (efficiency, forgotten, plan, quality, dynamics, marketing)",
         parameters=[NAME_PARAMETER, *FILTER_PARAMETERS],
         responses=ANSWERS,
     )
@@ -141,7 +146,13 @@ class DrillAPIView(_ReportAPIView):
         parameters=[
             NAME_PARAMETER,
             *FILTER_PARAMETERS,
-            OpenApiParameter("what", str, enum=sorted(WHAT)),
+            OpenApiParameter(
+                "what",
+                str,
+                description=f"one of {', '.join(sorted(WHAT))}; for marketing "
+                f"{', '.join(sorted(MARKETING_WHAT))}, reached:<lead status id> (ever in it) or "
+                "status:<lead status id> (in it now)",
+            ),
             OpenApiParameter("offset", int, description="rows to skip (default 0)"),
             OpenApiParameter("limit", int, description="rows to return (default all)"),
             OpenApiParameter("stage", str, description="dynamics: CRM id of a stage or status"),
@@ -164,14 +175,14 @@ class DrillAPIView(_ReportAPIView):
     )
     def get(self, request, name: str):
         what = request.query_params.get("what", "")
-        if name not in REPORTS or what not in WHAT:
+        if name not in REPORTS or not report_listing_known(name, what):
             raise BadFilter(f"nothing to list for {what!r}")
         offset = _count(request, "offset") or 0
         with translation.override(request.user.session.language):
             scope = self.scope(request, name)
             try:
-                listing = drill(
-                    scope, what, limit=_count(request, "limit"), offset=offset,
+                listing = report_listing(
+                    name, scope, what, limit=_count(request, "limit"), offset=offset,
                     options=request.query_params,
                 )  # fmt: skip
             except ValueError as error:  # a cell's coordinates typed wrong

@@ -17,6 +17,7 @@ from crmapp.models import Portal
 from frontend.session import AppSession
 from reports.scope import (
     PRESETS,
+    UTM_FIELDS,
     Scope,
     ScopeRefused,
     Viewer,
@@ -27,7 +28,8 @@ from reports.scope import (
 
 # CRM ids are stored as 64-bit integers; anything larger names nothing and would overflow.
 MAX_CRM_ID = 2**53 - 1
-FILTERS = ("period", "from", "to", "pipeline", "department", "employee")
+FILTERS = ("period", "from", "to", "pipeline", "department", "employee", *UTM_FIELDS)
+SOURCE = "source"  # repeated: several sources at once
 
 
 class BadFilter(ValueError):
@@ -57,6 +59,8 @@ def scope_from_query(query, portal: Portal, viewer: Viewer, *, report: str = "")
             employee=_int(query, "employee"),
             department=_int(query, "department"),
             pipeline=_int(query, "pipeline"),
+            sources=_sources(query),
+            **{name: (query.get(name) or "").strip() or None for name in UTM_FIELDS},
         )
     except ScopeRefused:
         raise
@@ -64,6 +68,12 @@ def scope_from_query(query, portal: Portal, viewer: Viewer, *, report: str = "")
         raise BadFilter(str(error)) from error
     # "All time" means the window, so reaching its start is no clamp to warn about.
     return replace(scope, requested_start=None) if preset == "all" else scope
+
+
+def _sources(query) -> tuple[str, ...] | None:
+    values = query.getlist(SOURCE) if hasattr(query, "getlist") else [query.get(SOURCE)]
+    tokens = sorted({value.strip() for value in values if value and value.strip()})
+    return tuple(tokens) or None
 
 
 def _int(query, name: str) -> int | None:

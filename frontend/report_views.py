@@ -22,18 +22,20 @@ from django.views.decorators.http import require_GET, require_POST
 from crmapp.models import Department, Employee, Pipeline
 from crmapp.selectors import import_progress, portal_page_summary
 from frontend.dynamics_page import dynamics_context, dynamics_options
+from frontend.marketing_context import marketing_context
 from frontend.rendering import app_refusal, app_render
-from frontend.report_request import FILTERS, BadFilter, scope_from_query, viewer_of
+from frontend.report_request import FILTERS, SOURCE, BadFilter, scope_from_query, viewer_of
 from frontend.session import DOWNLOAD_QUERY, Role, app_session_required, download_token_issue
 from frontend.templatetags.humanize_ru import period
-from reports.catalog import REPORTS
-from reports.drill import WHAT, drill
+from reports.catalog import REPORTS, report_listing, report_listing_known
 from reports.dynamics import dynamics, dynamics_tables
 from reports.efficiency import COLUMN_GROUPS, COLUMNS, DYNAMICS, efficiency_dynamics
 from reports.export import report_xlsx
 from reports.forgotten import COUNTS as FORGOTTEN_COUNTS
 from reports.forgotten import forgotten
-from reports.labels import QUALITY_LABELS, column_label, report_title
+from reports.labels import MARKETING_LABELS, QUALITY_LABELS, column_label, report_title
+from reports.marketing import LEAD_LIST_LIMIT, marketing
+from reports.marketing_tables import marketing_tables
 from reports.models import PlanMetric
 from reports.notify import forgotten_notify
 from reports.people import employee_labels
@@ -51,12 +53,16 @@ from reports.scope import (
     scope_resolve,
     visible_departments,
 )
+from reports.sources import source_names
 
 # What a page's address carries besides the filters.
-PAGE_PARAMS = (*FILTERS, "sort", "age_min", "age_max")
+PAGE_PARAMS = (*FILTERS, "sort", "lsort", "age_min", "age_max")
 # What a drill-down's address adds to name a cell of a table wider than an employee.
 DRILL_OPTIONS = ("stage", "entity", "state")
 LIST_LIMIT = 200
+# The reports that count from the mirror, where the leads' and deals' UTM fields are; the
+# aggregates the others read have no UTM dimension.
+UTM_REPORTS = ("marketing",)
 DRILL_LIMIT = 500
 CHART_PEOPLE = 30  # the bar chart shows the employees with the most errors
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -67,7 +73,10 @@ def _viewer(request: HttpRequest) -> Viewer:
 
 
 def _scope(request: HttpRequest, report: str = "") -> Scope:
-    return scope_from_query(request.GET, request.portal, _viewer(request), report=report)
+    scope = scope_from_query(request.GET, request.portal, _viewer(request), report=report)
+    if scope.utm and report not in UTM_REPORTS:
+        raise BadFilter(_("The UTM filters apply to the marketing report."))
+    return scope
 
 
 def _guarded(view):
@@ -97,11 +106,12 @@ def _query(request: HttpRequest, *, session: bool = True, **changes) -> str:
     """The current filters (with `changes`) as a query string, carrying the session for
     addresses a browser opens by itself (downloads, a reload); HTMX sends it as a header."""
     params = {key: request.GET.get(key, "") for key in PAGE_PARAMS}
+    params[SOURCE] = request.GET.getlist(SOURCE)
     params |= changes
-    params = {key: value for key, value in params.items() if value not in ("", None)}
+    params = {key: value for key, value in params.items() if value not in ("", None, [])}
     if session:
         params["s"] = request.app_session_token
-    return urlencode(params)
+    return urlencode(params, doseq=True)
 
 
 @require_GET
@@ -111,13 +121,17 @@ def report_page(request: HttpRequest, name: str) -> HttpResponse:
     if name not in REPORTS:
         raise Http404(name)
     scope = _scope(request, name)
+    if request.GET.get("format") == "xlsx" and name == "marketing":
+        return _xlsx(request, name, scope, _marketing_export(request, scope))
     if request.GET.get("format") == "xlsx":
-        labels = QUALITY_LABELS if name == "quality" else None
+        labels = {"quality": QUALITY_LABELS, "marketing": MARKETING_LABELS}.get(name)
         return _xlsx(request, name, scope, _export_data(request, name, scope), labels=labels)
     data = _page_data(request, name, scope)
     context = _context(request, name, scope) | {"data": data}
     if name == "dynamics":
         context |= dynamics_context(request.GET, data) | {"sort_query": _query(request, sort="")}
+    if name == "marketing":
+        context |= marketing_context(request, scope, data, _query)
     if name == "efficiency":
         context |= _efficiency_context(request, scope, data)
     if name == "forgotten":
@@ -143,6 +157,8 @@ def _page_data(request: HttpRequest, name: str, scope: Scope) -> dict:
         return dynamics(scope, limit=LIST_LIMIT, **dynamics_options(request.GET))
     if name == "quality":
         return quality(scope, limit=LIST_LIMIT, details=True)
+    if name == "marketing":
+        return marketing(scope, lead_limit=LEAD_LIST_LIMIT)
     return REPORTS[name](scope)
 
 
@@ -150,6 +166,8 @@ def _export_data(request: HttpRequest, name: str, scope: Scope) -> dict:
     if name == "quality":
         data = quality(scope, details=True)
         return {key: data[key] for key in ("employees", "by_rule", "deals")}
+    if name == "marketing":
+        return _marketing_export(request, scope)
     if name != "dynamics":
         return REPORTS[name](scope)
     data = dynamics(scope, **dynamics_options(request.GET))
@@ -164,22 +182,22 @@ def _export_data(request: HttpRequest, name: str, scope: Scope) -> dict:
 @_guarded
 def report_drill(request: HttpRequest, name: str) -> HttpResponse:
     what = request.GET.get("what", "")
-    if name not in REPORTS or what not in WHAT:
+    if name not in REPORTS or not report_listing_known(name, what):
         raise BadFilter(_("Nothing to list for %(what)r") % {"what": what})
     scope = _scope(request, name)
-    labels = QUALITY_LABELS if name == "quality" else None
+    labels = {"quality": QUALITY_LABELS, "marketing": MARKETING_LABELS}.get(name)
     try:
         if request.GET.get("format") == "xlsx":
-            rows = drill(scope, what, options=request.GET)["rows"]
+            rows = report_listing(name, scope, what, options=request.GET)["rows"]
             return _xlsx(request, f"{name}-{what}", scope, {"rows": rows}, labels=labels)
-        listing = drill(scope, what, limit=DRILL_LIMIT, options=request.GET)
+        listing = report_listing(name, scope, what, limit=DRILL_LIMIT, options=request.GET)
     except ValueError as error:  # a rule switched off in Settings, a cell's coordinates typed wrong
         raise BadFilter(str(error)) from error
     context = {
         "report": name,
         "listing": listing,
         "what": what,
-        "what_label": column_label(what, labels),
+        "what_label": column_label(what.split(":")[0], labels),
         "cut": listing["total"] > len(listing["rows"]),
         "export_query": _download_query(
             request, what=what, format="xlsx", **{k: request.GET.get(k, "") for k in DRILL_OPTIONS}
@@ -237,6 +255,8 @@ def _filter_name(scope: Scope, key: str, value) -> str:
     if key in models:
         found = models[key].objects.for_portal(scope.portal).filter(crm_id=value).first()
         return found.name if found else str(value)
+    if isinstance(value, tuple | list):
+        return ", ".join(str(item) for item in value)
     return str(value)
 
 
@@ -256,6 +276,14 @@ def _plan_rows_named(scope: Scope, rows: list[dict]) -> list[dict]:
             **{key: value for key, value in row.items() if key not in ("month", "level")},
         })  # fmt: skip
     return named
+
+
+def _marketing_export(request: HttpRequest, scope: Scope) -> dict:
+    tables = marketing_tables(marketing(scope))
+    block = request.GET.get("block") or ""
+    if block and block not in tables:
+        raise BadFilter(_("Unknown block %(value)r") % {"value": block})
+    return {block: tables[block]} if block else tables
 
 
 def _context(request: HttpRequest, name: str, scope: Scope) -> dict:
@@ -288,6 +316,8 @@ def _context(request: HttpRequest, name: str, scope: Scope) -> dict:
         "drill_base": f"{reverse('report-drill', args=[name])}?{_query(request, session=False)}",
         "export_query": _download_query(request, format="xlsx"),
         "filter_values": {key: request.GET.get(key, "") for key in PAGE_PARAMS},
+        "source_options": list(source_names(portal).items()),
+        "selected_source_tokens": set(request.GET.getlist(SOURCE)),
     }
 
 

@@ -41,6 +41,10 @@ class ReportSettingsForm(forms.Form):
     digest_at = forms.TimeField(
         label=gettext_lazy("Daily reminder of forgotten deals at (empty: off)"), required=False
     )
+    gross_margin = forms.DecimalField(
+        label=gettext_lazy("Gross margin, % (for the marketing ROI; empty: ROI hidden)"),
+        required=False, min_value=0, max_value=100, decimal_places=2,
+    )  # fmt: skip
 
     def __init__(self, *args, portal, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -92,7 +96,7 @@ def report_settings(request: HttpRequest) -> HttpResponse:
         )
     current = ReportSettings.of(portal)
     initial = {"lead_days": current.lead_days, "deal_days": current.deal_days,
-               "digest_at": current.digest_at,
+               "digest_at": current.digest_at, "gross_margin": current.gross_margin,
                "participant_departments": current.participant_departments,
                "participant_employees": current.participant_employees} | {
         f"weight_{kind}": current.weights.get(kind, 0) for kind in KINDS
@@ -106,6 +110,7 @@ def report_settings(request: HttpRequest) -> HttpResponse:
             data = form.cleaned_data
             current.lead_days, current.deal_days = data["lead_days"], data["deal_days"]
             current.digest_at = data["digest_at"]
+            current.gross_margin = data["gross_margin"]
             current.participant_departments = sorted(data["participant_departments"])
             current.participant_employees = sorted(data["participant_employees"])
             current.weights = {kind: data[f"weight_{kind}"] for kind in KINDS}

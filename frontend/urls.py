@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from django.urls import path
 
-from frontend import app_views, crm_host, plan_views, report_views, settings_views, tv_views, views
+from frontend import (
+    app_views,
+    crm_host,
+    plan_views,
+    report_views,
+    settings_views,
+    spend_views,
+    tv_views,
+    views,
+)
 from integrations.bitrix24.views import install as bitrix24_install
 from webhooks.bitrix24.views import bitrix24_events
 
@@ -34,6 +43,10 @@ urlpatterns = [
     path("app/plan/bonus/", plan_views.plan_bonus_save, name="plan-bonus"),
     path("app/plan/tv/", plan_views.plan_tv_create, name="plan-tv"),
     path("app/plan/tv/<int:link_id>/revoke/", plan_views.plan_tv_revoke, name="plan-tv-revoke"),
+    path("app/spend/", spend_views.spend_editor, name="spend-editor"),
+    path("app/spend/cell/", spend_views.spend_cell_save, name="spend-cell"),
+    path("app/spend/export/", spend_views.spend_export, name="spend-export"),
+    path("app/spend/import/", spend_views.spend_upload, name="spend-import"),
     path("tv/<str:token>/", tv_views.tv_board, name="tv"),
     path("crm-host/", crm_host.crm_host, name="crm-host"),
     path("crm-host/install-finish/", crm_host.crm_host_install_finish, name="crm-host-finish"),

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from reports.models import FactCheck, PlanChange
+from reports.models import AdSpendChange, FactCheck, PlanChange
 
 
 @admin.register(FactCheck)
@@ -37,6 +37,23 @@ class PlanChangeAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return PlanChange.all_portals.select_related("portal")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AdSpendChange)
+class AdSpendChangeAdmin(admin.ModelAdmin):
+    """Who changed which ad-spend cell and when (values in cents; empty = no spend)."""
+
+    list_display = ("changed_at", "portal", "month", "source_crm_id", "old_cents", "new_cents",
+                    "changed_by_crm_id")  # fmt: skip
+
+    def get_queryset(self, request):
+        return AdSpendChange.all_portals.select_related("portal")
 
     def has_add_permission(self, request):
         return False

@@ -99,7 +99,7 @@ def _owner_rows(portal: Portal, entity_type: str, ids: Iterable[int]):
     )
     if pipeline is not None:
         return list(rows.annotate(pipeline=pipeline))
-    return [{**row, "pipeline": None} for row in rows]
+    return [{**row, "pipeline": None} for row in rows.annotate(status=F("status__crm_id"))]
 
 
 def _owners_facts(portal, entity_type, rows, tz, facts: Facts) -> None:

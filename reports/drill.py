@@ -31,7 +31,7 @@ from reports.plan_fact import repeat_deal_ids
 from reports.quality import COUNTS as QUALITY_COUNTS
 from reports.quality import RULES as QUALITY_RULES
 from reports.quality import deals_failing
-from reports.scope import Scope
+from reports.scope import Scope, entities_selected
 
 ACTIVITY_KINDS = {"calls": "call", "meetings": "meeting", "emails": "email", "tasks": "task",
                   "other": "other"}  # fmt: skip
@@ -67,20 +67,20 @@ def drill(
         return dynamics_drill(scope, what, options or {}, now=now, **page)
     if what in ACTIVITY_KINDS:
         rows = _activities(scope, ACTIVITY_KINDS[what])
-        return _listing("activities", rows, _activity_rows(scope, rows_slice(rows, **page)))
+        return listing_of("activities", rows, activity_rows(scope, rows_slice(rows, **page)))
     if what in QUALITY_LISTS:
         # ValueError for a rule switched off in Settings: it counts nothing.
         rows = deals_failing(scope, what, now=now).order_by("-crm_id")
-        return _listing("deals", rows, _entity_rows(scope, Deal, rows_slice(rows, **page)))
+        return listing_of("deals", rows, entity_rows(scope, Deal, rows_slice(rows, **page)))
     if what == "forgotten_leads":
         rows = leads_flagged(scope, now=now)
         items = lead_items(scope, rows, now=now, **page)
-        return _listing("leads", rows, _forgotten_rows(items, "lead"))
+        return listing_of("leads", rows, _forgotten_rows(items, "lead"))
     if what in FORGOTTEN_LISTS:
         reason = NO_NEXT_STEP if what == "no_next_step_deals" else IDLE
         rows = deals_flagged(scope, now=now, reasons=(reason,))
         items = deal_items(scope, rows, now=now, **page)
-        return _listing("deals", rows, _forgotten_rows(items, "deal"))
+        return listing_of("deals", rows, _forgotten_rows(items, "deal"))
     model, kind = (Lead, "leads") if what in LEAD_LISTS else (Deal, "deals")
     rows = _entities(scope, model)
     start, end = scope.span()
@@ -104,17 +104,15 @@ def drill(
         rows = rows.filter(semantic="won", closed_at__range=(start, end))
     order = ("-semantic",) if what == "win_rate" else ()  # the won before the lost
     rows = rows.order_by(*order, "-amount", "crm_id")
-    return _listing(kind, rows, _entity_rows(scope, model, rows_slice(rows, **page)))
+    return listing_of(kind, rows, entity_rows(scope, model, rows_slice(rows, **page)))
 
 
-def _listing(kind: str, rows, items: list[dict]) -> dict:
+def listing_of(kind: str, rows, items: list[dict]) -> dict:
     return {"kind": kind, "total": rows.count(), "rows": items}
 
 
 def _entities(scope: Scope, model):
-    rows = model.objects.for_portal(scope.portal)
-    if scope.employees is not None:
-        rows = rows.filter(responsible__crm_id__in=scope.employees)
+    rows = entities_selected(scope, model.objects.for_portal(scope.portal))
     if model is Deal and scope.pipeline is not None:
         rows = rows.filter(pipeline__crm_id=scope.pipeline)
     return rows
@@ -140,7 +138,7 @@ def _open_at(scope: Scope, model, rows, end: datetime, now: datetime):
     return rows.filter(crm_id__in=open_ids)
 
 
-def _entity_rows(scope: Scope, model, rows) -> list[dict]:
+def entity_rows(scope: Scope, model, rows) -> list[dict]:
     entity_type = "deal" if model is Deal else "lead"
     stage = "stage__name" if model is Deal else "status__name"
     values = rows.values(
@@ -189,7 +187,7 @@ def _activities(scope: Scope, kind: str):
     return rows.order_by("-completed_at", "crm_id")
 
 
-def _activity_rows(scope: Scope, rows) -> list[dict]:
+def activity_rows(scope: Scope, rows) -> list[dict]:
     values = rows.values(
         "crm_id", "subject", "completed_at", "owner_type", "owner_crm_id",
         responsible_name=F("responsible__name"),

@@ -57,7 +57,8 @@ def owner_facts(
     entity_type: str, row: Mapping, history: list[Mapping], tz: ZoneInfo, into: Facts
 ) -> None:
     """A lead's or deal's contribution. `row` holds the mirror's fields plus `employee`,
-    `pipeline` (CRM ids or None); `history` its stage changes in order."""
+    `pipeline` (CRM ids or None) and, for a lead, `status` (its status's CRM id); `history`
+    its stage changes in order."""
     employee = row["employee"] or NO_EMPLOYEE
     pipeline = NO_PIPELINE if row["pipeline"] is None else row["pipeline"]
     source = row["source"] or ""
@@ -79,6 +80,10 @@ def owner_facts(
         values[2] += seconds
 
     add(created, "created")
+    if entity_type == "lead":
+        # The marketing report's received leads by their status now (new, in work, converted,
+        # junk), on the day they came in: moving a lead moves its row from status to status.
+        add(created, "received", stage=row.get("status") or "")
     if row["semantic"] != OPEN and row["closed_at"]:
         closed = row["closed_at"]
         cycle = int((closed - created).total_seconds())

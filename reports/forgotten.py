@@ -19,7 +19,7 @@ from reports.models import ReportSettings
 from reports.paging import rows_slice
 from reports.people import employee_labels
 from reports.rollup import facts_summed, facts_where
-from reports.scope import Scope
+from reports.scope import Scope, entities_selected
 
 IDLE, NO_NEXT_STEP = "idle", "no_next_step"
 COUNTS = ["forgotten_deals", "forgotten_deals_sum", "no_next_step_deals", "forgotten_leads",
@@ -28,8 +28,7 @@ COUNTS = ["forgotten_deals", "forgotten_deals_sum", "no_next_step_deals", "forgo
 
 def _created(scope: Scope, model):
     rows = model.objects.for_portal(scope.portal).filter(created_at__range=scope.span())
-    if scope.employees is not None:
-        rows = rows.filter(responsible__crm_id__in=scope.employees)
+    rows = entities_selected(scope, rows)
     if model is Deal and scope.pipeline is not None:
         rows = rows.filter(pipeline__crm_id=scope.pipeline)
     return rows

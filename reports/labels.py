@@ -112,6 +112,35 @@ LABELS = {
     "stage_now": _("In the stage now"),
     "entity": _("Entity"),
     "state": _("State"),
+    "received": _("Leads received"),
+    "new": pgettext_lazy("lead state", "New"),
+    "in_work": pgettext_lazy("lead state", "In work"),
+    "qualified": _("Qualified"),
+    "unqualified": _("Unqualified"),
+    "converted": _("Converted"),
+    "conversion": _("Conversion, %"),
+    "processing_days": _("Processing, days"),
+    "cohort_revenue": _("Cohort revenue"),
+    "spend": _("Ad spend"),
+    "cost_per_lead": _("Cost per lead"),
+    "romi": _("ROMI, %"),
+    "roi": _("ROI, %"),
+    "sources": _("Sources"),
+    "source": _("Source"),
+    "utm": _("UTM"),
+    "utm_source": "utm_source",
+    "utm_medium": "utm_medium",
+    "utm_campaign": "utm_campaign",
+    "reached": _("Reached"),
+    "status": _("Status"),
+    "status_days": _("Days in status"),
+    "marketing": _("Marketing"),
+    "top": _("Top 5 sources"),
+    "funnel": _("Funnel"),
+    "matrix": _("Leads by employee and status"),
+    "previous": _("Previous period"),
+    "change": _("Change, %"),
+    "total": _("Total"),
 }
 
 # The data-quality report's columns, where a shared name means something else there.
@@ -149,6 +178,15 @@ REPORT_TITLES = {
     "plan": _("Plan vs fact"),
     "quality": _("Errors in filling the CRM"),
     "dynamics": _("Sales dynamics"),
+    "marketing": _("Marketing"),
+}
+
+
+# The marketing report's names where a shared key means something else there.
+MARKETING_LABELS = {
+    "closed": pgettext_lazy("leads", "Closed"),
+    "months": _("Months"),
+    "stages": _("Stage reach"),
 }
 
 

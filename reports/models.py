@@ -131,6 +131,8 @@ class ReportSettings(PortalOwned):
     quality_rules = models.JSONField(default=default_quality_rules)
     # Whether "Notify" and the daily digest add each employee's data-quality errors.
     quality_in_notify = models.BooleanField(default=False)
+    # Gross margin % for the marketing report's ROI; null = unset (ROI is hidden).
+    gross_margin = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     # Who takes part in the sales reports (CRM ids); both empty = whoever sells.
     participant_departments = models.JSONField(default=list, blank=True)
     participant_employees = models.JSONField(default=list, blank=True)
@@ -243,3 +245,33 @@ class TvLink(PortalOwned):
     created_by_crm_id = models.BigIntegerField(null=True)
     created_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+
+class AdSpend(PortalOwned):
+    """Ad spend entered for one source (its CRM id, "" = no source) and calendar month, in
+    cents. User-entered: never purged with the history."""
+
+    month = models.DateField()  # the month's first day
+    source_crm_id = models.CharField(max_length=64, default="", blank=True)
+    amount_cents = models.BigIntegerField()
+    updated_by_crm_id = models.BigIntegerField(null=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["portal", "month", "source_crm_id"], name="adspend_key")
+        ]
+
+
+class AdSpendChange(PortalOwned):
+    """Who changed which spend cell, when, from what to what (null = none), in cents."""
+
+    month = models.DateField()
+    source_crm_id = models.CharField(max_length=64, default="", blank=True)
+    old_cents = models.BigIntegerField(null=True)
+    new_cents = models.BigIntegerField(null=True)
+    changed_by_crm_id = models.BigIntegerField(null=True)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["portal", "changed_at"], name="adspendchange_time")]

@@ -61,6 +61,9 @@ def facts_where(scope: Scope, metrics: list[str]) -> Q:
     if scope.pipeline is not None:
         # Leads and activities belong to no pipeline; the pipeline filter narrows deals only.
         where &= Q(pipeline_crm_id=scope.pipeline) | ~Q(metric__startswith="deal_")
+    if scope.sources is not None:
+        # Activities have no source of their own: the source filter narrows leads and deals.
+        where &= Q(source_crm_id__in=scope.sources) | Q(metric__startswith="activity_")
     return where
 
 

@@ -47,6 +47,10 @@ class Scope:
     requested_start: date | None = None
     viewer_role: str = Viewer.ADMIN
     filters: dict = field(default_factory=dict)
+    # The leads' and deals' own source ids ("" = no source); None = every source.
+    sources: frozenset[str] | None = None
+    # (utm field, value) pairs every lead and deal must match ("" = the field is empty).
+    utm: tuple[tuple[str, str], ...] = ()
 
     @property
     def zone(self) -> ZoneInfo:
@@ -83,6 +87,20 @@ def report_horizon(today: date) -> date:
     """The last day a report may reach: the end of the month a year ahead of today's."""
     year, index = divmod(today.year * 12 + today.month - 1 + MONTHS_AHEAD + 1, 12)
     return date(year, index + 1, 1) - timedelta(days=1)
+
+
+# How a filter names "none" (no source, an empty UTM field): Bitrix24 source ids are letters,
+# digits and underscores, so it can never be one.
+NO_VALUE = "-"
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign")
+
+
+def selection_value(token: str) -> str:
+    return "" if token == NO_VALUE else token
+
+
+def selection_token(value: str) -> str:
+    return value or NO_VALUE
 
 
 PRESETS = ("today", "week", "month", "last_month", "quarter", "last_90", "all", "custom")
@@ -122,6 +140,10 @@ def scope_resolve(
     employee: int | None = None,
     department: int | None = None,
     pipeline: int | None = None,
+    sources: tuple[str, ...] | None = None,
+    utm_source: str | None = None,
+    utm_medium: str | None = None,
+    utm_campaign: str | None = None,
     now: datetime | None = None,
 ) -> Scope:
     """The scope of one report request; ScopeRefused if it reaches beyond the viewer."""
@@ -146,6 +168,7 @@ def scope_resolve(
         )
     allowed = _allowed(portal, viewer)
     employees = allowed
+    utm = {"utm_source": utm_source, "utm_medium": utm_medium, "utm_campaign": utm_campaign}
     if department is not None:
         if not Department.objects.for_portal(portal).filter(crm_id=department).exists():
             raise ValueError(_("There is no department %(id)s.") % {"id": department})
@@ -165,8 +188,11 @@ def scope_resolve(
         pipeline=pipeline,
         requested_start=requested,
         viewer_role=viewer.role,
-        filters={"employee": employee, "department": department, "pipeline": pipeline},
-    )
+        filters={"employee": employee, "department": department, "pipeline": pipeline,
+                 "sources": tuple(sources) if sources else None, **utm},
+        sources=frozenset(selection_value(token) for token in sources) if sources else None,
+        utm=tuple((name, selection_value(v)) for name, v in utm.items() if v is not None),
+    )  # fmt: skip
 
 
 def _allowed(portal: Portal, viewer: Viewer) -> frozenset[int] | None:
@@ -237,3 +263,15 @@ def visible_departments(portal: Portal, viewer: Viewer) -> list[Department]:
     return [
         d for d in rows if _department_employees(portal, [d.crm_id]) <= (allowed or frozenset())
     ]
+
+
+def entities_selected(scope: Scope, rows):
+    """Leads or deals (a queryset) narrowed to the scope's employees, sources and UTM, by
+    their own fields (REPORTS.md "Filters added")."""
+    if scope.employees is not None:
+        rows = rows.filter(responsible__crm_id__in=scope.employees)
+    if scope.sources is not None:
+        rows = rows.filter(source__in=scope.sources)
+    for name, value in scope.utm:
+        rows = rows.filter(**{name: value})
+    return rows

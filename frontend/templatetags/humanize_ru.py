@@ -128,3 +128,9 @@ def period(label: str) -> str:
     if month:
         return date_format(date(int(year), int(month), 1), "M Y")
     return _("Q%(quarter)s %(year)s") % {"quarter": quarter, "year": year}
+
+
+@register.filter
+def merge_source(cell: dict, source: str) -> dict:
+    """A spend grid cell with its row's source, for the cell template."""
+    return {**cell, "source": source}

@@ -41,20 +41,32 @@
     document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
       if (canvas.chart) return;
       var spec = JSON.parse(canvas.dataset.chart);
+      if (spec.kind === "doughnut") {
+        canvas.chart = new Chart(canvas, {
+          type: "doughnut",
+          data: { labels: spec.labels, datasets: [{ data: spec.values, backgroundColor: spec.colors }] },
+          options: { maintainAspectRatio: false, plugins: { legend: { position: "right" } } }
+        });
+        return;
+      }
       // One series ({label, values}) or several ({datasets: [{label, values, type, axis}]}).
       var series = spec.datasets || [{ label: spec.label, values: spec.values }];
-      var colors = ["#2fc6f6", "#9dcf00", "#ff5752"];
+      var colors = ["#2fc6f6", "#9dcf00", "#ff5752", "#ffa900", "#7a5af8", "#00b8a9", "#f7559e",
+        "#3d8bfd", "#a0a8b1", "#6c4f3d", "#1f2d3d"];
       var scales = {};
       var datasets = series.map(function (one, index) {
         var color = colors[index % colors.length];
         var axis = one.axis || "y";
         scales[axis] = { position: axis === "y" ? "left" : "right", beginAtZero: true,
+          stacked: !!spec.stacked,
           grid: { drawOnChartArea: axis === "y" },
           ticks: { callback: function (value) { return value.toLocaleString(locale); } } };
         return { label: one.label, data: one.values, type: one.type || "line", yAxisID: axis,
           borderColor: color, backgroundColor: one.type === "bar" ? color + "99" : color + "26",
           fill: one.type !== "bar" && series.length === 1, tension: .25 };
       });
+      // Stacked bars (the received leads' states by source) stack on both axes.
+      if (spec.stacked) scales.x = { stacked: true };
       canvas.chart = new Chart(canvas, {
         type: "line",
         data: { labels: spec.labels, datasets: datasets },

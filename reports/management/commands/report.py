@@ -9,7 +9,7 @@ from django.utils import translation
 
 from crmapp.models import Portal
 from reports.catalog import REPORTS
-from reports.scope import Viewer, scope_resolve
+from reports.scope import UTM_FIELDS, Viewer, scope_resolve
 
 
 class Command(BaseCommand):
@@ -23,14 +23,20 @@ class Command(BaseCommand):
         parser.add_argument("--employee", type=int, help="CRM id of an employee")
         parser.add_argument("--department", type=int, help="CRM id of a department")
         parser.add_argument("--pipeline", type=int, help="CRM id of a pipeline")
+        parser.add_argument(
+            "--source", dest="sources", action="append",
+            help="a source's CRM id (repeat for several; - = no source)",
+        )  # fmt: skip
+        for name in UTM_FIELDS:
+            parser.add_argument(f"--{name.replace('_', '-')}", dest=name, help="- = empty")
         parser.add_argument("--format", choices=["table", "json"], default="table")
 
     def handle(self, *args, **options):
         with translation.override("en"):  # an operator's tool: stable English messages
             self._report(**options)
 
-    def _report(self, *, name, portal, start, end, employee, department, pipeline, format,
-                **options):  # fmt: skip
+    def _report(self, *, name, portal, start, end, employee, department, pipeline, sources,
+                format, **options):  # fmt: skip
         try:
             found = Portal.objects.get(key=portal)
         except Portal.DoesNotExist as error:
@@ -38,7 +44,8 @@ class Command(BaseCommand):
         try:
             scope = scope_resolve(
                 found, Viewer.operator(), start=start, end=end, employee=employee,
-                department=department, pipeline=pipeline,
+                department=department, pipeline=pipeline, sources=sources,
+                **{field: options.get(field) for field in UTM_FIELDS},
             )  # fmt: skip
         except ValueError as error:
             raise CommandError(str(error)) from error

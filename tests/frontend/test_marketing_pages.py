@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import re
+from io import BytesIO
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+from openpyxl import load_workbook
+
+from reports.marketing import marketing
+from reports.scope import Viewer, period_preset, scope_resolve
+from tests.conftest import open_app
+from tests.frontend.test_app_page import _token
+from tests.frontend.test_report_pages import _get, _manager
+
+PERIOD = "period=quarter"
+BLOCKS = ("sources", "months", "utm", "stages", "funnel", "top", "calls", "leads", "matrix")
+
+
+def _quarter(portal):
+    today = timezone.now().astimezone(ZoneInfo(portal.time_zone)).date()
+    return period_preset("quarter", today)
+
+
+@pytest.mark.django_db
+def test_the_admin_reads_every_block_clicks_a_source_drills_and_exports(
+    client, installed, bitrix24
+):
+    token = _token(open_app(client, bitrix24, user_id=1))
+    page = _get(client, f"/app/reports/marketing/?{PERIOD}", token)
+    assert page.status_code == 200, page.content[:500]
+    body = page.content.decode()
+    for block in BLOCKS:
+        assert f'data-block="{block}"' in body, block
+    assert body.count("<canvas") == 4  # doughnut, stacked states, dynamics, top five
+    assert 'name="source"' in body and 'name="utm_campaign"' in body
+
+    start, end = _quarter(installed)
+    data = marketing(scope_resolve(installed, Viewer.operator(), start=start, end=end))
+    row = data["sources"][0]
+    token_of = row["id"] or "-"
+    # A source row's number drills to as many leads as it says.
+    link = re.search(rf'what=received&(?:amp;)?source={re.escape(token_of)}"[^>]*>([\d\xa0]+)<',
+                     body)  # fmt: skip
+    assert int(link.group(1).replace("\xa0", "")) == row["received"]
+    listing = _get(client, f"/app/reports/marketing/drill/?{PERIOD}&what=received"
+                   f"&source={token_of}", token)  # fmt: skip
+    assert listing.status_code == 200
+    assert listing.content.decode().count('data-crm-path="/crm/lead/details/') == min(
+        row["received"], 500
+    )
+
+    # Clicking the source rebuilds the page for it, with the filter in the address.
+    partial = _get(client, f"/app/reports/marketing/?{PERIOD}&source={token_of}", token,
+                   HX_Request="true", HX_Target="report")  # fmt: skip
+    assert partial.content.decode().strip().startswith('<section id="report" class="marketing">')
+    assert f"source={token_of}" in partial["HX-Push-Url"]
+    assert partial.content.decode().count('class="source-row"') == 1
+
+    # Each block exports alone with the filters on top; the whole export holds every block.
+    one = client.get(f"/app/reports/marketing/?{PERIOD}&source={token_of}&format=xlsx"
+                     f"&block=sources&s={token}")  # fmt: skip
+    book = load_workbook(BytesIO(one.content))
+    assert book.sheetnames == ["Sources"] or book.sheetnames == ["Источники"]
+    cells = [c for r in book.worksheets[0].iter_rows(values_only=True) for c in r if c]
+    assert token_of in " ".join(map(str, cells))
+    every = client.get(f"/app/reports/marketing/?{PERIOD}&format=xlsx&s={token}")
+    assert len(load_workbook(BytesIO(every.content)).sheetnames) == len(BLOCKS)
+    bad = _get(client, f"/app/reports/marketing/?{PERIOD}&format=xlsx&block=nope", token)
+    assert bad.status_code == 400
+
+
+@pytest.mark.django_db
+def test_the_api_serves_the_same_marketing_data_and_drills(client, installed, bitrix24):
+    token = _token(open_app(client, bitrix24, user_id=1))
+    response = _get(client, f"/api/reports/marketing/?{PERIOD}", token)
+    assert response.status_code == 200
+    start, end = _quarter(installed)
+    expected = marketing(scope_resolve(installed, Viewer.operator(), start=start, end=end))
+    assert response.json()["totals"] == pytest.approx(expected["totals"])
+    assert response.json()["sources"][0]["id"] == expected["sources"][0]["id"]
+    drill = _get(client, f"/api/reports/marketing/drill/?{PERIOD}&what=qualified&limit=2", token)
+    assert drill.json()["total"] == expected["totals"]["qualified"]
+    assert len(drill.json()["rows"]) == min(2, expected["totals"]["qualified"])
+    unknown = _get(client, f"/api/reports/marketing/drill/?{PERIOD}&what=nope", token)
+    assert unknown.status_code == 400
+    # UTM filters select on the marketing report; the aggregate reports say they cannot.
+    utm = _get(client, f"/api/reports/marketing/?{PERIOD}&utm_source=yandex", token)
+    assert utm.status_code == 200
+    refused = _get(client, f"/app/reports/efficiency/?{PERIOD}&utm_source=yandex", token)
+    assert refused.status_code == 400
+
+
+@pytest.mark.django_db
+def test_a_manager_sees_his_own_leads_and_a_head_his_departments(client, installed, bitrix24):
+    manager = _manager(installed)
+    token = _token(open_app(client, bitrix24, user_id=manager.crm_id))
+    page = _get(client, f"/app/reports/marketing/?{PERIOD}", token)
+    assert page.status_code == 200
+    start, end = _quarter(installed)
+    own = marketing(scope_resolve(installed, Viewer(Viewer.MANAGER, manager.crm_id),
+                                  start=start, end=end))  # fmt: skip
+    api = _get(client, f"/api/reports/marketing/?{PERIOD}", token).json()
+    assert api["totals"]["received"] == own["totals"]["received"]
+    assert {row["id"] for row in api["matrix"]["employees"]} <= {str(manager.crm_id)}
+    assert "/app/spend/" not in page.content.decode()  # spend is the admin's
+    assert _get(client, "/app/spend/", token).status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_head_reads_every_block_for_his_departments(client, installed, bitrix24):
+    from tests.frontend.test_plan_pages import _head
+
+    head, _department = _head(installed)
+    token = _token(open_app(client, bitrix24, user_id=head))
+    page = _get(client, f"/app/reports/marketing/?{PERIOD}", token)
+    assert page.status_code == 200
+    body = page.content.decode()
+    for block in BLOCKS:
+        assert f'data-block="{block}"' in body, block
+    start, end = _quarter(installed)
+    from crmapp.models import Department
+
+    headed = Department.objects.for_portal(installed).filter(head__crm_id=head)
+    viewer = Viewer(Viewer.HEAD, head, list(headed.values_list("crm_id", flat=True)))
+    scope = scope_resolve(installed, viewer, start=start, end=end)
+    expected = marketing(scope)
+    api = _get(client, f"/api/reports/marketing/?{PERIOD}", token).json()
+    assert api["totals"]["received"] == expected["totals"]["received"]
+    everyone = marketing(scope_resolve(installed, Viewer.operator(), start=start, end=end))
+    assert api["totals"]["received"] < everyone["totals"]["received"]
+    assert {row["id"] for row in api["matrix"]["employees"]} <= {str(e) for e in scope.employees}
+
+
+@pytest.mark.django_db
+def test_a_month_a_calls_cell_and_a_matrix_cell_drill_to_as_many_as_they_say(
+    client, installed, bitrix24
+):
+    token = _token(open_app(client, bitrix24, user_id=1))
+    body = _get(client, f"/app/reports/marketing/?{PERIOD}", token).content.decode()
+    for what, path in (("received&(?:amp;)?period=custom", "/crm/lead/details/"),
+                       ("calls&(?:amp;)?period=custom", "/crm/"),
+                       ("status:[^&]+&(?:amp;)?employee=", "/crm/lead/details/")):  # fmt: skip
+        links = re.findall(rf'hx-get="([^"]*what={what}[^"]*)"[^>]*>([\d\xa0]+)<', body)
+        assert links, what
+        url, shown = max(links, key=lambda link: int(link[1].replace("\xa0", "")))
+        listing = _get(client, url.replace("&amp;", "&"), token).content.decode()
+        assert listing.count(f'data-crm-path="{path}') == int(shown.replace("\xa0", "")), what

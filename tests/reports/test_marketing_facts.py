@@ -1,0 +1,76 @@
+"""The aggregates the marketing report reads by source: a lead's "received" row by its status
+now, kept equal to a recount through lead events."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+
+from crmapp.models import Lead
+from reports.facts import facts_new, owner_facts
+from reports.marketing import marketing
+from reports.scope import Viewer, scope_resolve
+from tests.reports.test_aggregates import MSK, assert_facts_are_a_recount, at, change
+from tests.reports.test_marketing import _assert_rows_match, _expected_by_source
+from tests.webhooks.test_bitrix24_events import APP_TOKEN, event_body, post
+
+
+def lead_row(**fields) -> dict:
+    return {"crm_id": 5, "semantic": "open", "amount": 0, "source": "WEB", "status": "IN_PROCESS",
+            "created_at": at(2), "modified_at": at(4), "closed_at": None, "moved_at": at(4),
+            "employee": 7, "pipeline": None} | fields  # fmt: skip
+
+
+def test_a_received_lead_counts_on_its_creation_day_under_its_source_and_status_now():
+    facts = facts_new()
+    history = [change(2, "open", "NEW", kind=1), change(4, "open", "IN_PROCESS")]
+    owner_facts("lead", lead_row(), history, MSK, facts)
+    received = {key: values for key, values in facts.items() if key[1] == "lead_received"}
+    assert received == {(at(2).date(), "lead_received", 7, -1, "WEB", "IN_PROCESS"): [1, 0, 0]}
+
+    # Converted later: the same lead, the same day, its new status; and a cohort conversion.
+    facts = facts_new()
+    converted = lead_row(semantic="won", status="CONVERTED", closed_at=at(9))
+    owner_facts("lead", converted, [*history, change(9, "won", "CONVERTED", kind=3)], MSK, facts)
+    keys = {key[1:] for key, values in facts.items() if any(values)}
+    assert ("lead_received", 7, -1, "WEB", "CONVERTED") in keys
+    assert ("lead_created_won", 7, -1, "WEB", "") in keys
+    assert ("lead_received", 7, -1, "WEB", "IN_PROCESS") not in keys
+
+
+@pytest.mark.django_db
+def test_lead_events_move_the_received_row_and_the_report_follows_the_mirror(
+    client, installed, bitrix24, django_capture_on_commit_callbacks
+):
+    installed.application_token = APP_TOKEN
+    installed.save()
+    today = timezone.localdate(timezone=ZoneInfo(installed.time_zone))
+    start = today - timedelta(days=60)
+    recent = Lead.objects.for_portal(installed).filter(semantic="open").order_by("-created_at")
+    moved, junked = recent.values_list("crm_id", flat=True)[:2]
+    bitrix24.control.update("leads", moved, {"STATUS_ID": "IN_PROCESS", "SOURCE_ID": "WEB"})
+    bitrix24.control.update("leads", junked, {"STATUS_ID": "JUNK"})
+    with django_capture_on_commit_callbacks(execute=True):
+        for lead in (moved, junked):
+            body = event_body(installed, "bitrix24_event_ONCRMLEADUPDATE.txt", entity_id=lead)
+            assert post(client, body).status_code == 200
+    assert Lead.objects.for_portal(installed).get(crm_id=junked).semantic == "lost"
+    assert_facts_are_a_recount(installed)
+    report = marketing(scope_resolve(installed, Viewer.operator(), start=start, end=today))
+    _assert_rows_match(report["sources"], _expected_by_source(installed, start, today))
+
+
+@pytest.mark.django_db
+def test_the_migration_counts_received_leads_for_portals_imported_before_it(installed):
+    from importlib import import_module
+
+    from reports.models import DayFact, MonthFact
+
+    for model in (DayFact, MonthFact):
+        model.objects.for_portal(installed).filter(metric="lead_received").delete()
+    migration = import_module("reports.migrations.0011_lead_received_facts")
+    migration.lead_received_backfill(None, None)
+    assert_facts_are_a_recount(installed)
