@@ -30,7 +30,6 @@ from reports.labels import column_label
 from reports.models import ALL_PIPELINES, PlanLevel, PlanMetric, ReachUnit, TvLink
 from reports.plan_suggest import SUGGESTED, plan_suggest, plan_suggest_save
 from reports.plans import (
-    MAX_UPLOAD_BYTES,
     PlanError,
     bonus_rule_set,
     bonus_rules,
@@ -53,6 +52,7 @@ from reports.plans import (
     tv_link_revoke,
 )
 from reports.scope import PlanRights, plan_rights
+from reports.workbook import WorkbookRefused, upload_content
 
 TEMPLATE = "frontend/plan_editor.html"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -356,8 +356,10 @@ def plan_upload(request: HttpRequest) -> HttpResponse:
     upload = request.FILES.get("file")
     if upload is None:
         raise PlanError(_("Choose an .xlsx file to import."))
-    # Read one byte past the limit, not the whole upload, to tell an oversized file.
-    content = upload.read(MAX_UPLOAD_BYTES + 1)
+    try:
+        content = upload_content(upload)
+    except WorkbookRefused as error:
+        raise PlanError(str(error)) from error
     cells = plan_xlsx_read(portal, content, rights=request.plan_rights, now=now)
     changed = plan_import(portal, cells=cells, by=request.app_session.user_crm_id, now=now)
     return _grid_response(request, selection, _("%(count)d plans imported.") % {"count": changed})

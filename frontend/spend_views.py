@@ -32,6 +32,7 @@ from reports.spend import (
     spend_xlsx,
     spend_xlsx_read,
 )
+from reports.workbook import WorkbookRefused, upload_content
 
 TEMPLATE = "frontend/spend_editor.html"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -139,7 +140,11 @@ def spend_upload(request: HttpRequest) -> HttpResponse:
     upload = request.FILES.get("file")
     if upload is None:
         raise SpendError(_("Choose an .xlsx file to import."))
-    cells = spend_xlsx_read(portal, upload.read(), now=now)
+    try:
+        content = upload_content(upload)
+    except WorkbookRefused as error:
+        raise SpendError(str(error)) from error
+    cells = spend_xlsx_read(portal, content, now=now)
     changed = spend_import(portal, cells=cells, by=request.app_session.user_crm_id, now=now)
     message = _("%(count)d spend cells imported.") % {"count": changed}
     return app_render(request, portal, f"{TEMPLATE}#grid", _context(request, message=message))

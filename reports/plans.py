@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils.translation import gettext as _
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
 from crmapp.models import Department, Employee, Pipeline, Portal
@@ -34,9 +34,8 @@ from reports.models import (
     TvLink,
 )
 from reports.scope import MONTHS_AHEAD, PlanRights
+from reports.workbook import WorkbookRefused, workbook_rows
 
-MAX_UPLOAD_BYTES = 2 * 2**20
-MAX_UPLOAD_ROWS = 20_000
 MAX_SUM_CENTS = 10**17  # a plan beyond 10^15 in money is a typo, and BIGINT must hold it
 MAX_COUNT = 10**9
 
@@ -542,14 +541,10 @@ def plan_xlsx_read(
 ) -> list[tuple[Cell, int | None]]:
     """Every cell of an uploaded plan workbook the uploader may change, checked; PlanError
     names the first bad cell (row and column) or a changed row he may not change."""
-    if len(content) > MAX_UPLOAD_BYTES:
-        raise PlanError(
-            _("The file is larger than %(size)s MB; a plan workbook is far smaller.")
-            % {"size": MAX_UPLOAD_BYTES // 2**20}
-        )
-    values, formulas = _sheet_rows(content, data_only=True), _sheet_rows(content, data_only=False)
-    _formulas_refuse(values, formulas)
-    rows = iter(values)
+    try:
+        rows = iter(workbook_rows(content))
+    except WorkbookRefused as error:
+        raise PlanError(str(error)) from error
     header = [str(value).strip() if value is not None else "" for value in next(rows, ())]
     if tuple(header[: len(XLSX_COLUMNS)]) != XLSX_COLUMNS:
         raise PlanError(
@@ -588,39 +583,6 @@ def plan_xlsx_read(
                     % {"row": number, "name": name or target}
                 )
     return cells
-
-
-def _sheet_rows(content: bytes, *, data_only: bool) -> list[tuple]:
-    """The first sheet's rows (parsed through defusedxml, which openpyxl uses when it is
-    installed: a DTD with entities is refused, not expanded)."""
-    try:
-        book = load_workbook(BytesIO(content), read_only=True, data_only=data_only)
-        sheet = book.worksheets[0]
-        rows = list(sheet.iter_rows(values_only=True, max_row=MAX_UPLOAD_ROWS + 1))
-    except Exception as error:  # openpyxl and the XML parser raise many kinds for a non-workbook
-        raise PlanError(_("This is not an .xlsx workbook.")) from error
-    if len(rows) > MAX_UPLOAD_ROWS:
-        raise PlanError(
-            _("The workbook has more than %(rows)s rows; a plan has one per employee and metric.")
-            % {"rows": MAX_UPLOAD_ROWS}
-        )
-    return rows
-
-
-def _formulas_refuse(values: list[tuple], formulas: list[tuple]) -> None:
-    """A formula the file holds no computed result for reads as empty, which would delete
-    the plan: refuse it instead."""
-    for number, (row, typed) in enumerate(zip(values, formulas, strict=False), start=1):
-        for column, (value, formula) in enumerate(zip(row, typed, strict=False), start=1):
-            if value is None and isinstance(formula, str) and formula.startswith("="):
-                raise PlanError(
-                    _(
-                        "Cell %(cell)s holds a formula without a saved result: open the file "
-                        "in Excel or LibreOffice, save it, and import it again (or type the "
-                        "number)."
-                    )
-                    % {"cell": f"{get_column_letter(column)}{number}"}
-                )
 
 
 def _import_cell(portal, rights, month, level, target, pipeline, metric) -> tuple[Cell, bool]:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils.translation import gettext as _
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
 from crmapp.models import Portal, Source
@@ -24,6 +24,7 @@ from crmapp.tiers import window_start
 from reports.models import AdSpend, AdSpendChange
 from reports.plans import month_add, month_start
 from reports.sources import source_names
+from reports.workbook import WorkbookRefused, workbook_rows
 
 MONTHS_AHEAD = 12
 MAX_CENTS = 10**17
@@ -197,10 +198,9 @@ def spend_xlsx_read(portal: Portal, content: bytes, *, now: datetime) -> list[tu
     """Every cell of an uploaded workbook, checked whole: [(month, source, cents | None)];
     SpendError names the first bad cell, and nothing is written before all are good."""
     try:
-        sheet = load_workbook(BytesIO(content), read_only=True, data_only=True).worksheets[0]
-    except Exception as error:  # openpyxl raises many kinds for a file that is not a workbook
-        raise SpendError(_("This is not an .xlsx workbook.")) from error
-    rows = sheet.iter_rows(values_only=True)
+        rows = iter(workbook_rows(content))
+    except WorkbookRefused as error:
+        raise SpendError(str(error)) from error
     header = [str(value).strip() if value is not None else "" for value in next(rows, ())]
     if tuple(header[: len(XLSX_COLUMNS)]) != XLSX_COLUMNS:
         raise SpendError(

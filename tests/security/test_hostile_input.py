@@ -162,3 +162,39 @@ def test_an_oversized_upload_is_refused(client, portal, admin):
 
     assert response.status_code == 400
     assert re.search("MB|МБ", response.content.decode())
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("hostile", ["formula", "oversized", "dtd"])
+def test_the_ad_spend_import_refuses_what_the_plan_import_refuses(client, portal, admin, hostile):
+    """The spend grid's workbook goes through the same reader: a formula without a saved
+    result, an oversized file or entities are refused, and the stored spend stays."""
+    from reports.models import AdSpend
+
+    def book(value) -> BytesIO:
+        workbook = Workbook()
+        workbook.active.append(["source_id", "source", _month(portal)])
+        workbook.active.append(["", "—", value])  # the leads with no source
+        buffer = BytesIO()
+        workbook.save(buffer)
+        buffer.seek(0)
+        buffer.name = "spend.xlsx"
+        return buffer
+
+    def upload(file):
+        return client.post("/app/spend/import/", {"file": file}, headers={"X-App-Session": admin})
+
+    assert upload(book(250000)).status_code == 200, upload(book(250000)).content
+    stored = list(AdSpend.objects.for_portal(portal).values_list("amount_cents", flat=True))
+    assert stored
+    if hostile == "formula":
+        file = book("=200000+50000")
+    elif hostile == "oversized":
+        file = BytesIO(b"PK" + b"\0" * 3 * 2**20)
+        file.name = "spend.xlsx"
+    else:
+        file = _with_dtd(book(250000))
+    response = upload(file)
+    assert response.status_code == 400
+    assert re.search("C2|MB|МБ|xlsx", response.content.decode())
+    assert list(AdSpend.objects.for_portal(portal).values_list("amount_cents", flat=True)) == stored
