@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
-from openpyxl.utils import get_column_letter
 
 from crmapp.models import Department, Employee, Pipeline, Portal
 from crmapp.tiers import window_start
@@ -34,7 +33,7 @@ from reports.models import (
     TvLink,
 )
 from reports.scope import MONTHS_AHEAD, PlanRights
-from reports.workbook import WorkbookRefused, workbook_rows
+from reports.workbook import WorkbookRefused, cell_read, workbook_rows
 
 MAX_SUM_CENTS = 10**17  # a plan beyond 10^15 in money is a typo, and BIGINT must hold it
 MAX_COUNT = 10**9
@@ -555,7 +554,18 @@ def plan_xlsx_read(
     for column, text in enumerate(header[len(XLSX_COLUMNS) :], start=len(XLSX_COLUMNS) + 1):
         if text:
             months.append(
-                (column, _at(plan_month_parse, portal, text, now=now, row=1, column=column))
+                (
+                    column,
+                    cell_read(
+                        plan_month_parse,
+                        portal,
+                        text,
+                        now=now,
+                        row=1,
+                        column=column,
+                        refused=PlanError,
+                    ),
+                )
             )
     cells: list[tuple[Cell, int | None]] = []
     for number, row in enumerate(rows, start=2):
@@ -574,7 +584,9 @@ def plan_xlsx_read(
             ) from error
         for column, (cell, allowed) in checked:
             typed = row[column - 1] if column - 1 < len(row) else None
-            value = _at(plan_value_parse, cell.metric, typed, row=number, column=column)
+            value = cell_read(
+                plan_value_parse, cell.metric, typed, row=number, column=column, refused=PlanError
+            )
             if allowed:
                 cells.append((cell, value))
             elif value != _stored(portal, cell):
@@ -614,16 +626,6 @@ def _stored(portal: Portal, cell: Cell) -> int | None:
         .values_list("value", flat=True)
         .first()
     )
-
-
-def _at(parse, *args, row: int, column: int, **kwargs):
-    try:
-        return parse(*args, **kwargs)
-    except PlanError as error:
-        raise PlanError(
-            _("Cell %(cell)s: %(error)s")
-            % {"cell": f"{get_column_letter(column)}{row}", "error": error}
-        ) from error
 
 
 @transaction.atomic

@@ -17,14 +17,13 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
-from openpyxl.utils import get_column_letter
 
 from crmapp.models import Portal, Source
 from crmapp.tiers import window_start
 from reports.models import AdSpend, AdSpendChange
 from reports.plans import month_add, month_start
 from reports.sources import source_names
-from reports.workbook import WorkbookRefused, workbook_rows
+from reports.workbook import WorkbookRefused, cell_read, workbook_rows
 
 MONTHS_AHEAD = 12
 MAX_CENTS = 10**17
@@ -208,7 +207,12 @@ def spend_xlsx_read(portal: Portal, content: bytes, *, now: datetime) -> list[tu
             % {"columns": ", ".join(XLSX_COLUMNS)}
         )
     months = [
-        (column, _at(spend_month_parse, portal, text, now=now, row=1, column=column))
+        (
+            column,
+            cell_read(
+                spend_month_parse, portal, text, now=now, row=1, column=column, refused=SpendError
+            ),
+        )
         for column, text in enumerate(header[len(XLSX_COLUMNS) :], start=len(XLSX_COLUMNS) + 1)
         if text
     ]
@@ -216,24 +220,24 @@ def spend_xlsx_read(portal: Portal, content: bytes, *, now: datetime) -> list[tu
     for number, row in enumerate(rows, start=2):
         if not row or all(value in (None, "") for value in row):
             continue
-        source = _at(spend_source_parse, portal, row[0], row=number, column=1)
+        source = cell_read(
+            spend_source_parse, portal, row[0], row=number, column=1, refused=SpendError
+        )
         if source in seen:
             raise SpendError(_("Row %(row)d repeats a source.") % {"row": number})
         seen.add(source)
         for column, month in months:
             typed = row[column - 1] if column - 1 < len(row) else None
-            cells.append((month, source, _at(spend_value_parse, typed, row=number, column=column)))
+            cells.append(
+                (
+                    month,
+                    source,
+                    cell_read(
+                        spend_value_parse, typed, row=number, column=column, refused=SpendError
+                    ),
+                )
+            )
     return cells
-
-
-def _at(parse, *args, row: int, column: int, **kwargs):
-    try:
-        return parse(*args, **kwargs)
-    except SpendError as error:
-        raise SpendError(
-            _("Cell %(cell)s: %(error)s")
-            % {"cell": f"{get_column_letter(column)}{row}", "error": error}
-        ) from error
 
 
 @transaction.atomic

@@ -65,3 +65,14 @@ def _rows(content: bytes, *, data_only: bool) -> list[tuple]:
             % {"rows": MAX_UPLOAD_ROWS}
         )
     return rows
+
+
+def cell_read(parse, *args, row: int, column: int, refused: type[ValueError], **kwargs):
+    """`parse(*args, **kwargs)` of one workbook cell; its refusal names the cell ("Cell D3: …")."""
+    try:
+        return parse(*args, **kwargs)
+    except refused as error:
+        raise refused(
+            _("Cell %(cell)s: %(error)s")
+            % {"cell": f"{get_column_letter(column)}{row}", "error": error}
+        ) from error
