@@ -24,7 +24,7 @@ from reports.efficiency import efficiency, efficiency_dynamics
 from reports.facts import STATE_DAY
 from reports.forgotten import IDLE, deals_flagged, leads_flagged
 from reports.models import NO_EMPLOYEE, NO_PIPELINE
-from reports.people import employee_labels
+from reports.people import employee_labels, participants
 from reports.plan_fact import repeat_won_deals
 from reports.rollup import facts_summed, facts_where
 from reports.scope import Scope
@@ -449,6 +449,7 @@ def stage_durations(scope: Scope, entity_type: str, *, now: datetime) -> list[di
                 cell = cells.setdefault((pipeline, stage), {}).setdefault(employee, {})
                 cell[names[0]], cell[names[1]] = qty, seconds
     labels = employee_labels(scope.portal, {e for stage in cells.values() for e in stage})
+    chosen = participants(scope.portal)
     order, pipeline_names, stage_names = _stage_order(scope, entity_type)
     moment = now.timestamp()
     rows = []
@@ -463,6 +464,8 @@ def stage_durations(scope: Scope, entity_type: str, *, now: datetime) -> list[di
         }
         named = sorted(by_employee.items(), key=lambda i: (labels.get(i[0], "—").casefold(), i[0]))
         for employee, cell in named:
+            if chosen is not None and employee not in chosen:
+                continue  # not taking part (Settings); his stays still count in the total
             figures = _duration_figures(cell, moment)
             slow = {
                 key: bool(figures[key] and total[key] and figures[key] > SLOW_FACTOR * total[key])

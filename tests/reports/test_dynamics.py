@@ -113,6 +113,23 @@ def test_stage_durations_equal_a_recount_from_the_stage_history(installed, perio
 
 
 @pytest.mark.django_db
+def test_stage_durations_list_only_those_taking_part_and_total_everyone(installed, period):
+    from reports.models import ReportSettings
+
+    scope = _scope(installed, period)
+    now = timezone.now()
+    before = stage_durations(scope, "deal", now=now)
+    people = sorted({int(row["employee_id"]) for row in before if row["employee_id"]})
+    chosen = ReportSettings.of(installed)
+    chosen.participant_employees = people[:2]
+    chosen.save()
+    after = stage_durations(scope, "deal", now=now)
+    assert {int(row["employee_id"]) for row in after if row["employee_id"]} <= set(people[:2])
+    totals = [row for row in before if row["employee_id"] is None]
+    assert [row for row in after if row["employee_id"] is None] == totals
+
+
+@pytest.mark.django_db
 def test_period_deals_are_created_or_closed_in_the_period_with_their_ages(installed, period):
     now = timezone.now()
     scope = _scope(installed, period)
