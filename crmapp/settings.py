@@ -219,7 +219,10 @@ CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", schemes=("redis", "rediss")) or
 if not CELERY_BROKER_URL:
     for _folder in ("out", "processed", "control"):
         (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
+    from kombu.transport import TRANSPORT_ALIASES
+
+    TRANSPORT_ALIASES["appfs"] = "crmapp.broker:Transport"
+    CELERY_BROKER_URL = "appfs://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "out"),
         "data_folder_out": str(BROKER_DIR / "out"),
