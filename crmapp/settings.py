@@ -14,6 +14,7 @@ from celery.schedules import crontab
 from cryptography.fernet import Fernet
 from csp.constants import NONCE as csp_NONCE
 from django.core.exceptions import ImproperlyConfigured
+from kombu.transport import TRANSPORT_ALIASES
 
 from crmapp.env import (
     database_from_url,
@@ -214,14 +215,13 @@ SPECTACULAR_SETTINGS = {
 # Celery. Embedded: kombu's filesystem transport, so web and worker processes exchange
 # messages through var/broker without a server.
 BROKER_DIR = VAR_DIR / "broker"
+# The embedded broker's transport (crmapp/broker.py), known by name in every process.
+TRANSPORT_ALIASES["appfs"] = "crmapp.broker:Transport"
 # A broker of its own (CELERY_BROKER_URL) is optional; by default it is the Redis of REDIS_URL.
 CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", schemes=("redis", "rediss")) or REDIS_URL
 if not CELERY_BROKER_URL:
     for _folder in ("out", "processed", "control"):
         (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
-    from kombu.transport import TRANSPORT_ALIASES
-
-    TRANSPORT_ALIASES["appfs"] = "crmapp.broker:Transport"
     CELERY_BROKER_URL = "appfs://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "out"),
