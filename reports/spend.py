@@ -19,9 +19,8 @@ from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
 from crmapp.models import Portal, Source
-from crmapp.tiers import window_start
 from reports.models import AdSpend, AdSpendChange
-from reports.plans import month_add, month_start
+from reports.plans import month_add, month_start, plan_months_allowed
 from reports.sources import source_names
 from reports.workbook import WorkbookRefused, cell_read, workbook_rows
 
@@ -59,10 +58,8 @@ def month_share(month: date, start: date, end: date) -> float:
 
 
 def spend_months_allowed(portal: Portal, *, now: datetime) -> tuple[date, date]:
-    """From the first month of the tier's history up to a year ahead (budgets planned)."""
-    zone = ZoneInfo(portal.time_zone)
-    first = month_start(window_start(portal, now=now).astimezone(zone).date())
-    return first, month_add(month_start(now.astimezone(zone).date()), MONTHS_AHEAD)
+    """The plan's months: the tier's history up to a year ahead (budgets planned)."""
+    return plan_months_allowed(portal, now=now)
 
 
 def spend_month_parse(portal: Portal, text, *, now: datetime) -> date:
