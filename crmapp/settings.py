@@ -122,6 +122,7 @@ INSTALLED_APPS = [
     "csp",
     "crmapp",
     "integrations",
+    "integrations.sandbox",
     "webhooks",
     "reports",
     "frontend",

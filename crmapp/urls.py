@@ -14,4 +14,6 @@ urlpatterns = [
     path("api/reports/<slug:name>/", ReportAPIView.as_view(), name="api-report"),
     path("api/reports/<slug:name>/drill/", DrillAPIView.as_view(), name="api-report-drill"),
     path("", include("frontend.urls")),
+    # The sandbox CRM's host page (/crm-host/, demo and tests; 404 unless a sandbox is configured).
+    path("", include("integrations.sandbox.urls")),
 ]

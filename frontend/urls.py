@@ -4,7 +4,6 @@ from django.urls import path
 
 from frontend import (
     app_views,
-    crm_host,
     plan_views,
     report_views,
     settings_views,
@@ -48,6 +47,4 @@ urlpatterns = [
     path("app/spend/export/", spend_views.spend_export, name="spend-export"),
     path("app/spend/import/", spend_views.spend_upload, name="spend-import"),
     path("tv/<str:token>/", tv_views.tv_board, name="tv"),
-    path("crm-host/", crm_host.crm_host, name="crm-host"),
-    path("crm-host/install-finish/", crm_host.crm_host_install_finish, name="crm-host-finish"),
 ]

@@ -262,7 +262,7 @@ def live_portal(client, bitrix24, live_server, settings):
     """The sandbox portal installed into a live server, as the demo runs it."""
     settings.PUBLIC_URL = live_server.url
     settings.FRAME_ANCESTORS_EXTRA = [live_server.url]
-    settings.BITRIX24_JS_API_URL = "/static/frontend/sandbox/bx24.js"
+    settings.BITRIX24_JS_API_URL = "/static/sandbox/bitrix24/bx24.js"
     settings.SANDBOX_INFO = bitrix24.info
     from crmapp.models import Portal
 

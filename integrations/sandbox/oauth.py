@@ -1,9 +1,9 @@
-"""OAuth 2.0 server of the sandbox, behaving like ``oauth.bitrix.info``.
+"""OAuth 2.0 token bookkeeping shared by the sandbox CRMs.
 
-Access tokens live ``access_lifetime`` seconds (3600 by default); refresh tokens live 180 days and
-are single-use: each refresh returns a new pair and a used refresh token answers ``invalid_grant``
-(b24restdocs ``settings/oauth/auto-renewal.md``, ``settings/oauth/error-codes.md``). Authorization
-codes live 30 seconds.
+Access tokens live ``access_lifetime`` seconds; refresh tokens are single-use: each refresh returns
+a new pair and a used one is refused. Lifetimes are the CRM's (Bitrix24: 1 h access, 180-day
+refresh, 30-second codes, b24restdocs ``settings/oauth/auto-renewal.md``; amoCRM: 24 h access,
+3-month refresh, 20-minute codes). Each CRM's server renders the refusals in its own shapes.
 """
 
 from __future__ import annotations
@@ -14,10 +14,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import OAuthError, system_error
+from .errors import OAuthError
 
 REFRESH_LIFETIME = 180 * 86400
 CODE_LIFETIME = 30
+
+
+class TokenRejected(Exception):
+    """An access token that is unknown (``invalid_token``) or expired (``expired_token``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass
@@ -31,6 +39,7 @@ class _Refresh:
     user_id: int
     expires: float
     used: bool = False
+    bound: str = ""
 
 
 def _token() -> str:
@@ -41,9 +50,18 @@ def _token() -> str:
 class TokenStore:
     """Issued access/refresh tokens and authorization codes of one app on one portal."""
 
-    def __init__(self, clock: Callable[[], float], access_lifetime: int = 3600) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        access_lifetime: int = 3600,
+        *,
+        refresh_lifetime: int = REFRESH_LIFETIME,
+        code_lifetime: int = CODE_LIFETIME,
+    ) -> None:
         self.clock = clock
         self.access_lifetime = access_lifetime
+        self.refresh_lifetime = refresh_lifetime
+        self.code_lifetime = code_lifetime
         self._lock = threading.Lock()
         self._access: dict[str, _Access] = {}
         self._refresh: dict[str, _Refresh] = {}
@@ -56,7 +74,7 @@ class TokenStore:
         with self._lock:
             self._access[access] = _Access(user_id, now + self.access_lifetime)
             if with_refresh:
-                self._refresh[refresh] = _Refresh(user_id, now + REFRESH_LIFETIME)
+                self._refresh[refresh] = _Refresh(user_id, now + self.refresh_lifetime)
         pair: dict[str, Any] = {
             "access_token": access,
             "expires": int(now + self.access_lifetime),
@@ -67,18 +85,18 @@ class TokenStore:
             pair["refresh_token"] = refresh
         return pair
 
-    def issue_code(self, user_id: int) -> str:
-        """Issue an authorization code (valid 30 s, single use)."""
+    def issue_code(self, user_id: int, *, bound: str = "") -> str:
+        """Issue a single-use authorization code, optionally bound to a redirect URI."""
         code = secrets.token_hex(16)
         with self._lock:
-            self._codes[code] = _Refresh(user_id, self.clock() + CODE_LIFETIME)
+            self._codes[code] = _Refresh(user_id, self.clock() + self.code_lifetime, bound=bound)
         return code
 
-    def exchange_code(self, code: str) -> dict[str, Any]:
-        """Trade an authorization code for a token pair."""
+    def exchange_code(self, code: str, *, bound: str = "") -> dict[str, Any]:
+        """Trade an authorization code (issued with the same ``bound``) for a token pair."""
         with self._lock:
             entry = self._codes.pop(code, None)
-        if entry is None or entry.expires < self.clock():
+        if entry is None or entry.expires < self.clock() or entry.bound != bound:
             raise OAuthError("invalid_grant", "Invalid authorization code", 400)
         return self.issue(entry.user_id)
 
@@ -92,13 +110,13 @@ class TokenStore:
         return self.issue(entry.user_id)
 
     def authenticate(self, access_token: str) -> int:
-        """User id of a valid access token, else ``expired_token`` / ``invalid_token`` (401)."""
+        """User id of a valid access token, else :class:`TokenRejected`."""
         with self._lock:
             entry = self._access.get(access_token)
         if entry is None:
-            raise system_error("invalid_token")
+            raise TokenRejected("invalid_token")
         if entry.expires <= self.clock():
-            raise system_error("expired_token")
+            raise TokenRejected("expired_token")
         return entry.user_id
 
     def expire_access_tokens(self) -> int:

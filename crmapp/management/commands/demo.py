@@ -89,7 +89,7 @@ class Command(BaseCommand):
             "REQUESTS_CA_BUNDLE": info["ca_bundle"],
             "PUBLIC_URL": f"http://{self.address}",
             "SANDBOX_INFO_FILE": str(settings.VAR_DIR / "sandbox-bitrix24.json"),
-            "BITRIX24_JS_API_URL": "/static/frontend/sandbox/bx24.js",
+            "BITRIX24_JS_API_URL": "/static/sandbox/bitrix24/bx24.js",
             "FRAME_ANCESTORS_EXTRA": f"http://{self.address}",
         }
 

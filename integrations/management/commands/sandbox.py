@@ -21,7 +21,9 @@ from integrations.sandbox.timeutil import PORTAL_TZ
 
 
 class Command(BaseCommand):
-    help = "Run a sandbox CRM (fake Bitrix24 portal + OAuth server over HTTPS on loopback)."
+    help = (
+        "Run a sandbox CRM (fake Bitrix24 portal or amoCRM account + OAuth over HTTPS on loopback)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", choices=["serve"])
@@ -31,19 +33,33 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--data-dir", default=None, help="cache generated portals here")
-        parser.add_argument("--rate-limit", default="50/2", help="leaky bucket X/Y (default 50/2)")
-        parser.add_argument("--access-lifetime", type=int, default=3600, help="seconds")
+        parser.add_argument(
+            "--rate-limit", default=None, help="X/Y (Bitrix24 leaky bucket, default 50/2)"
+        )
+        parser.add_argument(
+            "--access-lifetime", type=int, default=None, help="seconds (default the CRM's own)"
+        )
         parser.add_argument("--now", default=None, help="anchor date YYYY-MM-DD (default today)")
         parser.add_argument("--client-id", default=None)
         parser.add_argument("--client-secret", default=None)
+        parser.add_argument(
+            "--redirect-uri", default=None, help="amoCRM: our integration's registered redirect URI"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["crm"] != "bitrix24":
-            raise CommandError("The amoCRM sandbox is not implemented yet; use --crm bitrix24.")
-        try:
-            rate_limit = parse_rate_limit(options["rate_limit"])
-        except ValueError as error:
-            raise CommandError(str(error)) from error
+        crm = options["crm"]
+        extra = {
+            name: options[name]
+            for name in ("access_lifetime", "client_id", "client_secret", "redirect_uri")
+            if options[name] is not None
+        }
+        if "redirect_uri" in extra and crm != "amocrm":
+            raise CommandError("--redirect-uri is an amoCRM setting")
+        if options["rate_limit"] is not None:
+            try:
+                extra["rate_limit"] = parse_rate_limit(options["rate_limit"])
+            except ValueError as error:
+                raise CommandError(str(error)) from error
         now = None
         if options["now"]:
             try:
@@ -54,18 +70,19 @@ class Command(BaseCommand):
         stopped = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stopped.set())
-        sandbox = start_sandbox(
-            seed=options["seed"],
-            scale=options["scale"],
-            port=options["port"],
-            host=options["host"],
-            data_dir=options["data_dir"],
-            rate_limit=rate_limit,
-            access_lifetime=options["access_lifetime"],
-            now=now,
-            client_id=options["client_id"],
-            client_secret=options["client_secret"],
-        )
+        try:
+            sandbox = start_sandbox(
+                crm=crm,
+                seed=options["seed"],
+                scale=options["scale"],
+                port=options["port"],
+                host=options["host"],
+                data_dir=options["data_dir"],
+                now=now,
+                **extra,
+            )
+        except ValueError as error:
+            raise CommandError(str(error)) from error
         self.stdout.write(json.dumps(sandbox.info, ensure_ascii=False))
         self.stdout.flush()
         try:

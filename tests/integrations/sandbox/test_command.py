@@ -69,4 +69,4 @@ def test_it_refuses_amocrm_for_now() -> None:
         timeout=60,
     )
     assert result.returncode != 0
-    assert "not implemented yet" in result.stderr
+    assert "unknown sandbox CRM" in result.stderr

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from integrations.sandbox.bitrix24.query import split_key
 from integrations.sandbox.params import parse_query
-from integrations.sandbox.query import split_key
 
 
 def test_it_nests_brackets_like_php() -> None:

@@ -1,4 +1,4 @@
-"""HTTPS server of the sandbox: Bitrix24 portal REST, OAuth server and control API on one port.
+"""Sandbox Bitrix24: portal REST, OAuth server and control API on one HTTPS port.
 
 Routes: ``/oauth/token/`` and ``/oauth/authorize/`` (OAuth server), ``/rest/app.info/`` (the OAuth
 server's app.info the SDK calls), ``/rest/<method>[.json]`` (portal REST), ``/_sandbox/...``
@@ -7,34 +7,20 @@ server's app.info the SDK calls), ``/rest/<method>[.json]`` (portal REST), ``/_s
 
 from __future__ import annotations
 
-import json
-import logging
-import secrets
-import shutil
-import socket
-import ssl
-import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-import trustme
-
+from ..https import BaseHandler, SandboxHTTPS
+from ..params import ParamsError, parse_body, parse_query
+from ..schema import ENTITIES
+from ..timeutil import PORTAL_TZ, format_ts
 from . import control
 from .batch import run_batch
 from .errors import SYSTEM_ERRORS, OAuthError, RestError, system_error
-from .generator import generate
 from .methods import dispatch
-from .params import ParamsError, parse_body, parse_query
 from .portal import SCOPE, Portal, PortalConfig, credentials_for_seed
-from .schema import ENTITIES
-from .store import Store
-from .timeutil import PORTAL_TZ, default_anchor, format_ts
-
-log = logging.getLogger(__name__)
 
 
 def time_block(started: float, finished: float) -> dict[str, Any]:
@@ -51,45 +37,12 @@ def time_block(started: float, finished: float) -> dict[str, Any]:
     }
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    sandbox: SandboxServer
+class _Handler(BaseHandler):
+    """Bitrix24 routes."""
 
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _HTTPServer
-    protocol_version = "HTTP/1.1"
-    server_version = "nginx"
-    sys_version = ""
-
-    def setup(self) -> None:
-        self.request.settimeout(30)
-        try:
-            self.request.do_handshake()
-        except (ssl.SSLError, OSError):
-            self.close_connection = True
-        super().setup()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("sandbox %s " + format, self.client_address[0], *args)
-
-    def do_GET(self) -> None:
-        self._route("GET")
-
-    def do_POST(self) -> None:
-        self._route("POST")
-
-    def do_DELETE(self) -> None:
-        self._route("DELETE")
-
-    def do_OPTIONS(self) -> None:
-        self._send(204, b"", "text/plain")
-
-    def _route(self, verb: str) -> None:
+    def route(self, verb: str) -> None:
         split = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        raw = self.read_body()
         content_type = self.headers.get("Content-Type", "")
         try:
             params = parse_query(split.query)
@@ -110,26 +63,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._rest(path[len("/rest/") :], params)
         else:
             self._send(404, b"Not Found", "text/plain")
-
-    # --- responses ------------------------------------------------------------------------------
-    def _send(
-        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
-    ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Access-Control-Allow-Origin", "*")
-        self.send_header("Access-Control-Allow-Headers", "Content-Type, X-Sandbox-Key")
-        self.send_header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        if body:
-            self.wfile.write(body)
-
-    def _json(self, status: int, payload: Any) -> None:
-        body = json.dumps(payload, ensure_ascii=False).encode()
-        self._send(status, body, "application/json; charset=utf-8")
 
     # --- OAuth server ---------------------------------------------------------------------------
     def _oauth_token(self, params: dict[str, Any]) -> None:
@@ -182,7 +115,7 @@ class _Handler(BaseHTTPRequestHandler):
         portal = self.server.sandbox.portal
         started = time.time()
         try:
-            user_id = portal.tokens.authenticate(str(params.get("auth") or ""))
+            user_id = portal.authenticate(str(params.get("auth") or ""))
         except RestError as error:
             self._json(error.status, error.body())
             return
@@ -220,7 +153,7 @@ class _Handler(BaseHTTPRequestHandler):
             token = params.get("auth") or params.get("access_token")
             if not token:
                 raise system_error("NO_AUTH_FOUND")
-            user_id = portal.tokens.authenticate(str(token))
+            user_id = portal.authenticate(str(token))
             params = {k: v for k, v in params.items() if k not in ("auth", "access_token")}
             if name.lower() == "batch":
                 payload = run_batch(
@@ -243,9 +176,7 @@ class _Handler(BaseHTTPRequestHandler):
         allowed = key in (sandbox.control_key, sandbox.portal.config.client_secret)
         if not allowed and path.rstrip("/") == "/_sandbox/install_finish" and params.get("auth"):
             try:
-                allowed = sandbox.portal.is_admin(
-                    sandbox.portal.tokens.authenticate(str(params["auth"]))
-                )
+                allowed = sandbox.portal.is_admin(sandbox.portal.authenticate(str(params["auth"])))
             except RestError:
                 allowed = False
         if not allowed:
@@ -259,8 +190,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, payload)
 
 
-class SandboxServer:
+class SandboxServer(SandboxHTTPS):
     """A running sandbox Bitrix24 portal (data, OAuth, REST, events) on ``127.0.0.1:port``."""
+
+    handler = _Handler
+    crm = "bitrix24"
 
     def __init__(
         self,
@@ -276,23 +210,8 @@ class SandboxServer:
         client_id: str | None = None,
         client_secret: str | None = None,
     ) -> None:
-        self.seed = seed
-        self.scale = scale
-        self.host = host
-        self.now = default_anchor() if now is None else now
-        self._tmp = tempfile.TemporaryDirectory(prefix="sandbox-b24-")
-        self.data_dir = Path(data_dir) if data_dir else Path(self._tmp.name)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.control_key = control_key()
-        self._httpd = _HTTPServer((host, port), _Handler, bind_and_activate=True)
-        self._httpd.sandbox = self
-        self.port = self._httpd.server_address[1]
-        self.domain = f"{host}:{self.port}"
+        super().__init__(seed=seed, scale=scale, port=port, host=host, data_dir=data_dir, now=now)
         default_id, default_secret, member_id = credentials_for_seed(seed)
-        self.base_path = self._ensure_base()
-        self.work_path = Path(self._tmp.name) / "portal.sqlite"
-        shutil.copyfile(self.base_path, self.work_path)
-        self.store = Store(self.work_path)
         self.config = PortalConfig(
             seed=seed,
             scale=scale,
@@ -305,75 +224,10 @@ class SandboxServer:
             member_id=member_id,
         )
         self.portal = Portal(self.store, self.config)
-        self.ca_bundle = self._tls()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
 
-    # --- setup ----------------------------------------------------------------------------------
-    def _ensure_base(self) -> Path:
-        day = time.strftime("%Y%m%d", time.localtime(self.now))
-        base = self.data_dir / f"bitrix24-{self.scale}-seed{self.seed}-{day}-{int(self.now)}.sqlite"
-        if base.exists():
-            store = Store(base)
-            try:
-                done = (store.get_meta("generation") or {}).get("complete")
-            except Exception:
-                done = False
-            store.close()
-            if done:
-                return base
-            base.unlink()
-        partial = base.with_suffix(".partial")
-        partial.unlink(missing_ok=True)
-        store = Store(partial)
-        generate(store, seed=self.seed, scale=self.scale, now=self.now)
-        store.close()
-        partial.rename(base)
-        return base
-
-    def _tls(self) -> str:
-        ca = trustme.CA()
-        cert = ca.issue_cert(self.host, "localhost")
-        ca_path = Path(self._tmp.name) / "sandbox-ca.pem"
-        ca.cert_pem.write_to_path(str(ca_path))
-        if self.data_dir != Path(self._tmp.name):
-            stable = self.data_dir / f"sandbox-ca-{self.port}.pem"
-            ca.cert_pem.write_to_path(str(stable))
-            ca_path = stable
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        cert.configure_cert(context)
-        self._httpd.socket = context.wrap_socket(
-            self._httpd.socket, server_side=True, do_handshake_on_connect=False
-        )
-        return str(ca_path)
-
-    # --- lifecycle ------------------------------------------------------------------------------
-    def start(self) -> SandboxServer:
-        """Serve in a background thread; returns self."""
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name=f"sandbox-b24-{self.port}", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        """Serve in the calling thread until :meth:`stop` (or shutdown) is called."""
-        self._httpd.serve_forever()
-
-    def stop(self) -> None:
-        """Stop serving and delete temporary files."""
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+    def stop_services(self) -> None:
+        """Stop the event delivery thread."""
         self.portal.events.stop()
-        self.store.close()
-        self._tmp.cleanup()
-
-    @property
-    def url(self) -> str:
-        """``https://127.0.0.1:PORT``."""
-        return f"https://{self.domain}"
 
     # --- behaviour ------------------------------------------------------------------------------
     def call(self, user_id: int, name: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -445,15 +299,3 @@ class SandboxServer:
                 "counts": generation.get("counts", {}),
             },
         }
-
-
-def control_key() -> str:
-    """A fresh random control key."""
-    return secrets.token_urlsafe(18)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A currently free TCP port."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])

@@ -10,6 +10,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..schema import (
+    ACTIVITY,
+    COMPANY,
+    CONTACT,
+    DEAL,
+    DEAL_HISTORY,
+    LEAD,
+    LEAD_HISTORY,
+    Entity,
+    describe_fields,
+)
 from .errors import RestError, crm_error, system_error
 from .portal import LANG, SCOPE, Portal
 from .query import (
@@ -21,17 +32,6 @@ from .query import (
     resolve_select,
     sql_filter,
     sql_order,
-)
-from .schema import (
-    ACTIVITY,
-    COMPANY,
-    CONTACT,
-    DEAL,
-    DEAL_HISTORY,
-    LEAD,
-    LEAD_HISTORY,
-    Entity,
-    describe_fields,
 )
 
 

@@ -12,10 +12,10 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..ratelimit import parse_rate_limit
+from ..timeutil import format_ts
 from .errors import RestError
 from .events import Knobs
-from .ratelimit import parse_rate_limit
-from .timeutil import format_ts
 
 if TYPE_CHECKING:
     from .server import SandboxServer

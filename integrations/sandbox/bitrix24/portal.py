@@ -17,14 +17,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from . import reference
-from .errors import crm_error
+from .. import reference
+from ..oauth import TokenRejected, TokenStore
+from ..ratelimit import LeakyBucket
+from ..schema import ACTIVITY, DEAL, DEAL_HISTORY, DT, INT, LEAD, LEAD_HISTORY, MONEY, Entity
+from ..store import Store
+from ..timeutil import format_date, format_ts, normalize_datetime
+from .errors import crm_error, system_error
 from .events import EventHub
-from .oauth import TokenStore
-from .ratelimit import LeakyBucket
-from .schema import ACTIVITY, DEAL, DEAL_HISTORY, DT, INT, LEAD, LEAD_HISTORY, MONEY, Entity
-from .store import Store
-from .timeutil import format_date, format_ts, normalize_datetime
 
 SCOPE = "crm,department,im,placement,user_brief"
 LANG = "ru"
@@ -183,6 +183,13 @@ class Portal:
     def user(self, user_id: int) -> dict[str, Any] | None:
         """User row by id."""
         return next((u for u in self.users if int(u["ID"]) == user_id), None)
+
+    def authenticate(self, access_token: str) -> int:
+        """User id of a valid access token, else ``expired_token`` / ``invalid_token`` (401)."""
+        try:
+            return self.tokens.authenticate(access_token)
+        except TokenRejected as error:
+            raise system_error(error.reason) from error
 
     def is_admin(self, user_id: int) -> bool:
         """Whether ``user_id`` administers the portal."""

@@ -20,7 +20,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from crmapp.models import Employee, Portal
-from integrations.sandbox.client import SandboxControl
+
+from ..client import SandboxControl
 
 
 @cache
@@ -51,7 +52,7 @@ def crm_host(request: HttpRequest) -> HttpResponse:
     )
     return render(
         request,
-        "frontend/crm_host.html",
+        "sandbox/bitrix24/crm_host.html",
         {
             "action": f"/bitrix24/app/?{urlencode(payload['query'])}",
             "fields": payload["body"],

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
+from ..params import parse_pairs
 from .errors import RestError
-from .params import parse_pairs
 
 MAX_COMMANDS = 50
 _REFERENCE = re.compile(r"\$result\[([^\]]+)\]((?:\[[^\]]*\])*)")

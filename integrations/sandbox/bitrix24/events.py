@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from ..params import parse_pairs
+from ..timeutil import format_ts
 from .errors import RestError
-from .params import parse_pairs
-from .timeutil import format_ts
 
 KNOWN_EVENTS = frozenset(
     {

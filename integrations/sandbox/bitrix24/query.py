@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..schema import DT, INT, MONEY, Entity
+from ..timeutil import normalize_datetime
 from .errors import RestError
-from .schema import DT, INT, MONEY, Entity
-from .timeutil import normalize_datetime
 
 PAGE = 50
 # Longest prefixes first so that ">=" wins over ">".
