@@ -30,6 +30,7 @@ from .ratelimit import parse_rate_limit
 #: CRM kind → dotted path of its server class (imported only when started).
 SERVERS = {
     "bitrix24": "integrations.sandbox.bitrix24.server.SandboxServer",
+    "amocrm": "integrations.sandbox.amocrm.server.AmoCRMServer",
 }
 
 

@@ -203,10 +203,10 @@ class SandboxHTTPS(ABC):
 
     def stop(self) -> None:
         """Stop serving and delete temporary files."""
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
+        if self._thread is not None:  # shutdown() waits for a serve_forever() that never ran
+            self._httpd.shutdown()
             self._thread.join(timeout=5)
+        self._httpd.server_close()
         self.stop_services()
         self.store.close()
         self._tmp.cleanup()

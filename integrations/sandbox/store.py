@@ -73,6 +73,11 @@ class Store:
         with self.lock:
             return self.conn.execute(sql, params).fetchall()
 
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Run one write statement."""
+        with self.lock:
+            self.conn.execute(sql, params)
+
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """Run a query returning one value."""
         with self.lock:
