@@ -8,6 +8,7 @@ Every answer is ``(status, body)``; ``body`` ``None`` means no content.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,24 @@ from .errors import ApiError, validation
 from .webhooks import SETTINGS
 
 DEFAULT_LIMIT = 50
+#: How the account names its leads ("сделка" in every grammatical case amoCRM asks for).
+ENTITY_NAMES = {
+    "leads": {
+        "ru": {
+            "gender": "f",
+            "plural_form": {"dative": "сделкам", "default": "сделки", "genitive": "сделок",
+                            "accusative": "сделки", "instrumental": "сделками",
+                            "prepositional": "сделках"},
+            "singular_form": {"dative": "сделке", "default": "сделка", "genitive": "сделки",
+                              "accusative": "сделку", "instrumental": "сделкой",
+                              "prepositional": "сделке"},
+        },
+        "en": {"singular_form": {"default": "lead"}, "plural_form": {"default": "leads"},
+               "gender": "f"},
+        "es": {"singular_form": {"default": "acuerdo"}, "plural_form": {"default": "acuerdos"},
+               "gender": "m"},
+    }
+}  # fmt: skip
 Answer = tuple[int, Any]
 
 
@@ -193,6 +212,16 @@ def account(request: Request) -> Answer:
             "timezone": "Europe/Moscow",
             "timezone_offset": "+03:00",
         }
+    identity = acc.identity
+    if "amojo_id" in with_:
+        body["amojo_id"] = _uuid(f"amojo-{identity.account_id}")
+    body["uuid"] = _uuid(f"account-{identity.account_id}")
+    if "amojo_rights" in with_:
+        embedded["amojo_rights"] = {"can_direct": True, "can_create_groups": True}
+    if "drive_url" in with_:
+        body["drive_url"] = f"{request.base}/drive"
+    if "entity_names" in with_:
+        body["entity_names"] = ENTITY_NAMES
     if "version" in with_:
         body["version"] = 16
     if "is_api_filter_enabled" in with_:
@@ -200,6 +229,10 @@ def account(request: Request) -> Answer:
     if embedded:
         body["_embedded"] = embedded
     return 200, body
+
+
+def _uuid(seed: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, seed))
 
 
 def _require_admin(request: Request) -> None:
@@ -394,6 +427,29 @@ def _simple_list(
     )
 
 
+def contact(request: Request, contact_id: int) -> Answer:
+    status, body = _single(request, "amo_contacts", shapes.CONTACT_COLUMNS, contact_id,
+                           shapes.contact)  # fmt: skip
+    if body is None:
+        return status, body
+    with_ = request.with_()
+    if "leads" in with_:
+        scope, scope_args = request.account.lead_scope(request.user_id)
+        rows = request.account.store.query(
+            f"SELECT id FROM amo_leads WHERE contact_id = ? AND is_deleted = 0 AND {scope}"  # noqa: S608
+            " ORDER BY id",
+            [contact_id, *scope_args],
+        )
+        body["_embedded"]["leads"] = [
+            {"id": row[0], "_links": shapes.link(request.base, f"leads/{row[0]}")} for row in rows
+        ]
+    if "customers" in with_:
+        body["_embedded"]["customers"] = []
+    if "catalog_elements" in with_:
+        body["_embedded"]["catalog_elements"] = []
+    return status, body
+
+
 def contacts(request: Request) -> Answer:
     return _simple_list(request, "amo_contacts", shapes.CONTACT_COLUMNS, "contacts", shapes.contact)
 
@@ -449,10 +505,10 @@ def add_tasks(request: Request) -> Answer:
             "tasks": [
                 {
                     "id": task_id,
-                    "request_id": str(i),
+                    "request_id": str(item.get("request_id", i)),
                     "_links": shapes.link(request.base, f"tasks/{task_id}"),
                 }
-                for i, task_id in enumerate(created)
+                for i, (task_id, item) in enumerate(zip(created, items, strict=True))
             ]
         },
     }
@@ -503,7 +559,14 @@ def add_notes(request: Request) -> Answer:
         "_links": {"self": {"href": f"{request.base}/api/v4/leads/notes"}},
         "_embedded": {
             "notes": [
-                {"id": note_id, "entity_id": item["entity_id"], "request_id": str(i)}
+                {
+                    "id": note_id,
+                    "entity_id": item["entity_id"],
+                    "request_id": str(item.get("request_id", i)),
+                    "_links": shapes.link(
+                        request.base, f"leads/{item['entity_id']}/notes/{note_id}"
+                    ),
+                }
                 for i, (note_id, item) in enumerate(zip(created, items, strict=True))
             ]
         },
@@ -644,8 +707,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], Callable[..., Answer]]] = [
     ("GET", re.compile(r"^leads/(\d+)$"), lead),
     ("PATCH", re.compile(r"^leads/(\d+)$"), patch_lead),
     ("GET", re.compile(r"^contacts$"), contacts),
-    ("GET", re.compile(r"^contacts/(\d+)$"),
-     lambda r, i: _single(r, "amo_contacts", shapes.CONTACT_COLUMNS, i, shapes.contact)),
+    ("GET", re.compile(r"^contacts/(\d+)$"), contact),
     ("GET", re.compile(r"^companies$"), companies),
     ("GET", re.compile(r"^companies/(\d+)$"),
      lambda r, i: _single(r, "amo_companies", shapes.COMPANY_COLUMNS, i, shapes.company)),
