@@ -375,7 +375,7 @@ def lead(request: Request, lead_id: int) -> Answer:
     return 200, shapes.lead(request.base, request.account_id, row, request.with_())
 
 
-def _patch_lead_items(body: Any) -> list[dict[str, Any]]:
+def _batch_items(body: Any) -> list[dict[str, Any]]:
     if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
         raise ApiError(400, "Request validation failed")
     if len(body) > 250:
@@ -384,7 +384,7 @@ def _patch_lead_items(body: Any) -> list[dict[str, Any]]:
 
 
 def patch_leads(request: Request) -> Answer:
-    updated = request.account.update_leads(_patch_lead_items(request.body), request.user_id)
+    updated = request.account.update_leads(_batch_items(request.body), request.user_id)
     items = [
         {**item, "request_id": str(i), "_links": shapes.link(request.base, f"leads/{item['id']}")}
         for i, item in enumerate(updated)
@@ -497,7 +497,7 @@ def tasks(request: Request) -> Answer:
 
 
 def add_tasks(request: Request) -> Answer:
-    items = _patch_lead_items(request.body)
+    items = _batch_items(request.body)
     created = [request.account.add_task(item, request.user_id) for item in items]
     return 200, {
         "_links": {"self": {"href": f"{request.base}/api/v4/tasks"}},
@@ -553,7 +553,7 @@ def notes(request: Request, lead_id: int | None = None) -> Answer:
 
 
 def add_notes(request: Request) -> Answer:
-    items = _patch_lead_items(request.body)
+    items = _batch_items(request.body)
     created = [request.account.add_call(item, request.user_id) for item in items]
     return 200, {
         "_links": {"self": {"href": f"{request.base}/api/v4/leads/notes"}},

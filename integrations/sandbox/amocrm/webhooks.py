@@ -121,6 +121,7 @@ class HookHub:
         self.log: list[dict[str, Any]] = []
         self._ids = itertools.count(1_000_001)
         self._seq = itertools.count()
+        self._turns = itertools.count()
         self._lock = threading.Condition()
         self._jobs: list[_Job] = []
         self._busy = 0
@@ -159,6 +160,7 @@ class HookHub:
             self._jobs.clear()
             self.log.clear()
             self.knobs = Knobs()
+            self._turns = itertools.count()
 
     # --- sending --------------------------------------------------------------------------------
     def emit(self, setting: str, entity: str, action: str, items: list[dict[str, Any]]) -> None:
@@ -176,11 +178,9 @@ class HookHub:
                     continue
                 copies = 1 + max(0, self.knobs.duplicates)
                 for _ in range(copies):
-                    delay = (
-                        self.knobs.reorder_window * (1 - len(self._jobs) % 2)
-                        if self.knobs.reorder
-                        else 0.0
-                    )
+                    # Reordering holds every other POST back so the next one overtakes it.
+                    held = self.knobs.reorder and next(self._turns) % 2 == 0
+                    delay = self.knobs.reorder_window if held else 0.0
                     job = _Job(time.monotonic() + delay, next(self._seq), hook, body, setting)
                     heapq.heappush(self._jobs, job)
             self._lock.notify_all()

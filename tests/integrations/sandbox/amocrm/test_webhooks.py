@@ -134,3 +134,15 @@ def test_control_changes_emit_hooks_and_events(amocrm_api: AmoAPI, receiver: Hoo
         "task_added",
         "task_completed",
     ]
+
+
+def test_the_reorder_knob_lets_a_later_post_overtake(
+    amocrm_api: AmoAPI, receiver: HookReceiver
+) -> None:
+    sandbox = amocrm_api.sandbox
+    _subscribe(amocrm_api, receiver, ["update_lead"])
+    sandbox.control.request("POST", "hooks/knobs", {"reorder": True, "reorder_window": 0.5})
+    amocrm_api.call("PATCH", "leads/20000003", json={"price": 1})
+    amocrm_api.call("PATCH", "leads/20000003", json={"price": 2})
+    assert sandbox.control.request("POST", "hooks/wait", {"timeout": 10})["idle"]
+    assert [dict(body)["leads[update][0][price]"] for body in receiver.posts] == ["2", "1"]
