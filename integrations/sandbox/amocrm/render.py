@@ -374,6 +374,8 @@ def render(store: Store, *, seed: int) -> dict[str, int]:
             conn.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
         # The file is a ``.partial`` until it is complete, so no transaction guards the render.
         _maps(store)
+        # Finding the leads no deal came from must not scan the deals once per lead.
+        conn.execute("CREATE INDEX IF NOT EXISTS deals_lead ON deals(LEAD_ID)")
         _leads(store, seed)
         _parties(store)
         for statement in INDEXES[1:3]:
