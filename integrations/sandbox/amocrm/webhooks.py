@@ -219,6 +219,10 @@ class HookHub:
                 if self._stopped:
                     return
                 job = heapq.heappop(self._jobs)
+                if job.hook.disabled or job.hook not in self.hooks:
+                    # A disabled or removed hook gets nothing already queued.
+                    self._lock.notify_all()
+                    continue
                 self._busy += 1
             status = self._post(job)
             ok = 100 <= status <= 299
