@@ -77,15 +77,15 @@ def test_the_efficiency_table_puts_money_first_and_its_percentages_alike(
 
 
 @pytest.mark.django_db
-def test_the_source_filter_is_a_menu_of_checkboxes_naming_the_chosen(
-    client, installed, bitrix24
-):
+def test_the_source_filter_is_a_menu_of_checkboxes_naming_the_chosen(client, installed, bitrix24):
     from crmapp.models import Portal
     from reports.sources import source_names
 
     token = _token(open_app(client, bitrix24, user_id=1))
-    sources = [(crm_id, name) for crm_id, name in source_names(Portal.objects.get()).items() if crm_id]
-    (first, first_name), (second, second_name) = sources[:2]
+    names = source_names(Portal.objects.get())
+    (first, first_name), (second, _) = [(crm_id, name) for crm_id, name in names.items() if crm_id][
+        :2
+    ]
     body = client.get(
         f"/app/reports/efficiency/?source={first}&source={second}",
         headers={"X-App-Session": token},
