@@ -130,6 +130,12 @@ def month_end(month: str) -> str:
 
 
 @register.filter
+def iso_day(value: str) -> str:
+    """ "2026-12-02" → 02.12.2026: a report's ISO date as the page's language writes dates."""
+    return date_format(date.fromisoformat(value), "SHORT_DATE_FORMAT")
+
+
+@register.filter
 def card_url(crm_id, portal) -> str:
     """The CRM card of a deal listed by its id (the deals list keeps REPORTS.md's shape)."""
     return registry_card_url(portal, "deal", int(crm_id))
