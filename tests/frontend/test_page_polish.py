@@ -98,3 +98,24 @@ def test_the_source_filter_is_a_menu_of_checkboxes_naming_the_chosen(client, ins
         "/app/reports/efficiency/", headers={"X-App-Session": token}
     ).content.decode()
     assert "<summary>Все источники</summary>" in unfiltered
+
+
+@pytest.mark.django_db
+def test_settings_come_in_groups_with_every_field_in_one(client, installed, bitrix24):
+    from frontend.settings_views import ReportSettingsForm
+
+    token = _token(open_app(client, bitrix24, user_id=1))
+    body = client.get("/app/settings/", headers={"X-App-Session": token}).content.decode()
+    legends = re.findall(r'<fieldset class="section"><legend>([^<]+)</legend>', body)
+    assert legends == [
+        "Забытые лиды и сделки",
+        "Кто участвует в отчётах по продажам",
+        "Баллы за дела",
+        "Проверки заполнения CRM",
+        "Маркетинг",
+    ]
+    form = ReportSettingsForm(portal=installed)
+    grouped = [field.name for _legend, fields in form.sections() for field in fields]
+    assert sorted(grouped) == sorted(form.fields)
+    # A tick comes before its words.
+    assert re.search(r'<label class="choice"><input type="checkbox" name="rule_', body)
