@@ -45,7 +45,7 @@ def test_a_plan_bar_shows_its_completion(client, installed, bitrix24):
 
 
 def test_percentages_keep_one_decimal_and_bars_clamp():
-    from frontend.templatetags.humanize_ru import percent, progress_bar
+    from frontend.templatetags.humanize_ru import percent, percent_text, progress_bar
 
     assert [percent(84.3125), percent(90.0), percent(1234.5), percent(None)] == [
         "84,3",
@@ -53,6 +53,7 @@ def test_percentages_keep_one_decimal_and_bars_clamp():
         "1\u00a0234,5",
         "—",
     ]
+    assert [percent_text(60.0), percent_text(None)] == ["60,0\u00a0%", "—"]
     assert 'value="100"' in progress_bar(182.0) and "over" in progress_bar(182.0)
     assert 'value="0"' in progress_bar(None) and "over" not in progress_bar(None)
     assert 'class="reach-bar" max="100" value="38"' in progress_bar(37.6, "reach-bar")
