@@ -120,3 +120,12 @@ def test_settings_come_in_groups_with_every_field_in_one(client, installed, bitr
     assert sorted(grouped) == sorted(form.fields)
     # A tick comes before its words.
     assert re.search(r'<label class="choice"><input type="checkbox" name="rule_', body)
+
+
+@pytest.mark.django_db
+def test_the_plan_and_spend_grids_name_their_months_in_words(client, installed, bitrix24):
+    token = _token(open_app(client, bitrix24, user_id=1))
+    for url in ("/app/plan/", "/app/spend/"):
+        body = client.get(url, headers={"X-App-Session": token}).content.decode()
+        assert re.search(r'<th class="num">Янв \d{4}</th>', body), url
+        assert not re.search(r"<th class=\"num\">\d{4}-\d\d</th>", body), url
