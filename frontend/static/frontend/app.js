@@ -45,7 +45,8 @@
         canvas.chart = new Chart(canvas, {
           type: "doughnut",
           data: { labels: spec.labels, datasets: [{ data: spec.values, backgroundColor: spec.colors }] },
-          options: { maintainAspectRatio: false, plugins: { legend: { position: "right" } } }
+          // Beside the ring a long legend is cut off; below it, it wraps.
+          options: { maintainAspectRatio: false, plugins: { legend: { position: spec.labels.length > 6 ? "bottom" : "right" } } }
         });
         return;
       }
@@ -204,6 +205,22 @@
     if (match && window.htmx && document.getElementById("drill")) {
       htmx.ajax("GET", decodeURIComponent(match[1]), { target: "#drill", swap: "innerHTML" });
     }
+  });
+
+  // The source menu stays open while sources are ticked one after another: each tick
+  // rebuilds the report, and with it the menu.
+  var pickOpen = false;
+  document.body.addEventListener("htmx:beforeSwap", function () {
+    var menu = document.querySelector("details.pick-menu");
+    pickOpen = !!(menu && menu.open);
+  });
+  document.body.addEventListener("htmx:afterSwap", function () {
+    var menu = document.querySelector("details.pick-menu");
+    if (menu && pickOpen) menu.open = true;
+  });
+  document.addEventListener("click", function (event) {
+    var menu = document.querySelector("details.pick-menu[open]");
+    if (menu && !menu.contains(event.target)) menu.open = false;
   });
 
   if (window.BX24 && BX24.init) BX24.init(fit);
