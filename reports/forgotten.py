@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from crmapp.models import Deal, Employee, Lead
 from integrations.registry import card_url
-from reports.metrics import DEAL_CREATED, IS_OPEN, LEAD_CREATED
+from reports.metrics import DEAL_CREATED, IS_OPEN, LEAD_CREATED, created_in, in_scope_pipeline
 from reports.models import ReportSettings
 from reports.paging import rows_slice
 from reports.people import employee_labels
@@ -28,11 +28,9 @@ COUNTS = ["forgotten_deals", "forgotten_deals_sum", "no_next_step_deals", "forgo
 
 
 def _created(scope: Scope, model):
-    rows = model.objects.for_portal(scope.portal).filter(created_at__range=scope.span())
+    rows = model.objects.for_portal(scope.portal).filter(created_in(scope.span()))
     rows = entities_selected(scope, rows)
-    if model is Deal and scope.pipeline is not None:
-        rows = rows.filter(pipeline__crm_id=scope.pipeline)
-    return rows
+    return in_scope_pipeline(scope, rows) if model is Deal else rows
 
 
 def forgotten(scope: Scope, *, now: datetime | None = None, limit: int | None = None) -> dict:
