@@ -7,6 +7,8 @@ report, drill-down and check reads them by the same names: `grep deal_won` finds
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.db.models import Q
 
 from crmapp.models import Semantic
@@ -37,6 +39,12 @@ def closed_in(span) -> Q:
 def created_in(span) -> Q:
     """Created in P."""
     return Q(created_at__range=span)
+
+
+def idle_for(days: int, now: datetime) -> Q:
+    """Idle: no touch (activity, stage move, edit) for `days` days up to `now` (the forgotten
+    report's test, with the thresholds of Settings)."""
+    return Q(last_touch_at__lte=now - timedelta(days=days))
 
 
 # --- the scope: whose rows, in which pipeline ---------------------------------------------
