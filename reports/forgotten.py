@@ -15,6 +15,14 @@ from django.utils import timezone
 
 from crmapp.models import Deal, Employee, Lead
 from integrations.registry import card_url
+from reports.metrics import (
+    DEAL_CREATED,
+    IS_OPEN,
+    LEAD_CREATED,
+    created_in,
+    idle_for,
+    in_scope_pipeline,
+)
 from reports.models import ReportSettings
 from reports.paging import rows_slice
 from reports.people import employee_labels
@@ -27,11 +35,9 @@ COUNTS = ["forgotten_deals", "forgotten_deals_sum", "no_next_step_deals", "forgo
 
 
 def _created(scope: Scope, model):
-    rows = model.objects.for_portal(scope.portal).filter(created_at__range=scope.span())
+    rows = model.objects.for_portal(scope.portal).filter(created_in(scope.span()))
     rows = entities_selected(scope, rows)
-    if model is Deal and scope.pipeline is not None:
-        rows = rows.filter(pipeline__crm_id=scope.pipeline)
-    return rows
+    return in_scope_pipeline(scope, rows) if model is Deal else rows
 
 
 def forgotten(scope: Scope, *, now: datetime | None = None, limit: int | None = None) -> dict:
@@ -44,7 +50,7 @@ def forgotten(scope: Scope, *, now: datetime | None = None, limit: int | None = 
     deals = deal_items(scope, flagged_deals, now=now, limit=limit)
     leads = lead_items(scope, flagged_leads, now=now, limit=limit)
     by_employee = _by_employee(
-        scope, _idle(settings.deal_days, now), _idle(settings.lead_days, now)
+        scope, idle_for(settings.deal_days, now), idle_for(settings.lead_days, now)
     )
     # Counted with the per-employee figures, not by another scan of the period's deals.
     flagged_total = sum(row.pop("flagged_deals") for row in by_employee)
@@ -71,24 +77,20 @@ def _longest_idle(now: datetime):
     return (Value(now) - F("last_touch_at")).desc()
 
 
-def _idle(days: int, now: datetime) -> Q:
-    return Q(last_touch_at__lte=now - timedelta(days=days))
-
-
 def deals_flagged(scope: Scope, *, now: datetime, reasons=(IDLE,)):
     """Open deals created in the period with any of `reasons`."""
     wanted = Q(pk__in=[])
     if IDLE in reasons:
-        wanted |= _idle(ReportSettings.of(scope.portal).deal_days, now)
+        wanted |= idle_for(ReportSettings.of(scope.portal).deal_days, now)
     if NO_NEXT_STEP in reasons:
         wanted |= Q(has_next_step=False)
-    return _created(scope, Deal).filter(semantic="open").filter(wanted)
+    return _created(scope, Deal).filter(IS_OPEN).filter(wanted)
 
 
 def leads_flagged(scope: Scope, *, now: datetime):
     """Open leads created in the period, idle past the threshold."""
-    idle = _idle(ReportSettings.of(scope.portal).lead_days, now)
-    return _created(scope, Lead).filter(semantic="open").filter(idle)
+    idle = idle_for(ReportSettings.of(scope.portal).lead_days, now)
+    return _created(scope, Lead).filter(IS_OPEN).filter(idle)
 
 
 def deal_items(scope: Scope, rows, *, now: datetime, limit: int | None = None,
@@ -162,7 +164,7 @@ def _by_employee(scope: Scope, deal_idle: Q, lead_idle: Q) -> list[dict]:
     counts: dict[str | None, dict] = defaultdict(
         lambda: dict.fromkeys([*COUNTS[:-1], "flagged_deals"], 0)
     )
-    open_deal = Q(semantic="open")
+    open_deal = IS_OPEN
     # Only open deals can be flagged: the partial index of open deals by creation time
     # serves these scans; how many were created comes from the aggregates.
     deals = (
@@ -178,13 +180,13 @@ def _by_employee(scope: Scope, deal_idle: Q, lead_idle: Q) -> list[dict]:
     )
     leads = (
         _created(scope, Lead)
-        .filter(semantic="open")
+        .filter(IS_OPEN)
         .values("responsible__crm_id")
         .annotate(forgotten_leads=Count("id", filter=lead_idle))
     )
     created = facts_summed(
         scope.portal, start=scope.start, end=scope.end,
-        where=facts_where(scope, ["deal_created", "lead_created"]),
+        where=facts_where(scope, [DEAL_CREATED, LEAD_CREATED]),
         keys=("employee_crm_id", "metric"),
     )  # fmt: skip
     for (employee, metric), (qty, _cents, _seconds) in created.items():

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from crmapp.models import Department, Employee, Portal
 from crmapp.tiers import window_start
+from reports.metrics import of_scope_employees
 
 
 class ScopeRefused(PermissionError):
@@ -89,8 +90,8 @@ def report_horizon(today: date) -> date:
     return date(year, index + 1, 1) - timedelta(days=1)
 
 
-# How a filter names "none" (no source, an empty UTM field): Bitrix24 source ids are letters,
-# digits and underscores, so it can never be one.
+# How a filter names "none" (no source, an empty UTM field): a CRM's source ids are letters,
+# digits and underscores (or numbers), so it can never be one.
 NO_VALUE = "-"
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign")
 
@@ -268,8 +269,7 @@ def visible_departments(portal: Portal, viewer: Viewer) -> list[Department]:
 def entities_selected(scope: Scope, rows):
     """Leads or deals (a queryset) narrowed to the scope's employees, sources and UTM, by
     their own fields (REPORTS.md "Filters added")."""
-    if scope.employees is not None:
-        rows = rows.filter(responsible__crm_id__in=scope.employees)
+    rows = of_scope_employees(scope, rows)
     if scope.sources is not None:
         rows = rows.filter(source__in=scope.sources)
     for name, value in scope.utm:
