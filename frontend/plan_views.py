@@ -28,7 +28,7 @@ from frontend.report_request import viewer_of
 from frontend.session import Role, app_session_required, download_token_issue
 from reports.labels import column_label
 from reports.models import ALL_PIPELINES, PlanLevel, PlanMetric, ReachUnit, TvLink
-from reports.plan_suggest import SUGGESTED, plan_suggest, plan_suggest_save
+from reports.plan_suggest import plan_suggest, plan_suggest_save
 from reports.plans import (
     PlanError,
     bonus_rule_set,
@@ -304,7 +304,7 @@ def plan_suggestions(request: HttpRequest) -> HttpResponse:
         "suggestion": suggestion,
         "selection": selection,
         "pipeline_value": "" if selection["pipeline"] == ALL_PIPELINES else selection["pipeline"],
-        "suggested_labels": [column_label(metric) for metric in SUGGESTED],
+        "suggested_labels": [column_label(metric) for metric in suggestion["metrics"]],
     }
     return app_render(request, portal, f"{TEMPLATE}#suggest", context)
 

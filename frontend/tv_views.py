@@ -21,7 +21,7 @@ from reports.scope import Viewer, scope_resolve
 REFRESH_SECONDS = 5
 # Today's counts beside the money: what each seller did today against his day plan.
 TODAY_COUNTS = (PlanMetric.WON_COUNT, PlanMetric.DEALS_CREATED, PlanMetric.CALLS,
-                PlanMetric.MEETINGS)  # fmt: skip
+                PlanMetric.MEETINGS, PlanMetric.STAGE_REACHED)  # fmt: skip
 
 
 @require_GET

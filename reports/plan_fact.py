@@ -28,6 +28,7 @@ from reports.models import (
     Plan,
     PlanLevel,
     PlanMetric,
+    ReportSettings,
 )
 from reports.people import employee_labels, report_people
 from reports.plans import bonus_earned, bonus_rules, month_start, plan_value_show
@@ -42,6 +43,7 @@ FACT_OF = {
     PlanMetric.DEALS_CREATED: "deal_created",
     PlanMetric.CALLS: "activity_call",
     PlanMetric.MEETINGS: "activity_meeting",
+    PlanMetric.STAGE_REACHED: "deal_stage_in",
 }
 COUNTED = {fact: metric for metric, fact in FACT_OF.items() if fact != "deal_won"}
 ALL = None  # the pipeline key of "all pipelines" in the report's rows
@@ -306,12 +308,25 @@ def _won(scope: Scope) -> dict[tuple[date, int], dict[int, tuple[int, int]]]:
     return dict(won)
 
 
+def fact_rows(portal, metrics) -> Q:
+    """The aggregate rows the facts of these plan metrics are counted from: a stage entry
+    counts only for the stage its pipeline's "reached the stage" plan names (Settings)."""
+    where = Q(metric__in=[FACT_OF[m] for m in metrics if m != PlanMetric.STAGE_REACHED])
+    if PlanMetric.STAGE_REACHED in metrics:
+        named = Q(pk__in=[])  # no stage named: nothing is reached
+        for pipeline, stage in ReportSettings.of(portal).plan_stages.items():
+            named |= Q(pipeline_crm_id=int(pipeline), stage_crm_id=stage)
+        where |= Q(metric=FACT_OF[PlanMetric.STAGE_REACHED]) & named
+    return where
+
+
 def _counted(scope: Scope) -> dict[tuple[date, int], dict[int, dict[str, int]]]:
     """{(month, employee): {pipeline: {plan metric: count}}} of the counted plan metrics
-    (deals created, calls, meetings), from the aggregates; activities are NO_PIPELINE's."""
+    (deals created, calls, meetings, the named stages reached), from the aggregates;
+    activities are NO_PIPELINE's."""
     totals = facts_summed(
         scope.portal, start=scope.start, end=scope.end,
-        where=facts_where(scope, list(COUNTED)),
+        where=facts_where(scope, list(COUNTED)) & fact_rows(scope.portal, COUNTED.values()),
         keys=("employee_crm_id", "pipeline_crm_id", "metric"), by_month=True,
     )  # fmt: skip
     counted: dict[tuple[date, int], dict[int, dict[str, int]]] = defaultdict(dict)
@@ -523,7 +538,9 @@ def plan_today(scope: Scope, metric: str, *, today: date, data: dict | None = No
     data = data or plan_fact(scope)
     key = scope.pipeline if scope.pipeline is not None else ALL
     today_won: dict[int, tuple[int, int]] = defaultdict(lambda: (0, 0))
-    rows = DayFact.objects.for_portal(scope.portal).filter(metric=FACT_OF[metric], day=today)
+    rows = DayFact.objects.for_portal(scope.portal).filter(
+        fact_rows(scope.portal, [metric]), day=today
+    )
     if scope.employees is not None:
         rows = rows.filter(employee_crm_id__in=scope.employees)
     if scope.pipeline is not None and metric not in UNPIPELINED_METRICS:

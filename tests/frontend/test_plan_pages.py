@@ -272,6 +272,7 @@ def test_the_plan_page_shows_plan_fact_pace_and_dynamics_to_each_role(client, in
     rows = re.findall(r"<tr><td>([^<]+)</td>(.*?)</tr>", day, re.S)
     assert [label for label, _cells in rows] == [
         "Сумма успешных", "Успешные", "Создано сделок", "Звонки", "Встречи",
+        "Дошли до этапа плана",
     ]  # fmt: skip
     assert '<td class="num">7</td>' in dict(rows)["Успешные"]
     assert "/app/plan/" not in body  # no editor link for a manager
