@@ -53,7 +53,10 @@ def tv_board(request: HttpRequest, token: str) -> HttpResponse:
                     "id": row["id"],
                     "name": row["name"],
                     "won_today": row["fact_today"],
-                    "counts": [by_metric[metric].get(row["id"], {}) for metric in TODAY_COUNTS],
+                    "counts": [
+                        by_metric[metric].get(row["id"], {}) | {"metric": metric}
+                        for metric in TODAY_COUNTS
+                    ],
                 }
                 for row in money["employees"]
             ],
