@@ -11,11 +11,13 @@ from django.utils import timezone
 from crmapp.models import Portal
 from reports.labels import column_label
 from reports.overview import overview
+from reports.plan_fact import plan_metric_labels
 from reports.scope import Viewer
 
 
 def overview_context(portal: Portal, viewer: Viewer, session_token: str) -> dict:
     data = overview(portal, viewer, now=timezone.now())
+    labels = plan_metric_labels(portal)
 
     def link(report: str, **filters) -> str:
         query = {key: value for key, value in filters.items() if value not in (None, "")}
@@ -23,7 +25,7 @@ def overview_context(portal: Portal, viewer: Viewer, session_token: str) -> dict
 
     yesterday = {"period": "custom", "from": data["yesterday"], "to": data["yesterday"]}
     return data | {
-        "day": [(column_label(metric), figures) for metric, figures in data["day"]],
+        "day": [(labels[metric], figures) for metric, figures in data["day"]],
         "changes": [row | {"label": column_label(row["column"])} for row in data["changes"]],
         "links": {
             "plan_sum": link("plan"),

@@ -12,9 +12,8 @@ from django.utils import timezone, translation
 from django.views.decorators.http import require_GET
 
 from frontend.app_views import RUSSIAN_SPEAKING
-from reports.labels import column_label
 from reports.models import PlanMetric
-from reports.plan_fact import plan_fact, plan_today
+from reports.plan_fact import plan_fact, plan_metric_labels, plan_today
 from reports.plans import tv_link_portal
 from reports.scope import Viewer, scope_resolve
 
@@ -37,6 +36,7 @@ def tv_board(request: HttpRequest, token: str) -> HttpResponse:
             portal, Viewer.operator(), start=today.replace(day=1), end=today, now=now
         )
         data = plan_fact(scope)  # one read for every metric's board
+        labels = plan_metric_labels(portal)
         money = plan_today(scope, PlanMetric.WON_SUM, today=today, data=data)
         by_metric = {
             metric: {
@@ -60,7 +60,7 @@ def tv_board(request: HttpRequest, token: str) -> HttpResponse:
                 }
                 for row in money["employees"]
             ],
-            "count_labels": [column_label(metric) for metric in TODAY_COUNTS],
+            "count_labels": [labels[metric] for metric in TODAY_COUNTS],
             "now": now,
             "refresh": REFRESH_SECONDS,
         }

@@ -15,10 +15,12 @@ from datetime import date, timedelta
 
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.db.models.functions import TruncMonth
+from django.utils.translation import gettext as _
 
-from crmapp.models import Deal, Department, Employee, Pipeline
+from crmapp.models import Deal, Department, Employee, Pipeline, Stage
 from reports.efficiency import in_work, period_bucket, period_buckets, period_label
 from reports.facts import cents as amount_cents
+from reports.labels import column_label
 from reports.models import (
     ALL_PIPELINES,
     NO_EMPLOYEE,
@@ -318,6 +320,24 @@ def fact_rows(portal, metrics) -> Q:
             named |= Q(pipeline_crm_id=int(pipeline), stage_crm_id=stage)
         where |= Q(metric=FACT_OF[PlanMetric.STAGE_REACHED]) & named
     return where
+
+
+def plan_metric_labels(portal) -> dict[str, str]:
+    """Each plan metric in words; the stage metric by the stages it counts ("Reached: Booking")
+    once the admin has named them."""
+    labels = {metric: str(column_label(metric)) for metric in PlanMetric.values}
+    named = ReportSettings.of(portal).plan_stages
+    if named:
+        wanted = Q(pk__in=[])
+        for pipeline, stage in named.items():
+            wanted |= Q(pipeline__crm_id=int(pipeline), crm_id=stage)
+        stages = Stage.objects.for_portal(portal).filter(wanted, entity_type="deal")
+        names = sorted({name for name in stages.values_list("name", flat=True)})
+        if names:
+            labels[PlanMetric.STAGE_REACHED] = _("Reached: %(stages)s") % {
+                "stages": ", ".join(names)
+            }
+    return labels
 
 
 def _counted(scope: Scope) -> dict[tuple[date, int], dict[int, dict[str, int]]]:

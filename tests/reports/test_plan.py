@@ -632,6 +632,12 @@ def test_deals_reaching_the_named_stage_count_as_the_mirror_in_every_plan_view(i
     settings = ReportSettings.of(portal)
     settings.plan_stages = {str(pipeline): stage}
     settings.save()
+    from crmapp.models import Stage
+    from reports.plan_fact import plan_metric_labels
+
+    named = Stage.objects.for_portal(portal).get(pipeline__crm_id=pipeline, crm_id=stage)
+    with translation.override("en"):
+        assert plan_metric_labels(portal)["stage_reached"] == f"Reached: {named.name}"
     counted = facts()
     for employee, fact in counted.items():
         assert fact == reached.get(int(employee), 0), employee
