@@ -33,8 +33,9 @@ def test_a_manager_sees_his_day_on_the_overview(live_portal, browser_page):
     page, portal = browser_page, Portal.objects.get()
     manager, month = _manager(portal), _month(portal)
     calls = 2 * len(working_days(month))  # a day plan of 2 calls
-    cell = Cell(month, "employee", manager.crm_id, -1, "calls")
-    plan_set(portal, cell=cell, value=calls, by=1, now=timezone.now())
+    for metric, value in (("calls", calls), ("won_sum", 800_000_050)):  # 8 000 000,50
+        cell = Cell(month, "employee", manager.crm_id, -1, metric)
+        plan_set(portal, cell=cell, value=value, by=1, now=timezone.now())
 
     page.goto(f"{live_portal.url}/crm-host/?user={manager.crm_id}")
     app = page.frame_locator("iframe#app")
@@ -49,6 +50,11 @@ def test_a_manager_sees_his_day_on_the_overview(live_portal, browser_page):
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path=screenshot_path("overview-manager-phone.png"), full_page=True)
     assert _no_sideways_scroll(page) <= 0
+    overflowing = app.locator(".morning .value, .morning-tiles .value").evaluate_all(
+        "els => els.filter(e => e.scrollWidth > e.parentElement.clientWidth)"
+        ".map(e => e.textContent)"
+    )
+    assert overflowing == []
 
     # The head of sales' morning: everyone, with the rankings, on a desk and on a phone.
     page.set_viewport_size({"width": 1280, "height": 900})
