@@ -660,6 +660,19 @@ def test_deals_reaching_the_named_stage_count_as_the_mirror_in_every_plan_view(i
                            rights=rights, by=1, now=now) == 1  # fmt: skip
     assert list(PlanChange.objects.for_portal(portal).filter(metric="stage_reached")
                 .values_list("old_value", "new_value")) == [(None, 20), (None, 20)]  # fmt: skip
+    months = [month_add(previous, i) for i in range(4)]
+    row_cells = [Cell(m, "employee", seller, ALL_PIPELINES, "stage_reached") for m in months]
+    assert plan_row_fill(portal, cells=row_cells, by=1, now=now, since=months[2]) == 2
+    grid = plan_grid(portal, months=months, pipeline=ALL_PIPELINES, metric="stage_reached",
+                     rights=rights, visible=None, now=now)  # fmt: skip
+    content = plan_xlsx([grid])
+    stored = Plan.objects.for_portal(portal).filter(metric="stage_reached")
+    before = sorted(stored.values_list("month", "target_crm_id", "value"))
+    assert len(before) == 4
+    stored.delete()
+    plan_import(portal, cells=plan_xlsx_read(portal, content, rights=rights, now=now), by=1,
+                now=now)  # fmt: skip
+    assert sorted(stored.values_list("month", "target_crm_id", "value")) == before
     _set(portal, _today(portal).replace(day=1), "employee", seller, "won_count", 5)
     suggestion = plan_suggest(portal, month=_today(portal).replace(day=1), rights=rights, now=now)
     metrics = {m["metric"] for r in suggestion["rows"] for m in r["metrics"]}
