@@ -322,8 +322,17 @@ def _context(request: HttpRequest, name: str, scope: Scope) -> dict:
         "drill_base": f"{reverse('report-drill', args=[name])}?{_query(request, session=False)}",
         "export_query": _download_query(request, format="xlsx"),
         "filter_values": {key: request.GET.get(key, "") for key in PAGE_PARAMS},
-        "source_options": list(source_names(portal).items()),
-        "selected_source_tokens": set(request.GET.getlist(SOURCE)),
+        **_source_choices(portal, request.GET.getlist(SOURCE)),
+    }
+
+
+def _source_choices(portal, chosen: list[str]) -> dict:
+    options = list(source_names(portal).items())
+    tokens = set(chosen)
+    return {
+        "source_options": options,
+        "selected_source_tokens": tokens,
+        "selected_source_names": [name for id, name in options if (id or "-") in tokens],
     }
 
 

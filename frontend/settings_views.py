@@ -32,6 +32,17 @@ KIND_LABELS = {
 }
 
 
+# The form's fields in the groups an admin looks for, by name or name prefix; a field in none
+# of them (a setting added later) still shows, in the last group.
+SECTIONS = [
+    (gettext_lazy("Forgotten leads and deals"), ["lead_days", "deal_days", "digest_at"]),
+    (gettext_lazy("Who takes part in the sales reports"), ["participant_"]),
+    (gettext_lazy("Points for each activity"), ["weight_"]),
+    (gettext_lazy("Data-quality checks"), ["rule_", "quality_in_notify"]),
+    (gettext_lazy("Marketing"), ["gross_margin"]),
+]
+
+
 class ReportSettingsForm(forms.Form):
     lead_days = forms.IntegerField(
         label=gettext_lazy("A lead is forgotten after, days"), min_value=1, max_value=365
@@ -72,13 +83,13 @@ class ReportSettingsForm(forms.Form):
         )
         for kind in KINDS:
             self.fields[f"weight_{kind}"] = forms.IntegerField(
-                label=_("Points for: %(kind)s") % {"kind": KIND_LABELS[kind]},
+                label=KIND_LABELS[kind],
                 min_value=0,
                 max_value=100,
             )
         for rule in QUALITY_RULES:
             self.fields[f"rule_{rule}"] = forms.BooleanField(
-                label=_("Check: %(rule)s") % {"rule": QUALITY_LABELS[rule]}, required=False
+                label=QUALITY_LABELS[rule], required=False
             )
         self.fields["quality_in_notify"] = forms.BooleanField(
             label=gettext_lazy("Reminders and the daily digest also list data-quality errors"),
@@ -99,6 +110,23 @@ class ReportSettingsForm(forms.Form):
             for name, value in self.cleaned_data.items()
             if name.startswith(PLAN_STAGE) and value
         }
+
+    def sections(self) -> list[tuple[str, list]]:
+        """The bound fields group by group, in SECTIONS' order."""
+        placed: set[str] = set()
+        groups = []
+        for legend, names in SECTIONS:
+            fields = [
+                self[name]
+                for name in self.fields
+                if name not in placed and any(name.startswith(prefix) for prefix in names)
+            ]
+            placed.update(field.name for field in fields)
+            groups.append((legend, fields))
+        rest = [self[name] for name in self.fields if name not in placed]
+        if rest:
+            groups[-1][1].extend(rest)
+        return [(legend, fields) for legend, fields in groups if fields]
 
 
 @csrf_exempt  # authenticated by the X-App-Session header, which no other site can send

@@ -43,6 +43,27 @@ def number(value) -> str:
 
 
 @register.filter
+def percent(value) -> str:
+    """A percentage with one decimal always, so a column reads 84,3 above 90,0, not 84,31
+    above 90."""
+    if value is None:
+        return "—"
+    return f"{float(value):,.1f}".replace(",", "\u00a0").replace(".", ",")
+
+
+@register.simple_tag
+def progress_bar(percent, css: str = "bar") -> str:
+    """A percentage as a bar: a <progress> element, because the page's CSP ignores style
+    attributes (a width set in one would draw every bar full) and screen readers read it."""
+    value = 0.0 if percent is None else max(0.0, min(100.0, float(percent)))
+    over = " over" if percent is not None and float(percent) >= 100 else ""
+    shown = f"{value:.0f}"
+    return format_html(
+        '<progress class="{}{}" max="100" value="{}">{} %</progress>', css, over, shown, shown
+    )
+
+
+@register.filter
 def get(mapping, key):
     return mapping.get(key) if hasattr(mapping, "get") else None
 
@@ -55,8 +76,8 @@ def number_cells(row, columns, drill_base: str, plain: str = "", scope_param: st
     plain_keys = set(plain.split())
     link = '<td class="num"><a href="#" hx-get="{}&what={}{}" hx-target="#drill">{}</a></td>'
     cells = []
-    for key, _label in columns:
-        value = number(row.get(key))
+    for key, label in columns:
+        value = percent(row.get(key)) if str(label).endswith("%") else number(row.get(key))
         if key in plain_keys:
             cells.append(format_html('<td class="num">{}</td>', value))
         else:
@@ -106,6 +127,12 @@ def month_end(month: str) -> str:
     """ "2027-02" → "2027-02-28": the last day of a report's month label."""
     year, number = (int(part) for part in month.split("-"))
     return f"{month}-{calendar.monthrange(year, number)[1]:02d}"
+
+
+@register.filter
+def iso_day(value: str) -> str:
+    """ "2026-12-02" → 02.12.2026: a report's ISO date as the page's language writes dates."""
+    return date_format(date.fromisoformat(value), "SHORT_DATE_FORMAT")
 
 
 @register.filter

@@ -241,6 +241,10 @@ def test_the_plan_page_shows_plan_fact_pace_and_dynamics_to_each_role(client, in
     admin = _token(open_app(client, bitrix24, user_id=1))
     month = _month(installed)
     manager = _manager(installed)
+    # No plan yet: the page says so and leads to the editor, rather than a row of dashes.
+    empty = client.get("/app/reports/plan/?metric=won_count", headers={"X-App-Session": admin})
+    notice = re.search(r'data-note="no-plan">(.*?)</p>', empty.content.decode(), re.S).group(1)
+    assert "План на этот месяц ещё не задан" in notice and "/app/plan/" in notice
     cell = {
         "month": month,
         "level": "employee",
@@ -253,6 +257,7 @@ def test_the_plan_page_shows_plan_fact_pace_and_dynamics_to_each_role(client, in
     assert page.status_code == 200
     body = page.content.decode()
     assert "data-chart" in body and 'data-expands="d-' in body
+    assert 'data-note="no-plan"' not in body
     # Completion by employee, this month beside last: the planned employee, 7 this month.
     charts = dict(_charts(body))
     by_employee = charts["Выполнение плана по сотрудникам"]

@@ -206,5 +206,21 @@
     }
   });
 
+  // The source menu stays open while sources are ticked one after another: each tick
+  // rebuilds the report, and with it the menu.
+  var pickOpen = false;
+  document.body.addEventListener("htmx:beforeSwap", function () {
+    var menu = document.querySelector("details.pick-menu");
+    pickOpen = !!(menu && menu.open);
+  });
+  document.body.addEventListener("htmx:afterSwap", function () {
+    var menu = document.querySelector("details.pick-menu");
+    if (menu && pickOpen) menu.open = true;
+  });
+  document.addEventListener("click", function (event) {
+    var menu = document.querySelector("details.pick-menu[open]");
+    if (menu && !menu.contains(event.target)) menu.open = false;
+  });
+
   if (window.BX24 && BX24.init) BX24.init(fit);
 })();
