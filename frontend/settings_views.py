@@ -40,6 +40,7 @@ SECTIONS = [
     (gettext_lazy("Points for each activity"), ["weight_"]),
     (gettext_lazy("Data-quality checks"), ["rule_", "quality_in_notify"]),
     (gettext_lazy("Marketing"), ["gross_margin"]),
+    (gettext_lazy("Activity plan: deals reaching a stage"), [PLAN_STAGE]),
 ]
 
 
