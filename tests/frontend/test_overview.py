@@ -57,10 +57,6 @@ def _plans(portal, month, people) -> None:
             plan_set(portal, cell=cell, value=value, by=1, now=timezone.now())
 
 
-def _report(scope, viewer):
-    return scope_resolve(scope.portal, viewer, start=scope.start, end=scope.end)
-
-
 @pytest.mark.django_db
 @pytest.mark.parametrize("role", ["admin", "head", "manager"])
 def test_the_overview_figures_are_the_reports_figures_for_each_role(installed, role):
@@ -73,9 +69,7 @@ def test_the_overview_figures_are_the_reports_figures_for_each_role(installed, r
     elif role == "head":
         viewer = _head(portal)
     else:
-        seller = efficiency(scope_resolve(portal, Viewer.operator(), start=today.replace(day=1),
-                                          end=today))["employees"][0]  # fmt: skip
-        viewer = Viewer(Viewer.MANAGER, int(seller["id"]))
+        viewer = Viewer(Viewer.MANAGER, _manager(portal).crm_id)
     data = overview(portal, viewer, now=now)
 
     month = scope_resolve(portal, viewer, start=today.replace(day=1), end=today)
