@@ -25,7 +25,10 @@ def overview_context(portal: Portal, viewer: Viewer, session_token: str) -> dict
 
     yesterday = {"period": "custom", "from": data["yesterday"], "to": data["yesterday"]}
     return data | {
-        "day": [(labels[metric], figures) for metric, figures in data["day"]],
+        "day": [
+            (labels[metric], figures, link("plan", metric=metric))
+            for metric, figures in data["day"]
+        ],
         "changes": [row | {"label": column_label(row["column"])} for row in data["changes"]],
         "links": {
             "plan_sum": link("plan"),
@@ -38,7 +41,6 @@ def overview_context(portal: Portal, viewer: Viewer, session_token: str) -> dict
         },
         "employee_links": {
             row["id"]: link("plan", employee=row["id"])
-            for ranking in ("completion",)
-            for row in data[ranking]["top"] + data[ranking]["bottom"]
+            for row in data["completion"]["top"] + data["completion"]["bottom"]
         },
     }

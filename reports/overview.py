@@ -27,12 +27,12 @@ CHANGES = ("won_count", "won_sum", "lost_count", "calls", "meetings")
 
 
 def overview(portal: Portal, viewer: Viewer, *, now: datetime) -> dict:
-    """{"today", "yesterday", "plan": {metric: today's plan totals}, "day": [(metric,
-    totals)] of every plan metric, "working_days",
-    "elapsed_working_days", "won": {"today", "yesterday"}: {"count", "sum"}, "changes":
-    [{"column", "today", "yesterday", "change"}], "forgotten": {"deals", "deals_sum",
-    "leads", "from"}, "quality": {"deals", "checked", "from"} | None, "completion": {"top",
-    "bottom"}, "activity": {"top", "bottom"}, "people"} for what the viewer may see."""
+    """What the viewer may see, as {"today", "yesterday", "working_days",
+    "elapsed_working_days", "pace_from_working_day", "plan": {won_sum | won_count: today's
+    plan totals}, "day": [(metric, its plan totals)] of every plan metric, "won": {"today" |
+    "yesterday": {"count", "sum"}}, "changes": [{"column", "today", "yesterday", "change"}],
+    "forgotten": {"deals", "deals_sum", "leads", "from"}, "quality": {"deals", "checked"} or
+    None with every rule off, "completion" and "activity": {"top", "bottom"}, "people"}."""
     today = now.astimezone(ZoneInfo(portal.time_zone)).date()
     yesterday = today - timedelta(days=1)
 
