@@ -51,6 +51,12 @@ def percent(value) -> str:
     return f"{float(value):,.1f}".replace(",", "\u00a0").replace(".", ",")
 
 
+@register.filter
+def percent_text(value) -> str:
+    """A percentage in running text: "84,3 %", or a dash alone when there is none."""
+    return "—" if value is None else f"{percent(value)}\u00a0%"
+
+
 @register.simple_tag
 def progress_bar(percent, css: str = "bar") -> str:
     """A percentage as a bar: a <progress> element, because the page's CSP ignores style

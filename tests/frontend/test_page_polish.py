@@ -45,7 +45,7 @@ def test_a_plan_bar_shows_its_completion(client, installed, bitrix24):
 
 
 def test_percentages_keep_one_decimal_and_bars_clamp():
-    from frontend.templatetags.humanize_ru import percent, progress_bar
+    from frontend.templatetags.humanize_ru import percent, percent_text, progress_bar
 
     assert [percent(84.3125), percent(90.0), percent(1234.5), percent(None)] == [
         "84,3",
@@ -53,6 +53,7 @@ def test_percentages_keep_one_decimal_and_bars_clamp():
         "1\u00a0234,5",
         "—",
     ]
+    assert [percent_text(60.0), percent_text(None)] == ["60,0\u00a0%", "—"]
     assert 'value="100"' in progress_bar(182.0) and "over" in progress_bar(182.0)
     assert 'value="0"' in progress_bar(None) and "over" not in progress_bar(None)
     assert 'class="reach-bar" max="100" value="38"' in progress_bar(37.6, "reach-bar")
@@ -119,3 +120,12 @@ def test_settings_come_in_groups_with_every_field_in_one(client, installed, bitr
     assert sorted(grouped) == sorted(form.fields)
     # A tick comes before its words.
     assert re.search(r'<label class="choice"><input type="checkbox" name="rule_', body)
+
+
+@pytest.mark.django_db
+def test_the_plan_and_spend_grids_name_their_months_in_words(client, installed, bitrix24):
+    token = _token(open_app(client, bitrix24, user_id=1))
+    for url in ("/app/plan/", "/app/spend/"):
+        body = client.get(url, headers={"X-App-Session": token}).content.decode()
+        assert re.search(r'<th class="num">Янв \d{4}</th>', body), url
+        assert not re.search(r"<th class=\"num\">\d{4}-\d\d</th>", body), url

@@ -45,7 +45,8 @@
         canvas.chart = new Chart(canvas, {
           type: "doughnut",
           data: { labels: spec.labels, datasets: [{ data: spec.values, backgroundColor: spec.colors }] },
-          options: { maintainAspectRatio: false, plugins: { legend: { position: "right" } } }
+          // Beside the ring a long legend is cut off; below it, it wraps.
+          options: { maintainAspectRatio: false, plugins: { legend: { position: spec.labels.length > 6 ? "bottom" : "right" } } }
         });
         return;
       }
