@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.db import transaction
 from django.utils import timezone
 
+from crmapp.hooks import portal_history_window_grew, portal_time_zone_changed
 from crmapp.models import InstallRecord, Portal
 from crmapp.tiers import portal_tier, window_grows
 
@@ -38,15 +39,13 @@ class PortalAdmin(admin.ModelAdmin):
             obj.tier_override_until = None
         super().save_model(request, obj, form, change)
         if change and "time_zone" in form.changed_data:
-            from reports.tasks import portal_facts_rebuild
-
             # Days are the portal's days: another time zone re-buckets every aggregate.
-            transaction.on_commit(lambda: portal_facts_rebuild.delay(obj.pk))
+            transaction.on_commit(lambda: portal_time_zone_changed.send(sender=Portal, portal=obj))
         if change and window_grows(obj, now=timezone.now()):
-            from integrations.tasks import portal_history_backfill
-
             # An override that keeps more history: import it (shrinking waits for the purge).
-            transaction.on_commit(lambda: portal_history_backfill.delay(obj.pk))
+            transaction.on_commit(
+                lambda: portal_history_window_grew.send(sender=Portal, portal=obj)
+            )
 
 
 @admin.register(InstallRecord)

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.db import transaction
 
+from crmapp.hooks import portal_data_models
 from crmapp.models import (
     Activity,
     Deal,
@@ -19,15 +20,12 @@ from crmapp.models import (
     Stage,
     StageChange,
 )
-from reports.models import DayFact, FactCheck, MonthFact
 
 log = logging.getLogger(__name__)
 
-# Children before parents, so no row ever points at a deleted one mid-way.
+# Children before parents, so no row ever points at a deleted one mid-way (the apps above
+# register their portal data, the aggregates, to go first: crmapp.hooks).
 MIRROR_MODELS = (
-    DayFact,
-    MonthFact,
-    FactCheck,
     StageChange,
     Activity,
     Deal,
@@ -44,7 +42,7 @@ MIRROR_MODELS = (
 def portal_data_delete(portal: Portal) -> int:
     """Delete everything the CRM account sent us, then the portal itself; returns rows deleted."""
     deleted = 0
-    for model in MIRROR_MODELS:
+    for model in (*portal_data_models(), *MIRROR_MODELS):
         deleted += model.objects.for_portal(portal)._raw_delete(model.objects.db)
     portal.delete()
     return deleted + 1

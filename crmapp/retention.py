@@ -20,9 +20,9 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Q
 
+from crmapp.hooks import facts_writer
 from crmapp.models import Activity, Deal, Lead, Portal, Semantic, StageChange
 from crmapp.tiers import WINDOW_MONTHS, portal_tier, window_first_day_start
-from reports.aggregates import facts_forget_before
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def portal_history_purge(portal: Portal, *, now: datetime) -> dict[str, int]:
         kept = model.objects.for_portal(portal).values("crm_id")
         activities = activities.exclude(Q(owner_type=entity_type) & Q(owner_crm_id__in=kept))
     deleted["activity"] = _raw_delete(activities)
-    deleted["aggregates"] = facts_forget_before(portal, cutoff.date())
+    deleted["aggregates"] = facts_writer().facts_forget_before(portal, cutoff.date())
     months = min(portal.history_months, WINDOW_MONTHS[portal_tier(portal, now=now)])
     Portal.objects.filter(pk=portal.pk).update(history_months=months)
     log.info("purged history of %s before %s: %s", portal, cutoff.date(), deleted)

@@ -5,9 +5,12 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers
 
+from crmapp.models import Portal
+
 # Pages and files holding a portal's numbers, names and deal titles: no browser or proxy may
 # keep a copy (a shared office computer, a caching proxy in front of the CRM).
-DATA_PREFIXES = ("/app/", "/api/reports/", "/bitrix24/", "/tv/")
+# Each CRM's entry pages live under /<kind>/ (Portal.Kind).
+DATA_PREFIXES = ("/app/", "/api/reports/", "/tv/", *(f"/{kind}/" for kind in Portal.Kind.values))
 
 
 class NoStoreMiddleware:

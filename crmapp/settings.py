@@ -145,10 +145,16 @@ MIDDLEWARE = [
 ROOT_URLCONF = "crmapp.urls"
 WSGI_APPLICATION = "crmapp.wsgi.application"
 
+
+def _crm_folder_dirs(kind: str) -> list[Path]:
+    return sorted(path for path in (BASE_DIR / "integrations").glob(f"*/{kind}") if path.is_dir())
+
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Each CRM folder (integrations/<crm>/) keeps its own templates and static files.
+        "DIRS": _crm_folder_dirs("templates"),
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -187,6 +193,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+STATICFILES_DIRS = _crm_folder_dirs("static")
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Served by WhiteNoise from the apps' static folders, so web needs no separate file server.

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -20,30 +18,16 @@ from frontend.overview_page import overview_context
 from frontend.rendering import app_render
 from frontend.report_request import viewer_of
 from frontend.session import AppSession, Role, app_session_required, session_issue
-from integrations.bitrix24.install import (
-    app_user,
-    placement_parse,
-    placement_verify,
-    portal_application_token_learn,
-    portal_for_placement,
-    portal_reauthorise,
-)
-from integrations.errors import CrmError, InvalidPayload
+from integrations.base import AppOpenRefused
+from integrations.errors import CrmError
 from integrations.paid_state import portal_paid_state_refresh
+from integrations.registry import crm
 from reports.quality import errors_to_fix
 
 log = logging.getLogger(__name__)
-RUSSIAN_SPEAKING = {"ru", "ua", "by", "kz"}
+# The import's own steps; the history sources between them are labelled by the CRM.
 IMPORT_STEPS = {
     "directory": gettext_lazy("employees and pipelines"),
-    "leads": gettext_lazy("leads"),
-    "open_leads": gettext_lazy("older leads still in work"),
-    "deals": gettext_lazy("deals"),
-    "open_deals": gettext_lazy("older deals still in work"),
-    "activities": gettext_lazy("calls, meetings, emails and tasks"),
-    "planned_activities": gettext_lazy("planned activities"),
-    "deal_history": gettext_lazy("deal stage history"),
-    "lead_history": gettext_lazy("lead status history"),
     "derive_deals": gettext_lazy("last touches of deals"),
     "derive_leads": gettext_lazy("last touches of leads"),
     "facts": gettext_lazy("report totals"),
@@ -56,40 +40,23 @@ IMPORT_STEPS = {
 
 @csrf_exempt
 @require_POST
-def bitrix24_app(request: HttpRequest) -> HttpResponse:
-    """Bitrix24 opens the app by POSTing the placement payload into the iframe."""
+def crm_app(request: HttpRequest, kind: str) -> HttpResponse:
+    """The CRM opens the app by calling this page inside its frame; the CRM's folder turns
+    the call into who opens it (integrations.base.Crm.app_open)."""
     try:
-        placement = placement_parse(request.GET.dict(), request.POST.dict())
-    except InvalidPayload as error:
-        return _refusal(request, 400, _("Malformed request from Bitrix24: %s") % error)
-    language = "ru" if placement.lang in RUSSIAN_SPEAKING else "en"
-    with translation.override(language):
-        try:
-            portal = portal_for_placement(placement)
-        except Portal.DoesNotExist:
-            return _refusal(request, 404, _("The application is not installed on this portal."))
-        try:
-            placement_verify(placement)
-            user = app_user(placement, portal)
-        except InvalidPayload as error:
-            log.warning("unconfirmed app open on %s: %s", placement.domain, error)
-            return _refusal(request, 403, _("Bitrix24 did not confirm who you are."))
-        portal_reauthorise(portal, placement, user)
-        portal_application_token_learn(portal, user, request.POST.get("APPLICATION_TOKEN", ""))
+        opening = crm(kind).app_open(request)
+    except AppOpenRefused as refused:
+        with translation.override(refused.language or translation.get_language()):
+            return _refusal(request, refused.status, refused.message)
+    portal = opening.portal
+    with translation.override(opening.language):
         _paid_state_refresh(portal)
-        role = (
-            Role.ADMIN
-            if user.is_admin
-            else Role.HEAD
-            if user.headed_department_ids
-            else Role.MANAGER
-        )
         session = AppSession(
             portal_id=portal.pk,
-            user_crm_id=user.crm_id,
-            role=role,
-            department_ids=user.headed_department_ids,
-            language=language,
+            user_crm_id=opening.user_crm_id,
+            role=opening.role,
+            department_ids=opening.department_ids,
+            language=opening.language,
         )
         request.app_session, request.app_session_token = session, session_issue(session)
         portal.refresh_from_db()
@@ -127,7 +94,8 @@ def _overview(
 ) -> HttpResponse:
     now = timezone.now()
     progress = import_progress(portal, now=now)
-    progress["step_label"] = IMPORT_STEPS.get(progress["step"], progress["step"])
+    labels = IMPORT_STEPS | crm(portal.kind).history_source_labels()
+    progress["step_label"] = labels.get(progress["step"], progress["step"])
     context = {
         "portal": portal,
         "summary": portal_page_summary(portal, now=now),
@@ -135,7 +103,6 @@ def _overview(
         "counts": mirror_counts(portal),
         "session": request.app_session,
         "session_token": request.app_session_token,
-        "bx24_js": settings.BITRIX24_JS_API_URL,
         # A manager's first question when he opens the app: what must I fix?
         "errors_to_fix": (
             errors_to_fix(portal, request.app_session.user_crm_id, now=now)

@@ -138,7 +138,6 @@ def _context(request: HttpRequest, selection: dict, **extra) -> dict:
         "summary": portal_summary(portal, now=timezone.now()),
         "session": request.app_session,
         "session_token": request.app_session_token,
-        "bx24_js": settings.BITRIX24_JS_API_URL,
         "pipelines": Pipeline.objects.for_portal(portal).order_by("sort", "name"),
         "selection": selection,
         "pipeline_value": "" if selection["pipeline"] == ALL_PIPELINES else selection["pipeline"],

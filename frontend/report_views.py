@@ -10,7 +10,6 @@ import json
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -311,7 +310,6 @@ def _context(request: HttpRequest, name: str, scope: Scope) -> dict:
         "progress": import_progress(portal, now=now),
         "session": request.app_session,
         "session_token": request.app_session_token,
-        "bx24_js": settings.BITRIX24_JS_API_URL,
         "presets": PRESETS,
         "period": request.GET.get("period") or default_period(name),
         "pipelines": Pipeline.objects.for_portal(portal).order_by("sort", "name"),

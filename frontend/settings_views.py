@@ -5,7 +5,6 @@ rules."""
 from __future__ import annotations
 
 from django import forms
-from django.conf import settings as django_settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -175,6 +174,5 @@ def report_settings(request: HttpRequest) -> HttpResponse:
         "summary": portal_page_summary(portal, now=timezone.now()),
         "session": request.app_session,
         "session_token": request.app_session_token,
-        "bx24_js": django_settings.BITRIX24_JS_API_URL,
     }
     return app_render(request, portal, "frontend/report_settings.html", context, status=status)

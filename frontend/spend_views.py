@@ -7,7 +7,6 @@ header, which a cross-site form cannot send.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -66,7 +65,6 @@ def _context(request: HttpRequest, **extra) -> dict:
         "summary": portal_summary(portal, now=now),
         "session": request.app_session,
         "session_token": request.app_session_token,
-        "bx24_js": settings.BITRIX24_JS_API_URL,
         "grid": spend_grid(portal, months=grid_months(portal, now=now)),
         "changes": _changes(portal),
     } | extra

@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.utils import timezone, translation
 from django.views.decorators.http import require_GET
 
-from frontend.app_views import RUSSIAN_SPEAKING
+from integrations.base import RUSSIAN_SPEAKING
 from reports.models import PlanMetric
 from reports.plan_fact import plan_fact, plan_metric_labels, plan_today
 from reports.plans import tv_link_portal

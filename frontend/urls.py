@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from frontend import (
     app_views,
@@ -12,16 +12,17 @@ from frontend import (
     tv_views,
     views,
 )
-from integrations.bitrix24.views import install as bitrix24_install
-from webhooks.bitrix24.views import bitrix24_events
+from integrations.registry import CRMS, crm_urls
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon, name="favicon"),
-    path("bitrix24/install/", bitrix24_install, name="bitrix24-install"),
-    path("bitrix24/app/", app_views.bitrix24_app, name="bitrix24-app"),
-    path("bitrix24/events/", bitrix24_events, name="bitrix24-events"),
+    # Each CRM's install page, app entry and event receiver, at /<kind>/ (the paths the CRM
+    # was registered with: they never change).
+    *[path(f"{kind}/", include(crm_urls(kind))) for kind in CRMS],
+    *[path(f"{kind}/app/", app_views.crm_app, {"kind": kind}, name=f"{kind}-app") for kind in CRMS],
+    path("", include("webhooks.urls")),
     path("app/", app_views.app_overview, name="app-overview"),
     path("app/progress/", app_views.app_progress, name="app-progress"),
     path(

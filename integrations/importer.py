@@ -23,11 +23,11 @@ from itertools import islice
 from django.db import transaction
 from django.utils import timezone
 
+from crmapp.hooks import facts_writer
 from crmapp.models import Deal, Lead, Portal
 from crmapp.tiers import WINDOW_MONTHS, portal_tier, window_grows, window_start
 from integrations import mirror
 from integrations.registry import adapter_for
-from reports.aggregates import ENTITY_TYPES, facts_clear, facts_rebuild_chunk
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def portal_import_begin(portal: Portal, *, now: datetime) -> str:
     with transaction.atomic():
         portal = Portal.objects.select_for_update().get(pk=portal.pk)
         # The aggregates are recounted at the end; until then events leave them alone.
-        facts_clear(portal)
+        facts_writer().facts_clear(portal)
         portal.import_phase = Portal.ImportPhase.RUNNING
         portal.import_step = DIRECTORY
         portal.import_done = portal.import_total = 0
@@ -215,17 +215,19 @@ def _count_facts(portal: Portal, run: str) -> list[str]:
     """Count the mirror into the aggregates, type by type in id order, for up to
     TASK_SECONDS. Events meanwhile keep counted entities in step (facts_tracking)."""
     started = time.monotonic()
+    writer = facts_writer()
     while True:
         position = portal.import_cursor["facts"]
         index, after_id = position
-        if index >= len(ENTITY_TYPES):
+        if index >= len(writer.ENTITY_TYPES):
             return _finish(portal, run)
         with transaction.atomic():
             if not _lock_if_unmoved(portal, run, ("facts",), position):
                 return []
-            counted, last_id = facts_rebuild_chunk(portal, ENTITY_TYPES[index], after_id)
+            entity_type = writer.ENTITY_TYPES[index]
+            counted, last_id = writer.facts_rebuild_chunk(portal, entity_type, after_id)
             portal.import_cursor["facts"] = [index + 1, 0] if last_id is None else [index, last_id]
-            _save_progress(portal, added=counted, step=f"facts_{ENTITY_TYPES[index]}")
+            _save_progress(portal, added=counted, step=f"facts_{entity_type}")
         if time.monotonic() - started > TASK_SECONDS:
             return [FACTS]
 

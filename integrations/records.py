@@ -148,11 +148,21 @@ class PaidStateRecord:
 class HistorySource:
     """One stream of history an import walks in CRM-id order.
 
-    `stream(after_id)` yields the records with ids above `after_id`, lazily; `count` is the
-    CRM request that counts them (batched with the others for the progress bar).
+    `stream(after_id)` yields the records with ids above `after_id`, lazily; `count` is
+    whatever the adapter's own estimates() counts them with (opaque to everyone else).
     """
 
     name: str
     entity_type: str  # lead | deal | activity | lead_history | deal_history
     stream: Callable[[int], Iterator]
-    count: tuple[str, dict]
+    count: object
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeLine:
+    """One line of a notification, plain: text, optionally after a link to a CRM card.
+    The adapter writes it in the CRM's own markup."""
+
+    text: str
+    link_url: str = ""
+    link_text: str = ""

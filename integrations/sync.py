@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
+from crmapp.hooks import facts_writer
 from crmapp.models import Portal
 from integrations import mirror
 from integrations.records import ActivityRecord
 from integrations.registry import adapter_for
-from reports.aggregates import facts_tracking
 
 UPSERT = {"lead": mirror.mirror_leads_upsert, "deal": mirror.mirror_deals_upsert}
 DERIVE = {"lead": mirror.leads_derived_refresh, "deal": mirror.deals_derived_refresh}
@@ -56,7 +56,7 @@ def entities_apply(portal: Portal, state: CurrentState) -> None:
     new history or an aggregate out of step with the mirror; ids the CRM no longer returned
     were deleted."""
     portal = Portal.objects.select_for_update().get(pk=portal.pk)
-    with facts_tracking(portal, state.refs()):
+    with facts_writer().facts_tracking(portal, state.refs()):
         for entity_type, (wanted, records, history, owned) in state.owners.items():
             UPSERT[entity_type](portal, records, derive=False)
             mirror.mirror_stage_changes_upsert(portal, history, derive=False)
@@ -74,5 +74,5 @@ def entities_apply(portal: Portal, state: CurrentState) -> None:
 def entities_delete(portal: Portal, entity_type: str, crm_ids: set[int]) -> None:
     """Remove entities the CRM no longer has, with their share of the aggregates."""
     portal = Portal.objects.select_for_update().get(pk=portal.pk)
-    with facts_tracking(portal, {entity_type: crm_ids}):
+    with facts_writer().facts_tracking(portal, {entity_type: crm_ids}):
         mirror.mirror_delete(portal, entity_type, crm_ids)

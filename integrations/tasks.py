@@ -21,7 +21,7 @@ from integrations.importer import (
     portals_import_stalled,
 )
 from integrations.paid_state import portal_paid_state_refresh as paid_state_refresh
-from integrations.registry import adapter_for
+from integrations.registry import CRMS, adapter_for, crm
 
 log = logging.getLogger(__name__)
 STALLED_AFTER = timedelta(minutes=3)
@@ -96,10 +96,10 @@ def portal_paid_state_refresh(self, portal_id: int) -> None:
 
 @shared_task
 def portals_paid_state_refresh() -> int:
-    """Daily: every installed Bitrix24 portal's paid state (app.info)."""
-    portals = Portal.objects.filter(
-        kind=Portal.Kind.BITRIX24, status=Portal.Status.ACTIVE
-    ).values_list("pk", flat=True)
+    """Daily: the paid state of every installed portal of a registered CRM."""
+    portals = Portal.objects.filter(kind__in=list(CRMS), status=Portal.Status.ACTIVE).values_list(
+        "pk", flat=True
+    )
     for portal_id in portals:
         portal_paid_state_refresh.delay(portal_id)
     return len(portals)
@@ -139,13 +139,11 @@ def portals_reconcile(deletions: bool = False) -> int:
 @shared_task(bind=True, acks_late=True, max_retries=8)
 def portal_uninstall_confirm(self, portal_id: int, clean: bool) -> bool:
     """After ONAPPUNINSTALL: confirm it with the CRM before any data goes."""
-    from integrations.bitrix24.install import portal_uninstall_confirm as confirm
-
     portal = Portal.objects.filter(pk=portal_id, status=Portal.Status.UNINSTALLED).first()
     if portal is None:
         return False
     try:
-        confirmed = confirm(portal, clean=clean, now=timezone.now())
+        confirmed = crm(portal.kind).uninstall_confirm(portal, clean=clean, now=timezone.now())
     except CrmError as error:
         raise self.retry(exc=error, countdown=min(600, 30 * 2**self.request.retries)) from error
     if confirmed and clean:

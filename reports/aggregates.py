@@ -34,6 +34,7 @@ from reports.facts import (
     facts_nonzero,
     owner_facts,
 )
+from reports.metrics import DEAL_OPEN_NOW, IS_OPEN, LEAD_OPEN_NOW, fact_key
 from reports.models import NO_EMPLOYEE, NO_PIPELINE, DayFact, FactCheck, MonthFact
 from reports.rollup import month_after
 
@@ -304,13 +305,13 @@ def state_compare(portal: Portal) -> list[dict]:
         rows = (
             MODELS[entity_type]
             .objects.for_portal(portal)
-            .filter(semantic="open")
+            .filter(IS_OPEN)
             .values("responsible__crm_id", pipeline)
             .annotate(qty=Count("id"), amount=Sum("amount"))
         )
         for row in rows:
             key = (
-                f"{entity_type}_open_now",
+                fact_key(entity_type, "open_now"),
                 row["responsible__crm_id"] or NO_EMPLOYEE,
                 NO_PIPELINE if entity_type == "lead" or row[pipeline] is None else row[pipeline],
             )
@@ -318,7 +319,7 @@ def state_compare(portal: Portal) -> list[dict]:
     stored = {
         (row["metric"], row["employee_crm_id"], row["pipeline_crm_id"]): (row["qty"], row["cents"])
         for row in DayFact.objects.for_portal(portal)
-        .filter(day=STATE_DAY, metric__in=("lead_open_now", "deal_open_now"))
+        .filter(day=STATE_DAY, metric__in=(LEAD_OPEN_NOW, DEAL_OPEN_NOW))
         .values("metric", "employee_crm_id", "pipeline_crm_id")
         .annotate(qty=Sum("qty"), cents=Sum("amount_cents"))
     }

@@ -13,8 +13,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from crmapp.models import Activity, Deal, Lead
-from integrations.bitrix24.links import card_path
-from integrations.registry import card_url
+from integrations.registry import card_path, card_url
 from reports.aggregates import owner_history
 from reports.dynamics_drill import DYNAMICS_LISTS, dynamics_drill
 from reports.facts import open_steps
@@ -26,6 +25,7 @@ from reports.forgotten import (
     lead_items,
     leads_flagged,
 )
+from reports.metrics import IS_CLOSED, IS_LOST, IS_OPEN, IS_WON
 from reports.paging import rows_slice
 from reports.plan_fact import repeat_deal_ids
 from reports.quality import COUNTS as QUALITY_COUNTS
@@ -75,33 +75,33 @@ def drill(
     if what == "forgotten_leads":
         rows = leads_flagged(scope, now=now)
         items = lead_items(scope, rows, now=now, **page)
-        return listing_of("leads", rows, _forgotten_rows(items, "lead"))
+        return listing_of("leads", rows, _forgotten_rows(scope, items, "lead"))
     if what in FORGOTTEN_LISTS:
         reason = NO_NEXT_STEP if what == "no_next_step_deals" else IDLE
         rows = deals_flagged(scope, now=now, reasons=(reason,))
         items = deal_items(scope, rows, now=now, **page)
-        return listing_of("deals", rows, _forgotten_rows(items, "deal"))
+        return listing_of("deals", rows, _forgotten_rows(scope, items, "deal"))
     model, kind = (Lead, "leads") if what in LEAD_LISTS else (Deal, "deals")
     rows = _entities(scope, model)
     start, end = scope.span()
     if what.startswith("created"):
         rows = rows.filter(created_at__range=(start, end))
     elif what.startswith("lost"):
-        rows = rows.filter(semantic="lost", closed_at__range=(start, end))
+        rows = rows.filter(IS_LOST, closed_at__range=(start, end))
     elif what.endswith("in_work") or what.startswith("in_work"):
         rows = _open_at(scope, model, rows, end, now)
     elif what in ("new_sales", "repeat_sales"):
         repeat = repeat_deal_ids(scope)
-        rows = rows.filter(semantic="won", closed_at__range=(start, end))
+        rows = rows.filter(IS_WON, closed_at__range=(start, end))
         rows = (
             rows.filter(crm_id__in=repeat)
             if what == "repeat_sales"
             else rows.exclude(crm_id__in=repeat)
         )
     elif what == "win_rate":  # the ratio's denominator: the won and the lost, each marked
-        rows = rows.filter(semantic__in=("won", "lost"), closed_at__range=(start, end))
+        rows = rows.filter(IS_CLOSED, closed_at__range=(start, end))
     else:  # won count and sum, average check, cycle
-        rows = rows.filter(semantic="won", closed_at__range=(start, end))
+        rows = rows.filter(IS_WON, closed_at__range=(start, end))
     order = ("-semantic",) if what == "win_rate" else ()  # the won before the lost
     rows = rows.order_by(*order, "-amount", "crm_id")
     return listing_of(kind, rows, entity_rows(scope, model, rows_slice(rows, **page)))
@@ -121,11 +121,11 @@ def _entities(scope: Scope, model):
 def _open_at(scope: Scope, model, rows, end: datetime, now: datetime):
     """Entities open at `end`, reconstructed from their stage history as the aggregates do."""
     if end >= now:
-        return rows.filter(semantic="open")
+        return rows.filter(IS_OPEN)
     entity_type = "deal" if model is Deal else "lead"
     candidates = list(
         rows.filter(created_at__lte=end)
-        .filter(Q(semantic="open") | Q(closed_at__gt=end) | Q(modified_at__gt=end))
+        .filter(IS_OPEN | Q(closed_at__gt=end) | Q(modified_at__gt=end))
         .values("crm_id", "semantic", "created_at", "closed_at", "moved_at", "modified_at")
     )
     # The same history, in the same order, as the aggregates the number came from.
@@ -156,13 +156,13 @@ def entity_rows(scope: Scope, model, rows) -> list[dict]:
             "created_at": row["created_at"],
             "closed_at": row["closed_at"],
             "url": card_url(scope.portal, entity_type, row["crm_id"]),
-            "path": card_path(entity_type, row["crm_id"]),
+            "path": card_path(scope.portal, entity_type, row["crm_id"]),
         }
         for row in values
     ]
 
 
-def _forgotten_rows(items: list[dict], entity_type: str) -> list[dict]:
+def _forgotten_rows(scope: Scope, items: list[dict], entity_type: str) -> list[dict]:
     return [
         {
             "id": item["id"],
@@ -172,7 +172,7 @@ def _forgotten_rows(items: list[dict], entity_type: str) -> list[dict]:
             "amount": item.get("amount"),
             "idle_days": item["idle_days"],
             "url": item["url"],
-            "path": card_path(entity_type, item["id"]),
+            "path": card_path(scope.portal, entity_type, item["id"]),
         }
         for item in items
     ]
@@ -199,7 +199,7 @@ def activity_rows(scope: Scope, rows) -> list[dict]:
             "responsible": row["responsible_name"] or "—",
             "completed_at": row["completed_at"],
             "url": card_url(scope.portal, row["owner_type"], row["owner_crm_id"]),
-            "path": card_path(row["owner_type"], row["owner_crm_id"]),
+            "path": card_path(scope.portal, row["owner_type"], row["owner_crm_id"]),
         }
         for row in values
     ]

@@ -23,6 +23,15 @@ from crmapp.tiers import window_start
 from reports.efficiency import efficiency, efficiency_dynamics
 from reports.facts import STATE_DAY
 from reports.forgotten import IDLE, deals_flagged, leads_flagged
+from reports.metrics import (
+    DEAL_CREATED,
+    DEAL_WON,
+    DEAL_WON_LONG,
+    IS_CLOSED,
+    LEAD_CREATED,
+    LEAD_CREATED_WON,
+    fact_key,
+)
 from reports.models import NO_EMPLOYEE, NO_PIPELINE
 from reports.people import employee_labels, participants
 from reports.plan_fact import repeat_won_deals
@@ -135,28 +144,28 @@ def _share(part: float, whole: float) -> float | None:
 
 
 def _won(scope: Scope) -> tuple[int, int]:
-    qty, cents, _ = _summed(scope, ["deal_won"]).get(("deal_won",), [0, 0, 0])
+    qty, cents, _ = _summed(scope, [DEAL_WON]).get((DEAL_WON,), [0, 0, 0])
     return qty, cents
 
 
 def tiles(scope: Scope, *, now: datetime) -> dict:
-    summed = _summed(scope, ["lead_created", "lead_created_won", "deal_created", "deal_won"])
+    summed = _summed(scope, [LEAD_CREATED, LEAD_CREATED_WON, DEAL_CREATED, DEAL_WON])
 
     def qty(metric: str) -> int:
         return summed.get((metric,), [0, 0, 0])[0]
 
-    won, won_cents, cycle = summed.get(("deal_won",), [0, 0, 0])
+    won, won_cents, cycle = summed.get((DEAL_WON,), [0, 0, 0])
     repeat = repeat_won_deals(scope).aggregate(qty=Count("id"), amount=Sum("amount"))
     repeat_qty, repeat_cents = repeat["qty"], int((repeat["amount"] or 0) * 100)
     this, last = month_to_date(now.astimezone(scope.zone).date())
     now_qty, now_cents = _won(over(scope, *this, now=now))
     then_qty, then_cents = _won(over(scope, *last, now=now))
     return {
-        "leads_received": qty("lead_created"),
-        "leads_converted": qty("lead_created_won"),
-        "conversion": _share(qty("lead_created_won"), qty("lead_created")),
+        "leads_received": qty(LEAD_CREATED),
+        "leads_converted": qty(LEAD_CREATED_WON),
+        "conversion": _share(qty(LEAD_CREATED_WON), qty(LEAD_CREATED)),
         "forgotten_leads": leads_flagged(scope, now=now).count(),
-        "deals_created": qty("deal_created"),
+        "deals_created": qty(DEAL_CREATED),
         "won_count": won,
         "won_sum": _money(won_cents),
         "avg_check": _money(won_cents / won) if won else None,
@@ -187,7 +196,7 @@ def _won_by_month(scope: Scope, start: date, end: date, *, now: datetime) -> dic
     return {
         month: values
         for (month, _metric), values in _summed(
-            wide, ["deal_won"], start=wide.start, end=wide.end, by_month=True
+            wide, [DEAL_WON], start=wide.start, end=wide.end, by_month=True
         ).items()
     }
 
@@ -248,16 +257,16 @@ def employee_rows(scope: Scope) -> list[dict]:
 def long_cycles(scope: Scope, *, now: datetime) -> dict:
     """The share of the deals won in P whose cycle is over 180 days, and per month over the
     12 months ending at P's end."""
-    metrics = ["deal_won", "deal_won_long"]
+    metrics = [DEAL_WON, DEAL_WON_LONG]
     period = _summed(scope, metrics)
-    won, long = period.get(("deal_won",), [0])[0], period.get(("deal_won_long",), [0])[0]
+    won, long = period.get((DEAL_WON,), [0])[0], period.get((DEAL_WON_LONG,), [0])[0]
     year = year_scope(scope, now=now)
     monthly = _summed(year, metrics, start=year.start, end=year.end, by_month=True)
     months = []
     for back in range(11, -1, -1):
         month = month_first(scope.end, back)
-        month_won = monthly.get((month, "deal_won"), [0])[0]
-        month_long = monthly.get((month, "deal_won_long"), [0])[0]
+        month_won = monthly.get((month, DEAL_WON), [0])[0]
+        month_long = monthly.get((month, DEAL_WON_LONG), [0])[0]
         months.append(
             {
                 "month": month.strftime("%Y-%m"),
@@ -288,7 +297,7 @@ def period_deals(
     """Deals created in P or won or lost in P, with their age ((close or now) − creation)."""
     span = scope.span()
     rows = Deal.objects.for_portal(scope.portal).filter(
-        Q(created_at__range=span) | Q(semantic__in=("won", "lost"), closed_at__range=span)
+        Q(created_at__range=span) | Q(IS_CLOSED, closed_at__range=span)
     )
     if scope.employees is not None:
         rows = rows.filter(responsible_in(scope))
@@ -438,9 +447,9 @@ def stage_durations(scope: Scope, entity_type: str, *, now: datetime) -> list[di
     row per stage (`employee_id` None) follows its employees; a cell is `slow` when its mean
     exceeds the stage's total mean by SLOW_FACTOR."""
     keys = ("employee_crm_id", "pipeline_crm_id", "stage_crm_id")
-    exits = _summed(scope, [f"{entity_type}_stage_out"], keys=keys)
+    exits = _summed(scope, [fact_key(entity_type, "stage_out")], keys=keys)
     sitting = _summed(
-        scope, [f"{entity_type}_stage_now"], keys=keys, start=STATE_DAY, end=STATE_DAY
+        scope, [fact_key(entity_type, "stage_now")], keys=keys, start=STATE_DAY, end=STATE_DAY
     )
     cells: dict[tuple, dict] = {}
     for source, names in ((exits, ("exits", "exit_seconds")), (sitting, ("now", "since"))):

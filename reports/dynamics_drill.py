@@ -14,11 +14,11 @@ from django.db.models import F
 from django.utils.translation import gettext as _
 
 from crmapp.models import Deal, Lead, StageChange
-from integrations.bitrix24.links import card_path
-from integrations.registry import card_url
+from integrations.registry import card_path, card_url
 from reports.aggregates import owner_history
 from reports.dynamics import deal_rows, period_deals, responsible_in, sorted_deals
 from reports.facts import LONG_CYCLE_SECONDS
+from reports.metrics import IS_OPEN, IS_WON
 from reports.paging import rows_slice
 from reports.scope import Scope
 
@@ -50,7 +50,7 @@ def dynamics_drill(
         span = scope.span()
         rows = sorted_deals(
             period_deals(scope, now=now).filter(
-                semantic="won", closed_at__range=span, age__gt=timedelta(seconds=LONG_CYCLE_SECONDS)
+                IS_WON, closed_at__range=span, age__gt=timedelta(seconds=LONG_CYCLE_SECONDS)
             ),
             "-age_days",
         )
@@ -60,7 +60,7 @@ def dynamics_drill(
             "rows": _with_links(scope, "deal", deal_rows(scope, rows_slice(rows, **page), now=now)),
         }
     if what == "converted_leads":
-        rows = _owners(scope, Lead).filter(created_at__range=scope.span(), semantic="won")
+        rows = _owners(scope, Lead).filter(IS_WON, created_at__range=scope.span())
         rows = rows.order_by("-created_at", "crm_id")
         return {
             "kind": "leads",
@@ -94,7 +94,7 @@ def _with_links(scope: Scope, entity_type: str, rows: list[dict]) -> list[dict]:
         row
         | {
             "url": card_url(scope.portal, entity_type, int(row["id"])),
-            "path": card_path(entity_type, int(row["id"])),
+            "path": card_path(scope.portal, entity_type, int(row["id"])),
         }
         for row in rows
     ]
@@ -121,7 +121,7 @@ def _lead_rows(scope: Scope, rows) -> list[dict]:
             "created_at": row["created_at"],
             "closed_at": row["closed_at"],
             "url": card_url(scope.portal, "lead", row["crm_id"]),
-            "path": card_path("lead", row["crm_id"]),
+            "path": card_path(scope.portal, "lead", row["crm_id"]),
         }
         for row in values
     ]
@@ -136,7 +136,7 @@ def _stays(scope: Scope, entity_type: str, stage: str, *, now: datetime, ended: 
         crm_id__in=history.filter(stage_crm_id=stage).values("owner_crm_id")
     )
     if not ended:
-        candidates = candidates.filter(semantic="open")
+        candidates = candidates.filter(IS_OPEN)
     owners = {
         row["crm_id"]: row
         for row in candidates.values(
@@ -171,7 +171,7 @@ def _stays(scope: Scope, entity_type: str, stage: str, *, now: datetime, ended: 
                     "left_at": left["changed_at"] if left is not None else None,
                     "days": round(days, 2),
                     "url": card_url(scope.portal, entity_type, owner),
-                    "path": card_path(entity_type, owner),
+                    "path": card_path(scope.portal, entity_type, owner),
                 }
             )
     stays.sort(key=lambda row: (-row["days"], int(row["id"])))

@@ -9,6 +9,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 
 from reports.facts import STATE_DAY
+from reports.metrics import ACTIVITY_KEYS, DEAL_IN_WORK, DEAL_LOST, DEAL_WON, LEAD_IN_WORK, fact_key
 from reports.models import ReportSettings
 from reports.people import report_people
 from reports.rollup import facts_summed, facts_where
@@ -25,16 +26,16 @@ COLUMN_GROUPS = {
     "activity": ["activity_points", "activity_index", *KINDS.values()],
 }
 COLUMNS = [column for columns in COLUMN_GROUPS.values() for column in columns]
-ACTIVITY_FACTS = [f"activity_{kind}" for kind in KINDS]
+ACTIVITY_FACTS = [ACTIVITY_KEYS[kind] for kind in KINDS]
 # Metrics whose month-to-month dynamics can be charted, and the aggregates each is made of.
 DYNAMICS = {
-    "won_sum": ["deal_won"],
-    "won_count": ["deal_won"],
-    "avg_check": ["deal_won"],
-    "win_rate": ["deal_won", "deal_lost"],
-    "lost_count": ["deal_lost"],
+    "won_sum": [DEAL_WON],
+    "won_count": [DEAL_WON],
+    "avg_check": [DEAL_WON],
+    "win_rate": [DEAL_WON, DEAL_LOST],
+    "lost_count": [DEAL_LOST],
     "activity_points": ACTIVITY_FACTS,
-    **{column: [f"activity_{kind}"] for kind, column in KINDS.items()},
+    **{column: [ACTIVITY_KEYS[kind]] for kind, column in KINDS.items()},
 }
 
 
@@ -59,7 +60,7 @@ def in_work(
     since = {"start": scope.end + timedelta(days=1), "end": STATE_DAY - timedelta(days=1)}
     for sign, metric, days in ((1, "open_now", state), (-1, "in_work", since)):
         summed = facts_summed(
-            scope.portal, where=facts_where(scope, [f"{entity_type}_{metric}"]), keys=by, **days
+            scope.portal, where=facts_where(scope, [fact_key(entity_type, metric)]), keys=by, **days
         )
         for key, (qty, cents, _seconds) in summed.items():
             had_qty, had_cents = totals.get(key, (0, 0))
@@ -70,7 +71,7 @@ def in_work(
 def efficiency(scope: Scope) -> dict:
     weights = ReportSettings.of(scope.portal).weights
     raw: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    period_metrics = ["deal_won", "deal_lost", *ACTIVITY_FACTS]
+    period_metrics = [DEAL_WON, DEAL_LOST, *ACTIVITY_FACTS]
     for (employee, metric), values in _period_facts(scope, period_metrics).items():
         _count_in(raw[employee], metric, values)
     for entity_type in ("deal", "lead"):
@@ -115,22 +116,22 @@ def _row(numbers, weights: dict[str, int]) -> dict:
     def money(metric: str) -> float:
         return round(numbers.get(f"{metric}_cents", 0) / 100, 2)
 
-    won, lost = qty("deal_won"), qty("deal_lost")
-    row = {name: qty(f"activity_{kind}") for kind, name in KINDS.items()}
+    won, lost = qty(DEAL_WON), qty(DEAL_LOST)
+    row = {name: qty(ACTIVITY_KEYS[kind]) for kind, name in KINDS.items()}
     row["activity_points"] = sum(weights.get(kind, 0) * row[name] for kind, name in KINDS.items())
     row["activity_index"] = None
     cycle_seconds = numbers.get("deal_won_seconds", 0)
     row |= {
-        "leads_in_work": qty("lead_in_work"),
+        "leads_in_work": qty(LEAD_IN_WORK),
         "won_count": won,
-        "won_sum": money("deal_won"),
-        "avg_check": round(money("deal_won") / won, 2) if won else None,
+        "won_sum": money(DEAL_WON),
+        "avg_check": round(money(DEAL_WON) / won, 2) if won else None,
         "win_rate": _ratio(won, won + lost),
         "cycle_days": round(cycle_seconds / 86400 / won, 2) if won else None,
         "lost_count": lost,
-        "lost_sum": money("deal_lost"),
-        "in_work_count": qty("deal_in_work"),
-        "in_work_sum": money("deal_in_work"),
+        "lost_sum": money(DEAL_LOST),
+        "in_work_count": qty(DEAL_IN_WORK),
+        "in_work_sum": money(DEAL_IN_WORK),
     }
     return {key: row[key] for key in COLUMNS}
 

@@ -16,14 +16,14 @@ from decimal import Decimal
 from itertools import zip_longest
 from zoneinfo import ZoneInfo
 
-from crmapp.models import Semantic, StageChange
+from crmapp.models import StageChange
+from reports.metrics import ACTIVITY_KEYS, FACT_KEYS, OPEN, WON
 from reports.models import NO_EMPLOYEE, NO_PIPELINE
 
 # (day, metric, employee, pipeline, source, stage) → [qty, amount in cents, seconds]
 Key = tuple[date, str, int, int, str, str]
 Facts = dict[Key, list[int]]
 
-OPEN = Semantic.OPEN
 # The "state" bucket: rows on this day hold what is open now (Σ of every open/close step),
 # so "in work" at the end of a period is read from the state minus the steps after it,
 # instead of summing every step since the beginning.
@@ -65,10 +65,12 @@ def owner_facts(
     amount = cents(row["amount"])
     created = row["created_at"]
 
+    keys = FACT_KEYS[entity_type]
+
     def add(when: datetime | date, metric: str, qty=1, value=amount, seconds=0, **dims) -> None:
         key = (
             when if type(when) is date else when.astimezone(tz).date(),
-            f"{entity_type}_{metric}",
+            keys[metric],
             employee,
             dims.get("pipeline", pipeline),
             source,
@@ -88,11 +90,11 @@ def owner_facts(
         closed = row["closed_at"]
         cycle = int((closed - created).total_seconds())
         add(closed, row["semantic"], seconds=cycle)
-        if row["semantic"] == Semantic.WON and cycle > LONG_CYCLE_SECONDS:
+        if row["semantic"] == WON and cycle > LONG_CYCLE_SECONDS:
             add(closed, "won_long", seconds=cycle)
     if entity_type == "lead" and row["semantic"] != OPEN:
         # Lead conversion is a cohort figure: of the leads received in P, how many converted.
-        add(created, f"created_{row['semantic']}")
+        add(created, "created_won" if row["semantic"] == WON else "created_lost")
     for when, step in open_steps(row, history):
         add(when, "in_work", qty=step, value=step * amount)
     if row["semantic"] == OPEN:
@@ -149,7 +151,7 @@ def activity_facts(row: Mapping, tz: ZoneInfo, into: Facts) -> None:
         return
     key = (
         row["completed_at"].astimezone(tz).date(),
-        f"activity_{row['kind']}",
+        ACTIVITY_KEYS[row["kind"]],
         row["employee"] or NO_EMPLOYEE,
         NO_PIPELINE,
         "",

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from crmapp.models import Deal, Employee, Lead
 from integrations.registry import card_url
+from reports.metrics import DEAL_CREATED, IS_OPEN, LEAD_CREATED
 from reports.models import ReportSettings
 from reports.paging import rows_slice
 from reports.people import employee_labels
@@ -82,13 +83,13 @@ def deals_flagged(scope: Scope, *, now: datetime, reasons=(IDLE,)):
         wanted |= _idle(ReportSettings.of(scope.portal).deal_days, now)
     if NO_NEXT_STEP in reasons:
         wanted |= Q(has_next_step=False)
-    return _created(scope, Deal).filter(semantic="open").filter(wanted)
+    return _created(scope, Deal).filter(IS_OPEN).filter(wanted)
 
 
 def leads_flagged(scope: Scope, *, now: datetime):
     """Open leads created in the period, idle past the threshold."""
     idle = _idle(ReportSettings.of(scope.portal).lead_days, now)
-    return _created(scope, Lead).filter(semantic="open").filter(idle)
+    return _created(scope, Lead).filter(IS_OPEN).filter(idle)
 
 
 def deal_items(scope: Scope, rows, *, now: datetime, limit: int | None = None,
@@ -162,7 +163,7 @@ def _by_employee(scope: Scope, deal_idle: Q, lead_idle: Q) -> list[dict]:
     counts: dict[str | None, dict] = defaultdict(
         lambda: dict.fromkeys([*COUNTS[:-1], "flagged_deals"], 0)
     )
-    open_deal = Q(semantic="open")
+    open_deal = IS_OPEN
     # Only open deals can be flagged: the partial index of open deals by creation time
     # serves these scans; how many were created comes from the aggregates.
     deals = (
@@ -178,13 +179,13 @@ def _by_employee(scope: Scope, deal_idle: Q, lead_idle: Q) -> list[dict]:
     )
     leads = (
         _created(scope, Lead)
-        .filter(semantic="open")
+        .filter(IS_OPEN)
         .values("responsible__crm_id")
         .annotate(forgotten_leads=Count("id", filter=lead_idle))
     )
     created = facts_summed(
         scope.portal, start=scope.start, end=scope.end,
-        where=facts_where(scope, ["deal_created", "lead_created"]),
+        where=facts_where(scope, [DEAL_CREATED, LEAD_CREATED]),
         keys=("employee_crm_id", "metric"),
     )  # fmt: skip
     for (employee, metric), (qty, _cents, _seconds) in created.items():

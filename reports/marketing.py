@@ -16,9 +16,18 @@ from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from crmapp.models import Activity, Deal, Lead, Semantic, Stage, StageChange
-from integrations.bitrix24.links import card_path
-from integrations.registry import card_url
+from integrations.registry import card_path, card_url
 from reports.efficiency import period_bucket, period_buckets, period_label
+from reports.metrics import (
+    DEAL_WON,
+    IS_CLOSED,
+    IS_WON,
+    LEAD_CREATED_LOST,
+    LEAD_CREATED_WON,
+    LEAD_LOST,
+    LEAD_RECEIVED,
+    LEAD_WON,
+)
 from reports.models import ReportSettings
 from reports.people import employee_labels
 from reports.rollup import facts_summed, facts_where
@@ -68,7 +77,7 @@ def received_leads(scope: Scope, *, start: datetime | None = None, end: datetime
 def closed_leads(scope: Scope):
     """The leads whose latest entry into a converted or junk status falls in the period."""
     return entities_selected(scope, Lead.objects.for_portal(scope.portal)).filter(
-        semantic__in=(Semantic.WON, Semantic.LOST), closed_at__range=scope.span()
+        IS_CLOSED, closed_at__range=scope.span()
     )
 
 
@@ -76,7 +85,7 @@ def won_deals(scope: Scope, *, start: datetime | None = None, end: datetime | No
     """DESIGN's won deals of the period the scope selects (their own source and UTM)."""
     span = (start, end) if start else scope.span()
     return _deals(scope, entities_selected(scope, Deal.objects.for_portal(scope.portal))).filter(
-        semantic=Semantic.WON, closed_at__range=span
+        IS_WON, closed_at__range=span
     )
 
 
@@ -85,9 +94,7 @@ def cohort_deals(scope: Scope, received):
     deals = Deal.objects.for_portal(scope.portal)
     if scope.employees is not None:
         deals = deals.filter(responsible__crm_id__in=scope.employees)
-    return _deals(scope, deals).filter(
-        semantic=Semantic.WON, lead_crm_id__in=received.values("crm_id")
-    )
+    return _deals(scope, deals).filter(IS_WON, lead_crm_id__in=received.values("crm_id"))
 
 
 def _deals(scope: Scope, rows):
@@ -109,8 +116,8 @@ def marketing_numbers(
     return numbers
 
 
-FACT_METRICS = ["lead_received", "lead_created_won", "lead_created_lost", "lead_won",
-                "lead_lost", "deal_won"]  # fmt: skip
+FACT_METRICS = [LEAD_RECEIVED, LEAD_CREATED_WON, LEAD_CREATED_LOST, LEAD_WON,
+                LEAD_LOST, DEAL_WON]  # fmt: skip
 
 
 def _source_numbers(scope: Scope, *, by_month: bool) -> dict[Key, Counter]:
@@ -126,17 +133,17 @@ def _source_numbers(scope: Scope, *, by_month: bool) -> dict[Key, Counter]:
     for key, (qty, cents, seconds) in summed.items():
         *group, metric, stage = key
         counted = numbers[tuple(_month(part) if isinstance(part, date) else part for part in group)]
-        if metric == "lead_received":
+        if metric == LEAD_RECEIVED:
             counted["received"] += qty
             counted["open"] += qty
             counted["new"] += qty if stage == first else 0
-        elif metric in ("lead_created_won", "lead_created_lost"):
-            state = "qualified" if metric == "lead_created_won" else "unqualified"
+        elif metric in (LEAD_CREATED_WON, LEAD_CREATED_LOST):
+            state = "qualified" if metric == LEAD_CREATED_WON else "unqualified"
             counted[state] += qty
             counted["open"] -= qty
-        elif metric in ("lead_won", "lead_lost"):
+        elif metric in (LEAD_WON, LEAD_LOST):
             counted["closed"] += qty
-            counted["converted"] += qty if metric == "lead_won" else 0
+            counted["converted"] += qty if metric == LEAD_WON else 0
             counted["close_seconds"] += seconds
         else:
             counted["won_count"] += qty
@@ -470,7 +477,7 @@ def lead_list(scope: Scope, received, names: dict[str, str], *, now: datetime,
             "idle_days": (now - row["last_touch_at"]) // timedelta(days=1),
             "no_next_step": not row["planned"],
             "url": card_url(scope.portal, "lead", row["crm_id"]),
-            "path": card_path("lead", row["crm_id"]),
+            "path": card_path(scope.portal, "lead", row["crm_id"]),
         }
         for row in values
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db.models import Q
 
-from crmapp.models import Deal, Lead, Semantic
+from crmapp.models import Deal, Lead
 from reports.drill import activity_rows, drill, entity_rows, listing_of
 from reports.marketing import (
     closed_leads,
@@ -16,6 +16,7 @@ from reports.marketing import (
     source_calls,
     stage_reached_leads,
 )
+from reports.metrics import IS_LOST, IS_OPEN, IS_WON
 from reports.paging import rows_slice
 from reports.scope import Scope
 
@@ -58,16 +59,16 @@ def _leads(scope: Scope, what: str):
     if what in ("closed", "conversion", "processing_days"):
         return closed_leads(scope)
     if what == "converted":
-        return closed_leads(scope).filter(semantic=Semantic.WON)
+        return closed_leads(scope).filter(IS_WON)
     received = received_leads(scope)
     first = first_status_id(lead_statuses(scope.portal))
     if what == "qualified":
-        return received.filter(semantic=Semantic.WON)
+        return received.filter(IS_WON)
     if what == "unqualified":
-        return received.filter(semantic=Semantic.LOST)
+        return received.filter(IS_LOST)
     is_new = Q(status_id=first) if first is not None else Q(pk__in=[])
     if what == "new":
-        return received.filter(is_new, semantic=Semantic.OPEN)
+        return received.filter(is_new, IS_OPEN)
     if what == "in_work":
-        return received.filter(semantic=Semantic.OPEN).exclude(is_new)
+        return received.filter(IS_OPEN).exclude(is_new)
     return received

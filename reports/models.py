@@ -14,7 +14,7 @@ from django.db import models
 from crmapp.scoping import PortalOwned
 
 NO_EMPLOYEE = 0
-NO_PIPELINE = -1  # Bitrix24's default pipeline has id 0
+NO_PIPELINE = -1  # a CRM's default pipeline may have id 0
 
 
 FACT_KEY = (
@@ -152,7 +152,7 @@ class ReportSettings(PortalOwned):
         return [rule for rule in QUALITY_RULES if self.quality_rules.get(rule, True)]
 
 
-ALL_PIPELINES = -1  # a plan for every pipeline together (Bitrix24's default pipeline is 0)
+ALL_PIPELINES = -1  # a plan for every pipeline together (a default pipeline may be 0)
 
 
 class PlanMetric(models.TextChoices):

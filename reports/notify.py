@@ -12,6 +12,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from crmapp.models import Department, Employee, Portal
+from integrations.records import NoticeLine
 from integrations.registry import adapter_for
 from reports.forgotten import IDLE, NO_NEXT_STEP, forgotten
 from reports.labels import QUALITY_LABELS
@@ -48,10 +49,11 @@ def forgotten_notify(scope: Scope, *, now: datetime | None = None) -> dict[int, 
     adapter = adapter_for(scope.portal)
     with translation.override(scope.portal.language):
         for recipient, parts in by_recipient.items():
-            message = "\n\n".join(
-                MESSAGES[section](deals, fired=fired) for section, fired, deals in parts
-            )
-            adapter.notify(recipient, message, tag=f"forgotten-deals-{now.date()}")
+            lines: list[NoticeLine] = []
+            for section, fired, deals in parts:
+                # A blank line between the sections.
+                lines += ([NoticeLine("")] if lines else []) + MESSAGES[section](deals, fired=fired)
+            adapter.notify(recipient, lines, tag=f"forgotten-deals-{now.date()}")
     log.info("deal reminders for %s: %d people", scope.portal, len(by_recipient))
     return {
         recipient: len({deal["id"] for _section, _fired, deals in parts for deal in deals})
@@ -109,49 +111,46 @@ def notify_recipients(
     return found
 
 
-def _quality_message(deals: list[dict], *, fired: Employee | None = None) -> str:
+def _quality_message(deals: list[dict], *, fired: Employee | None = None) -> list[NoticeLine]:
     if fired is None:
         heading = _("Deals with errors in their cards: %(count)d") % {"count": len(deals)}
     else:
         heading = _(
             "Deals of %(name)s, who no longer works here, with errors in their cards: %(count)d"
         ) % {"name": fired.name, "count": len(deals)}
-    lines = [heading]
+    lines = [NoticeLine(heading)]
     for deal in deals[:MAX_LINES]:
         errors = ", ".join(str(QUALITY_LABELS[rule]).lower() for rule in deal["errors"])
-        lines.append(f"{_card_link(deal)} — {errors}")
+        lines.append(_card_line(deal, errors))
     if len(deals) > MAX_LINES:
-        lines.append(
-            _("…and %(more)d more in the Sales reports app.") % {"more": len(deals) - MAX_LINES}
-        )
-    return "\n".join(lines)
+        more = _("…and %(more)d more in the Sales reports app.") % {"more": len(deals) - MAX_LINES}
+        lines.append(NoticeLine(more))
+    return lines
 
 
-def _card_link(deal: dict) -> str:
-    title = deal["title"].replace("[", "(").replace("]", ")") or f"#{deal['id']}"
-    return f"[URL={deal['url']}]{title}[/URL]"
+def _card_line(deal: dict, text: str) -> NoticeLine:
+    return NoticeLine(text, link_url=deal["url"], link_text=deal["title"] or f"#{deal['id']}")
 
 
-def _message(deals: list[dict], *, fired: Employee | None = None) -> str:
+def _message(deals: list[dict], *, fired: Employee | None = None) -> list[NoticeLine]:
     if fired is None:
         heading = _("Deals that need your attention: %(count)d") % {"count": len(deals)}
     else:
         heading = _(
             "Deals of %(name)s, who no longer works here, that need attention: %(count)d"
         ) % {"name": fired.name, "count": len(deals)}
-    lines = [heading]
+    lines = [NoticeLine(heading)]
     for deal in deals[:MAX_LINES]:
         reasons = []
         if IDLE in deal["reasons"]:
             reasons.append(_("idle %(days)d days") % {"days": deal["idle_days"]})
         if NO_NEXT_STEP in deal["reasons"]:
             reasons.append(_("no next step"))
-        lines.append(f"{_card_link(deal)} — {', '.join(reasons)}")
+        lines.append(_card_line(deal, ", ".join(reasons)))
     if len(deals) > MAX_LINES:
-        lines.append(
-            _("…and %(more)d more in the Sales reports app.") % {"more": len(deals) - MAX_LINES}
-        )
-    return "\n".join(lines)
+        more = _("…and %(more)d more in the Sales reports app.") % {"more": len(deals) - MAX_LINES}
+        lines.append(NoticeLine(more))
+    return lines
 
 
 MESSAGES = {FORGOTTEN: _message, QUALITY: _quality_message}

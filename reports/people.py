@@ -10,11 +10,12 @@ from django.utils import timezone
 
 from crmapp.models import Department, Employee, Portal
 from crmapp.tiers import window_start
+from reports.metrics import DEAL_CREATED, DEAL_LOST, DEAL_WON, LEAD_CREATED
 from reports.models import NO_EMPLOYEE, MonthFact, ReportSettings
 from reports.scope import Scope
 
 # What makes an employee a seller by default: a lead, a deal or an activity of his own.
-_SELLING = Q(metric__in=["lead_created", "deal_created", "deal_won", "deal_lost"]) | Q(
+_SELLING = Q(metric__in=[LEAD_CREATED, DEAL_CREATED, DEAL_WON, DEAL_LOST]) | Q(
     metric__startswith="activity_"
 )
 

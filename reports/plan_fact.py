@@ -21,6 +21,7 @@ from crmapp.models import Deal, Department, Employee, Pipeline, Stage
 from reports.efficiency import in_work, period_bucket, period_buckets, period_label
 from reports.facts import cents as amount_cents
 from reports.labels import column_label
+from reports.metrics import ACTIVITY_KEYS, DEAL_CREATED, DEAL_STAGE_IN, DEAL_WON, IS_WON
 from reports.models import (
     ALL_PIPELINES,
     NO_EMPLOYEE,
@@ -40,14 +41,14 @@ from reports.scope import Scope
 METRICS = tuple(PlanMetric)
 # The aggregate each plan metric's fact is counted from (REPORTS.md "Activity plan").
 FACT_OF = {
-    PlanMetric.WON_SUM: "deal_won",
-    PlanMetric.WON_COUNT: "deal_won",
-    PlanMetric.DEALS_CREATED: "deal_created",
-    PlanMetric.CALLS: "activity_call",
-    PlanMetric.MEETINGS: "activity_meeting",
-    PlanMetric.STAGE_REACHED: "deal_stage_in",
+    PlanMetric.WON_SUM: DEAL_WON,
+    PlanMetric.WON_COUNT: DEAL_WON,
+    PlanMetric.DEALS_CREATED: DEAL_CREATED,
+    PlanMetric.CALLS: ACTIVITY_KEYS["call"],
+    PlanMetric.MEETINGS: ACTIVITY_KEYS["meeting"],
+    PlanMetric.STAGE_REACHED: DEAL_STAGE_IN,
 }
-COUNTED = {fact: metric for metric, fact in FACT_OF.items() if fact != "deal_won"}
+COUNTED = {fact: metric for metric, fact in FACT_OF.items() if fact != DEAL_WON}
 ALL = None  # the pipeline key of "all pipelines" in the report's rows
 # One good day is not a pace: on day 2 a single sale read "pace 1 100 %" in big green.
 PACE_FROM_WORKING_DAY = 3
@@ -300,7 +301,7 @@ def _won(scope: Scope) -> dict[tuple[date, int], dict[int, tuple[int, int]]]:
     """{(month, employee): {pipeline: (count, cents)}} won, from the aggregates."""
     totals = facts_summed(
         scope.portal, start=scope.start, end=scope.end,
-        where=facts_where(scope, ["deal_won"]),
+        where=facts_where(scope, [DEAL_WON]),
         keys=("employee_crm_id", "pipeline_crm_id"), by_month=True,
     )  # fmt: skip
     won: dict[tuple[date, int], dict[int, tuple[int, int]]] = defaultdict(dict)
@@ -359,9 +360,7 @@ def _counted(scope: Scope) -> dict[tuple[date, int], dict[int, dict[str, int]]]:
 
 def won_deals(scope: Scope):
     """The won deals of the scope: in a won stage, last won in the period (DESIGN.md)."""
-    rows = Deal.objects.for_portal(scope.portal).filter(
-        semantic="won", closed_at__range=scope.span()
-    )
+    rows = Deal.objects.for_portal(scope.portal).filter(IS_WON, closed_at__range=scope.span())
     if scope.employees is not None:
         rows = rows.filter(responsible__crm_id__in=scope.employees)
     if scope.pipeline is not None:
@@ -377,7 +376,7 @@ def repeat_won_deals(scope: Scope):
     def earlier_win(field: str) -> Exists:
         return Exists(
             Deal.objects.for_portal(scope.portal).filter(
-                semantic="won", closed_at__lt=OuterRef("closed_at"), **{field: OuterRef(field)}
+                IS_WON, closed_at__lt=OuterRef("closed_at"), **{field: OuterRef(field)}
             )
         )
 

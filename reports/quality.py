@@ -20,8 +20,8 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from crmapp.models import Deal, Employee
-from integrations.bitrix24.links import card_path
-from integrations.registry import card_url
+from integrations.registry import card_path, card_url
+from reports.metrics import IS_CLOSED, IS_OPEN, IS_WON
 from reports.models import QUALITY_RULES, ReportSettings
 from reports.paging import rows_slice
 from reports.people import employee_labels
@@ -39,9 +39,9 @@ def enabled_rules(scope: Scope) -> list[str]:
 def rule_condition(scope: Scope, rule: str, *, now: datetime) -> Q:
     """When a checked deal fails `rule` (REPORTS.md's table)."""
     start, end = scope.span()
-    opened = Q(semantic="open")
+    opened = IS_OPEN
     if rule == "zero_amount":
-        return Q(semantic="won", closed_at__range=(start, end), amount=0)
+        return Q(IS_WON, closed_at__range=(start, end), amount=0)
     if rule == "no_client":
         return Q(company_crm_id__isnull=True, contact_crm_id__isnull=True)
     if rule == "no_source":
@@ -59,7 +59,7 @@ def rule_condition(scope: Scope, rule: str, *, now: datetime) -> Q:
 def checked_deals(scope: Scope):
     """Deals in scope that are open now, or won or lost in the period."""
     rows = Deal.objects.for_portal(scope.portal).filter(
-        Q(semantic="open") | Q(semantic__in=("won", "lost"), closed_at__range=scope.span())
+        IS_OPEN | Q(IS_CLOSED, closed_at__range=scope.span())
     )
     if scope.employees is not None:
         rows = rows.filter(responsible__crm_id__in=scope.employees)
@@ -83,9 +83,9 @@ def _checked_parts(scope: Scope, rules: list[str]) -> list[tuple]:
     if scope.pipeline is not None:
         rows = rows.filter(pipeline__crm_id=scope.pipeline)
     return [
-        (rows.filter(semantic="open"), [rule for rule in rules if rule != "zero_amount"]),
+        (rows.filter(IS_OPEN), [rule for rule in rules if rule != "zero_amount"]),
         (
-            rows.filter(semantic__in=("won", "lost"), closed_at__range=scope.span()),
+            rows.filter(IS_CLOSED, closed_at__range=scope.span()),
             [rule for rule in rules if rule in CLOSED_RULES],
         ),
     ]
@@ -261,7 +261,7 @@ def _details(scope: Scope, row: dict) -> dict:
     return {
         "responsible_id": _id(row["responsible_crm_id"]),
         "url": card_url(scope.portal, "deal", row["crm_id"]),
-        "path": card_path("deal", row["crm_id"]),
+        "path": card_path(scope.portal, "deal", row["crm_id"]),
         "close_date": row["close_date"],
     }
 

@@ -89,8 +89,8 @@ def report_horizon(today: date) -> date:
     return date(year, index + 1, 1) - timedelta(days=1)
 
 
-# How a filter names "none" (no source, an empty UTM field): Bitrix24 source ids are letters,
-# digits and underscores, so it can never be one.
+# How a filter names "none" (no source, an empty UTM field): a CRM's source ids are letters,
+# digits and underscores (or numbers), so it can never be one.
 NO_VALUE = "-"
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign")
 

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from crmapp.models import Portal
 from integrations.errors import CrmError, InvalidPayload
+from integrations.registry import crm
 from webhooks.inbox import (
     inbound_events_done,
     inbound_events_failed,
@@ -12,7 +13,7 @@ from webhooks.inbox import (
     portal_inbox_drain_started,
     portals_with_due_events,
 )
-from webhooks.processing import inbox_apply, portal_install_confirm
+from webhooks.processing import inbox_apply, lifecycle_install_confirm
 
 
 @shared_task(acks_late=True)
@@ -21,9 +22,10 @@ def portal_inbox_drain(portal_id: int) -> int:
     portal = Portal.objects.get(pk=portal_id)
     portal_inbox_drain_started(portal_id)
     events = portal_inbox_claim(portal, now=timezone.now())
-    for event in [e for e in events if e.name == "ONAPPINSTALL"]:
+    installs = [e for e in events if not e.entity_type and _is_install(portal, e)]
+    for event in installs:
         try:
-            portal_install_confirm(portal, event)
+            lifecycle_install_confirm(portal, event)
         except InvalidPayload as error:
             inbound_events_failed(
                 portal, [event], error=str(error), retryable=False, now=timezone.now()
@@ -39,8 +41,12 @@ def portal_inbox_drain(portal_id: int) -> int:
         )
         raise
     # Entity events, and lifecycle events already acted on when they were received.
-    inbound_events_done(portal, [e for e in events if e.name != "ONAPPINSTALL"], now=timezone.now())
+    inbound_events_done(portal, [e for e in events if e not in installs], now=timezone.now())
     return len(events)
+
+
+def _is_install(portal: Portal, event) -> bool:
+    return crm(portal.kind).event_parse(event.body).lifecycle == "install"
 
 
 @shared_task

@@ -107,7 +107,7 @@ class Stage(PortalOwned):
 
 
 class Source(PortalOwned):
-    """Where a lead or deal came from (Bitrix24 SOURCE status list)."""
+    """Where a lead or deal came from (the CRM's list of sources)."""
 
     crm_id = models.CharField(max_length=64)
     name = models.CharField(max_length=255)
@@ -183,7 +183,7 @@ class Deal(PortalOwned, Utm):
     source = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField()
     modified_at = models.DateTimeField()
-    # The CRM's expected close date (Bitrix24 CLOSEDATE), not the time it was closed.
+    # The CRM's expected close date, not the time it was closed.
     close_date = models.DateTimeField(null=True, blank=True)
     # The latest entry into the current won/lost stage, from the stage history; null while open.
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -236,7 +236,7 @@ class Activity(PortalOwned):
     created_at = models.DateTimeField()
     deadline = models.DateTimeField(null=True, blank=True)
     completed = models.BooleanField(default=False)
-    # When a completed activity "happens" (Bitrix24 END_TIME, amoCRM completion time).
+    # When a completed activity "happens" (its end or completion time: each CRM's normalize).
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -31,16 +31,17 @@ class Portal(models.Model):
         FAILED = "failed", "failed"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    # Bitrix24: the portal domain; amoCRM: the account subdomain. `manage.py report --portal KEY`.
+    # The CRM account's address: a portal domain or an account subdomain. `manage.py report
+    # --portal KEY`.
     key = models.CharField(max_length=255)
     domain = models.CharField(max_length=255)
-    # Bitrix24 member_id / amoCRM account id: the stable identity of the CRM account.
+    # The CRM's own stable identity of the account (its member or account id).
     member_id = models.CharField(max_length=64)
 
     access_token = EncryptedTextField(blank=True, default="")
     refresh_token = EncryptedTextField(blank=True, default="")
     token_expires_at = models.DateTimeField(null=True, blank=True)
-    # Bitrix24 signs nothing: events are verified by this per-installation secret.
+    # For a CRM that signs nothing, events are verified by this per-installation secret.
     application_token = EncryptedTextField(blank=True, default="")
     client_endpoint = models.URLField(blank=True, default="")
 
@@ -49,7 +50,7 @@ class Portal(models.Model):
     uninstalled_at = models.DateTimeField(null=True, blank=True)
     purge_after = models.DateTimeField(null=True, blank=True)
 
-    # The paid state the CRM reports (Bitrix24 app.info): trial/basic = not paid, or a
+    # The paid state the CRM reports (adapter.paid_state): trial/basic = not paid, or a
     # subscription until `tier_until`. What is in force now is crmapp.tiers.portal_tier.
     tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.TRIAL)
     # The first install of this CRM account (InstallRecord): a reinstall keeps it.

@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
+from integrations.registry import card_path as registry_card_path
 from integrations.registry import card_url as registry_card_url
 
 register = template.Library()
@@ -145,6 +146,17 @@ def iso_day(value: str) -> str:
 def card_url(crm_id, portal) -> str:
     """The CRM card of a deal listed by its id (the deals list keeps REPORTS.md's shape)."""
     return registry_card_url(portal, "deal", int(crm_id))
+
+
+@register.filter
+def card_path(crm_id, portal) -> str:
+    """What the CRM's host script opens a deal's card with (a link's data-crm-path)."""
+    return registry_card_path(portal, "deal", int(crm_id))
+
+
+@register.filter
+def lead_card_path(crm_id, portal) -> str:
+    return registry_card_path(portal, "lead", int(crm_id))
 
 
 _PERIOD = re.compile(r"(\d{4})(?:-(\d{2})| Q([1-4]))")

@@ -31,6 +31,7 @@ from integrations.records import (
     Directory,
     HistorySource,
     LeadRecord,
+    NoticeLine,
     PaidStateRecord,
     SourceRecord,
     StageChangeRecord,
@@ -102,6 +103,15 @@ def _crm_error(error: BitrixSDKException) -> CrmError:
     return CrmError(f"Bitrix24 error: {error}", retryable=False)
 
 
+def _bb_line(line: NoticeLine) -> str:
+    """A notification line in BB-code: a card link is [URL=…]title[/URL] (brackets in the
+    title would end it early, so they become parentheses)."""
+    if not line.link_url:
+        return line.text
+    title = line.link_text.replace("[", "(").replace("]", ")")
+    return f"[URL={line.link_url}]{title}[/URL] — {line.text}"
+
+
 class Bitrix24Adapter:
     kind = Portal.Kind.BITRIX24
 
@@ -138,8 +148,9 @@ class Bitrix24Adapter:
         except InvalidPayload as error:
             raise CrmError(f"Bitrix24 app.info: {error}", retryable=False) from error
 
-    def notify(self, user_crm_id: int, message: str, *, tag: str = "") -> None:
+    def notify(self, user_crm_id: int, lines: list[NoticeLine], *, tag: str = "") -> None:
         """A system notification in the user's CRM notification centre (BB-code message)."""
+        message = "\n".join(_bb_line(line) for line in lines)
         self.call("im.notify.system.add", {"USER_ID": user_crm_id, "MESSAGE": message, "TAG": tag})
 
     def _all(self, method: str, params: dict | None = None) -> list:

@@ -196,3 +196,32 @@ def portal_uninstall_confirm(portal: Portal, *, clean: bool, now: datetime) -> b
 def uninstall_purge_after(now: datetime, *, clean: bool) -> datetime:
     """When an uninstalled portal's data goes: at once if the admin asked, else after N days."""
     return now if clean else now + timedelta(days=settings.UNINSTALL_RETENTION_DAYS)
+
+
+def install_event_confirm(portal: Portal, body: str) -> None:
+    """ONAPPINSTALL (it may come late): keep its application_token once Bitrix24 confirms,
+    through app.info called with the event's own token, that the event is genuine."""
+    from integrations.bitrix24.events import bitrix24_event_parse
+
+    parsed = bitrix24_event_parse(body)
+    if portal.application_token and hmac.compare_digest(
+        portal.application_token, parsed.application_token
+    ):
+        return
+    if not parsed.access_token:
+        raise InvalidPayload("ONAPPINSTALL without a token cannot be confirmed")
+    try:
+        info = bitrix_app().get_app_info(parsed.access_token).result
+    except BitrixSDKException as error:
+        raise InvalidPayload(f"Bitrix24 did not confirm ONAPPINSTALL: {error}") from error
+    if info.client_id != settings.BITRIX24_CLIENT_ID or info.install.member_id != portal.member_id:
+        raise InvalidPayload("ONAPPINSTALL belongs to another application or portal")
+    # app.info accepts any employee's token of this app; an install is made by an admin.
+    if not access_token_is_admin(portal.domain, parsed.access_token):
+        log.error("ALERT: ONAPPINSTALL of %s carries a non-admin's token: refused", portal)
+        raise InvalidPayload("ONAPPINSTALL was not made by a portal administrator")
+    portal.application_token = parsed.application_token
+    portal.save(update_fields=["application_token"])
+    if parsed.refresh_token:
+        portal_tokens_store(portal, TokenPair(parsed.access_token, parsed.refresh_token))
+    log.info("application token of %s confirmed by ONAPPINSTALL", portal)

@@ -10,3 +10,7 @@ def card_path(entity_type: str, crm_id: int | str) -> str:
 
 def card_url(domain: str, entity_type: str, crm_id: int | str) -> str:
     return f"https://{domain}{card_path(entity_type, crm_id)}"
+
+
+def card_url_for_portal(portal, entity_type: str, crm_id: int | str) -> str:
+    return card_url(portal.domain, entity_type, crm_id)

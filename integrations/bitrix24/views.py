@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -14,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from crmapp.framing import frame_for_portal
+from integrations.bitrix24.host import host_scripts
 from integrations.bitrix24.install import (
     placement_parse,
     placement_user_is_admin,
@@ -67,8 +67,8 @@ def install(request: HttpRequest) -> HttpResponse:
     transaction.on_commit(lambda: portal_connect.apply_async((portal.pk,), countdown=3))
     response = render(
         request,
-        "frontend/bitrix24_install.html",
-        {"portal": portal, "bx24_js": settings.BITRIX24_JS_API_URL},
+        "bitrix24/install.html",
+        {"portal": portal, "crm_host_scripts": host_scripts()},
     )
     return frame_for_portal(response, portal)
 

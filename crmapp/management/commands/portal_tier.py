@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from crmapp.hooks import portal_history_window_grew
 from crmapp.models import Portal
 from crmapp.tiers import (
     WINDOW_MONTHS,
@@ -26,7 +27,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("key", help="the portal's domain (Bitrix24) or subdomain (amoCRM)")
+        parser.add_argument(
+            "key", help="the portal's key: its domain or account subdomain (manage.py portals)"
+        )
         group = parser.add_mutually_exclusive_group(required=True)
         group.add_argument("--tier", choices=list(WINDOW_MONTHS))
         group.add_argument("--clear", action="store_true", help="remove the override")
@@ -49,11 +52,9 @@ class Command(BaseCommand):
             portal_tier_override(portal, tier="" if clear else tier, until=ends, now=now)
         except ValueError as error:
             raise CommandError(str(error)) from error
-        from integrations.tasks import portal_history_backfill
-
         self.stdout.write(self._outcome(portal, now))
         if window_grows(portal, now=now):
-            portal_history_backfill.delay(portal.pk)
+            portal_history_window_grew.send(sender=Portal, portal=portal)
 
     def _outcome(self, portal: Portal, now: datetime) -> str:
         tier = portal_tier(portal, now=now)

@@ -12,24 +12,10 @@
     if (renewed) token = renewed;
   });
 
-  // The frame takes the content's own height, up and down: fitWindow alone can only grow
-  // it (https://dev.1c-bitrix.ru/rest_help/js_library/additional/fitWindow.php), so the
-  // body is measured and the frame set to that with resizeWindow.
-  function contentHeight() {
-    return Math.ceil(document.body.getBoundingClientRect().bottom + window.scrollY);
-  }
-  var fitted = 0;
-  function fit() {
-    if (!window.BX24) return;
-    if (BX24.resizeWindow) {
-      var height = contentHeight();
-      if (height === fitted) return;
-      fitted = height;
-      BX24.resizeWindow(document.documentElement.clientWidth, height);
-    } else if (BX24.fitWindow) {
-      BX24.fitWindow();
-    }
-  }
+  // Fitting the frame and opening cards is the CRM page's business: its host script
+  // (loaded before this file) defines window.crmHost; outside a CRM there is none.
+  var host = window.crmHost || { init: function () {}, fit: function () {}, openCard: function () { return false; } };
+  var fit = host.fit;
   if (window.ResizeObserver) new ResizeObserver(fit).observe(document.body);
 
   // Numbers on charts as on the page: 100 000 000 in Russian, 100,000,000 in English.
@@ -86,11 +72,7 @@
     var link = event.target.closest("a[data-crm-path]");
     if (!link) return;
     event.preventDefault();
-    if (window.BX24 && BX24.openPath) {
-      BX24.openPath(link.dataset.crmPath);
-    } else {
-      window.top.location.href = link.href;
-    }
+    if (!host.openCard(link.dataset.crmPath)) window.top.location.href = link.href;
   });
 
   // A refused change answers 4xx: a form re-rendered with its errors (HTML) or a plan cell
@@ -223,5 +205,5 @@
     if (menu && !menu.contains(event.target)) menu.open = false;
   });
 
-  if (window.BX24 && BX24.init) BX24.init(fit);
+  host.init(fit);
 })();

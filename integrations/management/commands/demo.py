@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 import requests
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from integrations.sandbox.client import SandboxControl
@@ -38,6 +39,9 @@ class Command(BaseCommand):
         self.children: list[subprocess.Popen] = []
         self.address, self.sandbox_port = f"{HOST}:{port}", sandbox_port
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        # `make demo` migrates first; `manage.py demo` on a fresh checkout must not answer the
+        # sandbox's install with "no such table".
+        call_command("migrate", interactive=False, verbosity=0)
         try:
             info = self._sandbox(scale=scale, seed=seed)
             env = self._environment(info)
