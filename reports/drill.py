@@ -25,7 +25,15 @@ from reports.forgotten import (
     lead_items,
     leads_flagged,
 )
-from reports.metrics import IS_CLOSED, IS_LOST, IS_OPEN, IS_WON
+from reports.metrics import (
+    IS_OPEN,
+    closed_in,
+    created_in,
+    in_scope_pipeline,
+    lost_in,
+    of_scope_employees,
+    won_in,
+)
 from reports.paging import rows_slice
 from reports.plan_fact import repeat_deal_ids
 from reports.quality import COUNTS as QUALITY_COUNTS
@@ -85,23 +93,23 @@ def drill(
     rows = _entities(scope, model)
     start, end = scope.span()
     if what.startswith("created"):
-        rows = rows.filter(created_at__range=(start, end))
+        rows = rows.filter(created_in((start, end)))
     elif what.startswith("lost"):
-        rows = rows.filter(IS_LOST, closed_at__range=(start, end))
+        rows = rows.filter(lost_in((start, end)))
     elif what.endswith("in_work") or what.startswith("in_work"):
         rows = _open_at(scope, model, rows, end, now)
     elif what in ("new_sales", "repeat_sales"):
         repeat = repeat_deal_ids(scope)
-        rows = rows.filter(IS_WON, closed_at__range=(start, end))
+        rows = rows.filter(won_in((start, end)))
         rows = (
             rows.filter(crm_id__in=repeat)
             if what == "repeat_sales"
             else rows.exclude(crm_id__in=repeat)
         )
     elif what == "win_rate":  # the ratio's denominator: the won and the lost, each marked
-        rows = rows.filter(IS_CLOSED, closed_at__range=(start, end))
+        rows = rows.filter(closed_in((start, end)))
     else:  # won count and sum, average check, cycle
-        rows = rows.filter(IS_WON, closed_at__range=(start, end))
+        rows = rows.filter(won_in((start, end)))
     order = ("-semantic",) if what == "win_rate" else ()  # the won before the lost
     rows = rows.order_by(*order, "-amount", "crm_id")
     return listing_of(kind, rows, entity_rows(scope, model, rows_slice(rows, **page)))
@@ -113,9 +121,7 @@ def listing_of(kind: str, rows, items: list[dict]) -> dict:
 
 def _entities(scope: Scope, model):
     rows = entities_selected(scope, model.objects.for_portal(scope.portal))
-    if model is Deal and scope.pipeline is not None:
-        rows = rows.filter(pipeline__crm_id=scope.pipeline)
-    return rows
+    return in_scope_pipeline(scope, rows) if model is Deal else rows
 
 
 def _open_at(scope: Scope, model, rows, end: datetime, now: datetime):
@@ -182,9 +188,7 @@ def _activities(scope: Scope, kind: str):
     rows = Activity.objects.for_portal(scope.portal).filter(
         kind=kind, completed=True, completed_at__range=scope.span()
     )
-    if scope.employees is not None:
-        rows = rows.filter(responsible__crm_id__in=scope.employees)
-    return rows.order_by("-completed_at", "crm_id")
+    return of_scope_employees(scope, rows).order_by("-completed_at", "crm_id")
 
 
 def activity_rows(scope: Scope, rows) -> list[dict]:

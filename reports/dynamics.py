@@ -27,10 +27,12 @@ from reports.metrics import (
     DEAL_CREATED,
     DEAL_WON,
     DEAL_WON_LONG,
-    IS_CLOSED,
     LEAD_CREATED,
     LEAD_CREATED_WON,
+    closed_in,
+    created_in,
     fact_key,
+    in_scope_pipeline,
 )
 from reports.models import NO_EMPLOYEE, NO_PIPELINE
 from reports.people import employee_labels, participants
@@ -296,13 +298,10 @@ def period_deals(
 ):
     """Deals created in P or won or lost in P, with their age ((close or now) − creation)."""
     span = scope.span()
-    rows = Deal.objects.for_portal(scope.portal).filter(
-        Q(created_at__range=span) | Q(IS_CLOSED, closed_at__range=span)
-    )
+    rows = Deal.objects.for_portal(scope.portal).filter(created_in(span) | closed_in(span))
     if scope.employees is not None:
         rows = rows.filter(responsible_in(scope))
-    if scope.pipeline is not None:
-        rows = rows.filter(pipeline__crm_id=scope.pipeline)
+    rows = in_scope_pipeline(scope, rows)
     rows = rows.annotate(age=_age(now))
     if age_min is not None:
         rows = rows.filter(age__gte=timedelta(days=age_min))

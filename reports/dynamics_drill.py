@@ -18,7 +18,7 @@ from integrations.registry import card_path, card_url
 from reports.aggregates import owner_history
 from reports.dynamics import deal_rows, period_deals, responsible_in, sorted_deals
 from reports.facts import LONG_CYCLE_SECONDS
-from reports.metrics import IS_OPEN, IS_WON
+from reports.metrics import IS_OPEN, IS_WON, won_in
 from reports.paging import rows_slice
 from reports.scope import Scope
 
@@ -50,7 +50,7 @@ def dynamics_drill(
         span = scope.span()
         rows = sorted_deals(
             period_deals(scope, now=now).filter(
-                IS_WON, closed_at__range=span, age__gt=timedelta(seconds=LONG_CYCLE_SECONDS)
+                won_in(span), age__gt=timedelta(seconds=LONG_CYCLE_SECONDS)
             ),
             "-age_days",
         )

@@ -15,7 +15,14 @@ from django.utils import timezone
 
 from crmapp.models import Deal, Employee, Lead
 from integrations.registry import card_url
-from reports.metrics import DEAL_CREATED, IS_OPEN, LEAD_CREATED
+from reports.metrics import (
+    DEAL_CREATED,
+    IS_OPEN,
+    LEAD_CREATED,
+    created_in,
+    idle_for,
+    in_scope_pipeline,
+)
 from reports.models import ReportSettings
 from reports.paging import rows_slice
 from reports.people import employee_labels
@@ -28,11 +35,9 @@ COUNTS = ["forgotten_deals", "forgotten_deals_sum", "no_next_step_deals", "forgo
 
 
 def _created(scope: Scope, model):
-    rows = model.objects.for_portal(scope.portal).filter(created_at__range=scope.span())
+    rows = model.objects.for_portal(scope.portal).filter(created_in(scope.span()))
     rows = entities_selected(scope, rows)
-    if model is Deal and scope.pipeline is not None:
-        rows = rows.filter(pipeline__crm_id=scope.pipeline)
-    return rows
+    return in_scope_pipeline(scope, rows) if model is Deal else rows
 
 
 def forgotten(scope: Scope, *, now: datetime | None = None, limit: int | None = None) -> dict:
@@ -45,7 +50,7 @@ def forgotten(scope: Scope, *, now: datetime | None = None, limit: int | None = 
     deals = deal_items(scope, flagged_deals, now=now, limit=limit)
     leads = lead_items(scope, flagged_leads, now=now, limit=limit)
     by_employee = _by_employee(
-        scope, _idle(settings.deal_days, now), _idle(settings.lead_days, now)
+        scope, idle_for(settings.deal_days, now), idle_for(settings.lead_days, now)
     )
     # Counted with the per-employee figures, not by another scan of the period's deals.
     flagged_total = sum(row.pop("flagged_deals") for row in by_employee)
@@ -72,15 +77,11 @@ def _longest_idle(now: datetime):
     return (Value(now) - F("last_touch_at")).desc()
 
 
-def _idle(days: int, now: datetime) -> Q:
-    return Q(last_touch_at__lte=now - timedelta(days=days))
-
-
 def deals_flagged(scope: Scope, *, now: datetime, reasons=(IDLE,)):
     """Open deals created in the period with any of `reasons`."""
     wanted = Q(pk__in=[])
     if IDLE in reasons:
-        wanted |= _idle(ReportSettings.of(scope.portal).deal_days, now)
+        wanted |= idle_for(ReportSettings.of(scope.portal).deal_days, now)
     if NO_NEXT_STEP in reasons:
         wanted |= Q(has_next_step=False)
     return _created(scope, Deal).filter(IS_OPEN).filter(wanted)
@@ -88,7 +89,7 @@ def deals_flagged(scope: Scope, *, now: datetime, reasons=(IDLE,)):
 
 def leads_flagged(scope: Scope, *, now: datetime):
     """Open leads created in the period, idle past the threshold."""
-    idle = _idle(ReportSettings.of(scope.portal).lead_days, now)
+    idle = idle_for(ReportSettings.of(scope.portal).lead_days, now)
     return _created(scope, Lead).filter(IS_OPEN).filter(idle)
 
 

@@ -20,13 +20,17 @@ from integrations.registry import card_path, card_url
 from reports.efficiency import period_bucket, period_buckets, period_label
 from reports.metrics import (
     DEAL_WON,
-    IS_CLOSED,
     IS_WON,
     LEAD_CREATED_LOST,
     LEAD_CREATED_WON,
     LEAD_LOST,
     LEAD_RECEIVED,
     LEAD_WON,
+    closed_in,
+    created_in,
+    in_scope_pipeline,
+    of_scope_employees,
+    won_in,
 )
 from reports.models import ReportSettings
 from reports.people import employee_labels
@@ -69,36 +73,27 @@ def first_status_id(statuses: list[Stage]) -> int | None:
 def received_leads(scope: Scope, *, start: datetime | None = None, end: datetime | None = None):
     """The leads created in the period (or in [start, end]) the scope selects."""
     span = (start, end) if start else scope.span()
-    return entities_selected(scope, Lead.objects.for_portal(scope.portal)).filter(
-        created_at__range=span
-    )
+    return entities_selected(scope, Lead.objects.for_portal(scope.portal)).filter(created_in(span))
 
 
 def closed_leads(scope: Scope):
     """The leads whose latest entry into a converted or junk status falls in the period."""
     return entities_selected(scope, Lead.objects.for_portal(scope.portal)).filter(
-        IS_CLOSED, closed_at__range=scope.span()
+        closed_in(scope.span())
     )
 
 
 def won_deals(scope: Scope, *, start: datetime | None = None, end: datetime | None = None):
     """DESIGN's won deals of the period the scope selects (their own source and UTM)."""
     span = (start, end) if start else scope.span()
-    return _deals(scope, entities_selected(scope, Deal.objects.for_portal(scope.portal))).filter(
-        IS_WON, closed_at__range=span
-    )
+    deals = entities_selected(scope, Deal.objects.for_portal(scope.portal))
+    return in_scope_pipeline(scope, deals).filter(won_in(span))
 
 
 def cohort_deals(scope: Scope, received):
     """The deals won at any time whose lead is one of `received` (the cohort's revenue)."""
-    deals = Deal.objects.for_portal(scope.portal)
-    if scope.employees is not None:
-        deals = deals.filter(responsible__crm_id__in=scope.employees)
-    return _deals(scope, deals).filter(IS_WON, lead_crm_id__in=received.values("crm_id"))
-
-
-def _deals(scope: Scope, rows):
-    return rows if scope.pipeline is None else rows.filter(pipeline__crm_id=scope.pipeline)
+    deals = of_scope_employees(scope, Deal.objects.for_portal(scope.portal))
+    return in_scope_pipeline(scope, deals).filter(IS_WON, lead_crm_id__in=received.values("crm_id"))
 
 
 def marketing_numbers(
@@ -419,13 +414,15 @@ def _day_buckets(start: date, end: date, grain: str) -> list[date]:
 def source_calls(scope: Scope):
     """Completed calls of the period bound to a lead or deal the scope selects."""
     leads = entities_selected(scope, Lead.objects.for_portal(scope.portal))
-    deals = _deals(scope, entities_selected(scope, Deal.objects.for_portal(scope.portal)))
+    deals = in_scope_pipeline(
+        scope, entities_selected(scope, Deal.objects.for_portal(scope.portal))
+    )
     calls = Activity.objects.for_portal(scope.portal).filter(
         kind=Activity.Kind.CALL, completed=True, completed_at__range=scope.span()
     )
-    if scope.employees is not None:
-        calls = calls.filter(responsible__crm_id__in=scope.employees)
-    return calls.filter(_bound_to(leads, "lead") | _bound_to(deals, "deal"))
+    return of_scope_employees(scope, calls).filter(
+        _bound_to(leads, "lead") | _bound_to(deals, "deal")
+    )
 
 
 def _bound_to(owners, owner_type: str) -> Q:

@@ -7,6 +7,8 @@ report, drill-down and check reads them by the same names: `grep deal_won` finds
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.db.models import Q
 
 from crmapp.models import Semantic
@@ -17,6 +19,49 @@ IS_WON = Q(semantic=WON)
 IS_LOST = Q(semantic=LOST)
 IS_OPEN = Q(semantic=OPEN)
 IS_CLOSED = Q(semantic__in=(WON, LOST))
+
+
+def won_in(span) -> Q:
+    """Won in P: in a won stage now, its latest entry into it inside `span`."""
+    return Q(IS_WON, closed_at__range=span)
+
+
+def lost_in(span) -> Q:
+    """Lost in P, dated as won_in."""
+    return Q(IS_LOST, closed_at__range=span)
+
+
+def closed_in(span) -> Q:
+    """Won or lost in P (the win rate's denominator)."""
+    return Q(IS_CLOSED, closed_at__range=span)
+
+
+def created_in(span) -> Q:
+    """Created in P."""
+    return Q(created_at__range=span)
+
+
+def idle_for(days: int, now: datetime) -> Q:
+    """Idle: no touch (activity, stage move, edit) for `days` days up to `now` (the forgotten
+    report's test, with the thresholds of Settings)."""
+    return Q(last_touch_at__lte=now - timedelta(days=days))
+
+
+# --- the scope: whose rows, in which pipeline ---------------------------------------------
+def of_scope_employees(scope, rows):
+    """Leads, deals or activities (a queryset) of the scope's employees, by their
+    responsible; everyone's when the scope names none."""
+    if scope.employees is None:
+        return rows
+    return rows.filter(responsible__crm_id__in=scope.employees)
+
+
+def in_scope_pipeline(scope, rows):
+    """Deals (a queryset) of the scope's pipeline, when it names one."""
+    if scope.pipeline is None:
+        return rows
+    return rows.filter(pipeline__crm_id=scope.pipeline)
+
 
 # --- fact keys (per portal × day × key × employee × pipeline × source × stage) -------------
 # won / lost: on the day of the latest entry into the final stage, with the current amount and

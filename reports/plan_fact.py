@@ -21,7 +21,16 @@ from crmapp.models import Deal, Department, Employee, Pipeline, Stage
 from reports.efficiency import in_work, period_bucket, period_buckets, period_label
 from reports.facts import cents as amount_cents
 from reports.labels import column_label
-from reports.metrics import ACTIVITY_KEYS, DEAL_CREATED, DEAL_STAGE_IN, DEAL_WON, IS_WON
+from reports.metrics import (
+    ACTIVITY_KEYS,
+    DEAL_CREATED,
+    DEAL_STAGE_IN,
+    DEAL_WON,
+    IS_WON,
+    in_scope_pipeline,
+    of_scope_employees,
+    won_in,
+)
 from reports.models import (
     ALL_PIPELINES,
     NO_EMPLOYEE,
@@ -360,12 +369,8 @@ def _counted(scope: Scope) -> dict[tuple[date, int], dict[int, dict[str, int]]]:
 
 def won_deals(scope: Scope):
     """The won deals of the scope: in a won stage, last won in the period (DESIGN.md)."""
-    rows = Deal.objects.for_portal(scope.portal).filter(IS_WON, closed_at__range=scope.span())
-    if scope.employees is not None:
-        rows = rows.filter(responsible__crm_id__in=scope.employees)
-    if scope.pipeline is not None:
-        rows = rows.filter(pipeline__crm_id=scope.pipeline)
-    return rows
+    rows = Deal.objects.for_portal(scope.portal).filter(won_in(scope.span()))
+    return in_scope_pipeline(scope, of_scope_employees(scope, rows))
 
 
 def repeat_won_deals(scope: Scope):

@@ -21,7 +21,13 @@ from django.utils.translation import gettext as _
 
 from crmapp.models import Deal, Employee
 from integrations.registry import card_path, card_url
-from reports.metrics import IS_CLOSED, IS_OPEN, IS_WON
+from reports.metrics import (
+    IS_OPEN,
+    closed_in,
+    in_scope_pipeline,
+    of_scope_employees,
+    won_in,
+)
 from reports.models import QUALITY_RULES, ReportSettings
 from reports.paging import rows_slice
 from reports.people import employee_labels
@@ -41,7 +47,7 @@ def rule_condition(scope: Scope, rule: str, *, now: datetime) -> Q:
     start, end = scope.span()
     opened = IS_OPEN
     if rule == "zero_amount":
-        return Q(IS_WON, closed_at__range=(start, end), amount=0)
+        return Q(won_in((start, end)), amount=0)
     if rule == "no_client":
         return Q(company_crm_id__isnull=True, contact_crm_id__isnull=True)
     if rule == "no_source":
@@ -58,14 +64,8 @@ def rule_condition(scope: Scope, rule: str, *, now: datetime) -> Q:
 
 def checked_deals(scope: Scope):
     """Deals in scope that are open now, or won or lost in the period."""
-    rows = Deal.objects.for_portal(scope.portal).filter(
-        IS_OPEN | Q(IS_CLOSED, closed_at__range=scope.span())
-    )
-    if scope.employees is not None:
-        rows = rows.filter(responsible__crm_id__in=scope.employees)
-    if scope.pipeline is not None:
-        rows = rows.filter(pipeline__crm_id=scope.pipeline)
-    return rows
+    rows = Deal.objects.for_portal(scope.portal).filter(IS_OPEN | closed_in(scope.span()))
+    return in_scope_pipeline(scope, of_scope_employees(scope, rows))
 
 
 # Which rules a closed deal can fail; the others need it open (zero_amount needs it won).
@@ -77,15 +77,13 @@ def _checked_parts(scope: Scope, rules: list[str]) -> list[tuple]:
     `deal_quality` index alone: the open deals, and those won or lost in the period (one
     OR of the two makes PostgreSQL fetch every wide deal row: 2.7 s instead of ~0.3 s on a
     1M-deal portal)."""
-    rows = Deal.objects.for_portal(scope.portal)
-    if scope.employees is not None:
-        rows = rows.filter(responsible__crm_id__in=scope.employees)
-    if scope.pipeline is not None:
-        rows = rows.filter(pipeline__crm_id=scope.pipeline)
+    rows = in_scope_pipeline(
+        scope, of_scope_employees(scope, Deal.objects.for_portal(scope.portal))
+    )
     return [
         (rows.filter(IS_OPEN), [rule for rule in rules if rule != "zero_amount"]),
         (
-            rows.filter(IS_CLOSED, closed_at__range=scope.span()),
+            rows.filter(closed_in(scope.span())),
             [rule for rule in rules if rule in CLOSED_RULES],
         ),
     ]

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from crmapp.models import Department, Employee, Portal
 from crmapp.tiers import window_start
+from reports.metrics import of_scope_employees
 
 
 class ScopeRefused(PermissionError):
@@ -268,8 +269,7 @@ def visible_departments(portal: Portal, viewer: Viewer) -> list[Department]:
 def entities_selected(scope: Scope, rows):
     """Leads or deals (a queryset) narrowed to the scope's employees, sources and UTM, by
     their own fields (REPORTS.md "Filters added")."""
-    if scope.employees is not None:
-        rows = rows.filter(responsible__crm_id__in=scope.employees)
+    rows = of_scope_employees(scope, rows)
     if scope.sources is not None:
         rows = rows.filter(source__in=scope.sources)
     for name, value in scope.utm:
