@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 CI_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/crmreports
 CI_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install test test-embedded test-services lint demo bench clean
+.PHONY: install test test-embedded test-default test-clock test-services lint demo bench clean
 
 install: $(STAMP)
 
@@ -24,14 +24,28 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 
-test: lint test-embedded test-services
+# The three passes share nothing (each has its own VAR_DIR, database and broker; the suite picks
+# free ports), so they run side by side, the two long ones each spread over PYTEST_WORKERS
+# pytest-xdist processes (tests/xdist_isolation.py gives each worker its own VAR_DIR and Redis
+# database); the short clock pass takes one, which is done before them. A pass's output is
+# printed whole when it ends.
+test: lint
+	$(MAKE) --no-print-directory -j3 --output-sync=target test-default test-clock test-services
+
+PYTEST_WORKERS ?= 2
+# Whole files to a worker, so module-scoped fixtures are built once.
+PYTEST := $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # The sandbox generates its history from the day it runs, so its and the reports' tests also
 # run with the clock moved to a leap day, which would catch a test that holds only today.
 TEST_CLOCK ?= 2028-02-29T15:30:00+03:00
 
-test-embedded: $(STAMP)
-	VAR_DIR=var/test $(PY) -m pytest
+test-embedded: test-default test-clock
+
+test-default: $(STAMP)
+	VAR_DIR=var/test $(PYTEST)
+
+test-clock: $(STAMP)
 	VAR_DIR=var/test-clock $(PY) -m pytest tests/integrations/sandbox tests/reports \
 		-m "not worker" --clock $(TEST_CLOCK)
 
@@ -40,7 +54,7 @@ test-services: $(STAMP)
 		echo "== second pass: PostgreSQL + Redis + real Celery worker"; \
 		VAR_DIR=var/test-services DATABASE_URL=$(CI_DATABASE_URL) REDIS_URL=$(CI_REDIS_URL) \
 		SECRET_KEY=test-secret-key FIELD_ENCRYPTION_KEY=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
-		$(PY) -m pytest; \
+		$(PYTEST); \
 	else \
 		echo "== second pass skipped: PostgreSQL (127.0.0.1:5432) or Redis (127.0.0.1:6379) not reachable"; \
 	fi

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from io import BytesIO
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -66,12 +66,19 @@ def sheet_row_append(sheet: Worksheet, values) -> None:
     "=" as a live formula (=HYPERLINK(...), =cmd|...), so every string is stored as text,
     marked as such (quotePrefix) so that editing the cell keeps it text, and stripped of the
     control characters a workbook cannot hold."""
-    sheet.append([_text_safe(value) for value in values])
-    for cell in sheet[sheet.max_row] if values else ():
-        if isinstance(cell.value, str):
-            cell.data_type = "s"
-            if cell.value[:1] in FORMULA_STARTS:
-                cell.quotePrefix = True
+    # The cells are made here and handed to append: finding a just-appended row again
+    # (sheet[sheet.max_row]) scans every cell of the sheet, quadratic in an export's size.
+    sheet.append([_cell_of(sheet, value) for value in values])
+
+
+def _cell_of(sheet: Worksheet, value):
+    if not isinstance(value, str):
+        return value
+    cell = Cell(sheet, value=_text_safe(value))
+    cell.data_type = "s"
+    if cell.value[:1] in FORMULA_STARTS:
+        cell.quotePrefix = True
+    return cell
 
 
 FORMULA_STARTS = frozenset("=+-@\t\r")

@@ -274,7 +274,7 @@ def live_portal(client, bitrix24, live_server, settings):
 @pytest.fixture
 def browser_page(monkeypatch):
     """A page in Debian's headless Chromium, driven by Playwright."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the ORM is not touched inside.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -284,6 +284,10 @@ def browser_page(monkeypatch):
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
         page = browser.new_page(viewport={"width": 1280, "height": 900})
+        # Upper bounds on waiting, not speed checks: make test runs its passes side by side
+        # on two cores, where a page can take far longer than on an idle machine.
+        page.context.set_default_timeout(60_000)
+        expect.set_options(timeout=60_000)
         yield page
         browser.close()
 

@@ -53,7 +53,7 @@ def test_the_admin_sorts_deals_by_age_drills_a_duration_cell_and_exports(
     shown = int(cell.inner_text().replace("\xa0", ""))
     cell.click()
     drill = app.locator("#drill .drill-card")
-    drill.wait_for(timeout=15_000)
+    drill.wait_for(timeout=60_000)
     assert drill.locator("tbody a[data-crm-path]").count() == shown
 
     with page.expect_download() as download:

@@ -11,7 +11,7 @@ def test_it_opens_inside_the_crm_host_page_as_a_head_of_sales(live_portal, brows
     page.goto(f"{live_portal.url}/crm-host/?user=1")
     app = page.frame_locator("iframe#app")
 
-    app.get_by_text("История загружена").wait_for(timeout=30_000)
+    app.get_by_text("История загружена").wait_for(timeout=60_000)
     assert app.locator(".stat .value").first.inner_text().strip() != ""
     assert "Пробный период" in app.locator(".badge").inner_text()
     page.screenshot(path=screenshot_path("app-in-crm-host.png"), full_page=True)
@@ -27,7 +27,7 @@ def test_it_fits_a_phone_screen(live_portal, browser_page):
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{live_portal.url}/crm-host/?user=1")
     frame = page.frame(name="app")
-    page.frame_locator("iframe#app").get_by_text("История загружена").wait_for(timeout=30_000)
+    page.frame_locator("iframe#app").get_by_text("История загружена").wait_for(timeout=60_000)
 
     overflow = frame.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"

@@ -49,10 +49,10 @@ def test_the_admin_clicks_a_source_drills_exports_and_sees_romi_follow_the_spend
     shown = int(received.inner_text().replace("\xa0", "").replace(" ", ""))
     received.click()
     panel = app.locator("#drill .drill-card")
-    panel.wait_for(timeout=15_000)
+    panel.wait_for(timeout=60_000)
     assert panel.locator("tbody a[data-crm-path]").count() == min(shown, 500)
     page.keyboard.press("Escape")
-    panel.wait_for(state="detached", timeout=5_000)
+    panel.wait_for(state="detached", timeout=60_000)
 
     # The source table exports alone, with the filters on top.
     with page.expect_download() as download:
@@ -71,23 +71,23 @@ def test_the_admin_clicks_a_source_drills_exports_and_sees_romi_follow_the_spend
     portal = Portal.objects.get()
     month = timezone.now().astimezone(ZoneInfo(portal.time_zone)).strftime("%Y-%m")
     cell = app.locator(f"#spend-{token}-{month} input")
-    cell.wait_for(timeout=15_000)
+    cell.wait_for(timeout=60_000)
     with page.expect_response(lambda r: "/app/spend/cell/" in r.url and r.status == 400):
         cell.fill("десять")
         cell.press("Tab")
-    app.locator(f"#spend-{token}-{month} .error").wait_for(timeout=5_000)
+    app.locator(f"#spend-{token}-{month} .error").wait_for(timeout=60_000)
     assert not AdSpend.objects.for_portal(portal).exists()
     cell = app.locator(f"#spend-{token}-{month} input")
     with page.expect_response(lambda r: "/app/spend/cell/" in r.url and r.status == 200):
         cell.fill("1000")
         cell.press("Tab")
-    app.locator(f"#spend-{token}-{month}:not(.invalid)").wait_for(timeout=5_000)
+    app.locator(f"#spend-{token}-{month}:not(.invalid)").wait_for(timeout=60_000)
     assert AdSpend.objects.for_portal(portal).get().amount_cents == 100_000
     page.screenshot(path=screenshot_path("marketing-spend.png"), full_page=True)
 
     # Back on the report for that source, ROMI now has its denominator.
     app.get_by_role("link", name="Вернуться к отчёту «Маркетинг»").click()
-    app.locator("table.marketing-sources").wait_for(timeout=15_000)
+    app.locator("table.marketing-sources").wait_for(timeout=60_000)
     with page.expect_response(lambda r: "source=" in r.url):
         app.locator(f"table.marketing-sources tr[data-source='{token}'] a.source").click()
     app.locator("table.marketing-sources tbody tr.source-row").first.wait_for()
@@ -99,7 +99,7 @@ def test_the_marketing_page_fits_a_phone_without_sideways_scroll(live_portal, br
     page = browser_page
     page.set_viewport_size({"width": 390, "height": 844})
     app = _open_report(page, live_portal.url, 1, "Маркетинг")
-    app.locator("table.marketing-leads").wait_for(timeout=15_000)
+    app.locator("table.marketing-leads").wait_for(timeout=60_000)
     frame = page.frame(name="app")
     overflow = frame.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"

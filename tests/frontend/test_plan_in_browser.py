@@ -19,7 +19,7 @@ def _open_plan(page, url: str, user: int):
     page.goto(f"{url}/crm-host/?user={user}")
     app = page.frame_locator("iframe#app")
     app.locator(".tabs").get_by_text("План", exact=True).click()
-    app.locator("#report .score").wait_for(timeout=30_000)
+    app.locator("#report .score").wait_for(timeout=60_000)
     return app
 
 
@@ -33,7 +33,7 @@ def test_a_head_of_sales_edits_the_plan_in_the_crm_and_a_manager_cannot(live_por
     app = _open_plan(page, live_portal.url, head)
     app.get_by_text("Редактировать план").click()
     cell = app.locator(f"#cell-employee-{mine.crm_id}-{month} input")
-    cell.wait_for(timeout=15_000)
+    cell.wait_for(timeout=60_000)
     cell.fill("150 000")
     with page.expect_response(lambda r: "/app/plan/cell/" in r.url):
         cell.press("Enter")  # saves on leaving the cell and moves down the column
@@ -46,7 +46,7 @@ def test_a_head_of_sales_edits_the_plan_in_the_crm_and_a_manager_cannot(live_por
             .filter(target_crm_id=mine.crm_id, value=150_000_00)
             .exists()
         ),
-        timeout=10,
+        timeout=30,
     )
     # The department's default follows its employees' sum.
     department_cell = app.locator(f"#cell-department-{department.crm_id}-{month} input")
@@ -110,12 +110,12 @@ def test_a_won_deal_moves_the_fact_and_the_sales_floor_screen_within_seconds(
     download.value.save_as(saved)
     app.locator("#plan-grid input[type=file]").set_input_files(saved)
     app.locator("#plan-grid button", has_text="Загрузить из Excel").click()
-    app.get_by_text("Загружено планов: 0").wait_for(timeout=15_000)
+    app.get_by_text("Загружено планов: 0").wait_for(timeout=60_000)
 
     app.locator("#tv input[name=name]").fill("Офис")
     app.locator("#tv button", has_text="Создать ссылку").click()
     link = app.locator("#tv .tv-url").first
-    link.wait_for(timeout=15_000)
+    link.wait_for(timeout=60_000)
     page.screenshot(path=screenshot_path("plan-editor-admin.png"), full_page=True)
 
     tv = page.context.browser.new_page()
@@ -133,14 +133,14 @@ def test_a_won_deal_moves_the_fact_and_the_sales_floor_screen_within_seconds(
 
     bitrix24.control.install_finish()  # what the install page's BX24.installFinish() does
     bitrix24.control.update("deals", deal.crm_id, {"STAGE_ID": "WON", "OPPORTUNITY": "777777"})
-    expect(today).not_to_have_text(before, timeout=20_000)
+    expect(today).not_to_have_text(before, timeout=60_000)
     tv.screenshot(path=screenshot_path("tv-after.png"), full_page=True)
 
     # The plan page counts it too: the seller's fact, opened from the page, lists the deal.
     app = _open_plan(page, live_portal.url, 1)
     app.locator("#report table.plan-fact tfoot a").first.click()
     app.locator(f"#drill a[data-crm-path='/crm/deal/details/{deal.crm_id}/']").wait_for(
-        timeout=15_000
+        timeout=60_000
     )
 
     # Revoked, the screen goes dark at its next refresh.
@@ -148,5 +148,5 @@ def test_a_won_deal_moves_the_fact_and_the_sales_floor_screen_within_seconds(
     app.locator(".page-head a", has_text="Редактировать план").click()
     page.once("dialog", lambda dialog: dialog.accept())
     app.locator("#tv button", has_text="Отозвать").first.click()
-    app.locator("#tv").get_by_text("Ссылок пока нет.").wait_for(timeout=15_000)
-    tv.get_by_text("отозвана").wait_for(timeout=20_000)
+    app.locator("#tv").get_by_text("Ссылок пока нет.").wait_for(timeout=60_000)
+    tv.get_by_text("отозвана").wait_for(timeout=60_000)

@@ -52,7 +52,7 @@ def test_a_manager_opens_his_errors_and_a_red_rows_card_opens_in_the_crm(live_po
     page.screenshot(path=screenshot_path("quality-manager.png"), full_page=True)
 
     row.locator("a.card-link").click()
-    page.locator("#slider.open").wait_for(timeout=5_000)
+    page.locator("#slider.open").wait_for(timeout=60_000)
     assert page.locator("#slider-path").inner_text().strip() == f"/crm/deal/details/{deal}/"
 
 

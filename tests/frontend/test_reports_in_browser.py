@@ -24,7 +24,7 @@ def _open_report(page, url: str, user: int, tab: str):
     page.goto(f"{url}/crm-host/?user={user}")
     app = page.frame_locator("iframe#app")
     app.locator(".tabs").get_by_text(tab).click()
-    app.locator("#report table").first.wait_for(timeout=30_000)
+    app.locator("#report table").first.wait_for(timeout=60_000)
     return app
 
 
@@ -54,11 +54,11 @@ def test_each_role_reads_filters_drills_and_exports_efficiency(
     shown = int(won.inner_text().replace("\xa0", "") or 0)
     won.click()
     drill = app.locator("#drill .drill-card")
-    drill.wait_for(timeout=15_000)
+    drill.wait_for(timeout=60_000)
     assert drill.locator("tbody a[data-crm-path]").count() == shown
     if shown:
         drill.locator("tbody a[data-crm-path]").first.click()
-        page.locator("#slider.open").wait_for(timeout=5_000)
+        page.locator("#slider.open").wait_for(timeout=60_000)
         assert "/crm/deal/details/" in page.locator("#slider-path").inner_text()
         page.locator("#slider button").click()
 
