@@ -1,5 +1,5 @@
 """Report pages (efficiency, forgotten, plan, quality, dynamics,
-marketing) on a large portal: p95 time to
+marketing, and the overview that reads several of them) on a large portal: p95 time to
 render each page for a month and for a year (target < 300 ms), with the ratio to computing the
 same numbers straight from the mirror tables in the same run. `BENCH_REPORTS=dynamics` times
 only the named pages (comma-separated).

@@ -341,6 +341,27 @@ def timed(action) -> tuple[float, float]:
     return statistics.median(samples), percentile(samples, 95)
 
 
+def overview_timed(portal: Portal, client: Client, token: str, today) -> dict:
+    """The morning screen against the mirror baselines of the reports it reads: this month's
+    plan, efficiency and quality, the forgotten report's 90 days."""
+
+    def render() -> None:
+        response = client.get("/app/", headers={"X-App-Session": token})
+        assert response.status_code == 200, response.content[:300]
+
+    def direct() -> None:
+        end = datetime.combine(today, datetime.max.time(), UTC)
+        month = datetime.combine(today.replace(day=1), datetime.min.time(), UTC)
+        days90 = datetime.combine(today - timedelta(days=89), datetime.min.time(), UTC)
+        for measure in (plan_from_mirror, efficiency_from_mirror, quality_from_mirror):
+            measure(portal, month, end)
+        forgotten_from_mirror(portal, days90, end)
+
+    p50, p95 = timed(render)
+    _, direct_p95 = timed(direct)
+    return {"p50": p50, "p95": p95, "direct_p95": direct_p95}
+
+
 def main() -> None:
     portal = portal_ready()
     # A kept portal outlives its 14-day trial: measure a year inside a 24-month window.
@@ -371,6 +392,8 @@ def main() -> None:
                 lambda report=report, s=start, e=end: direct[report](portal, s, e)
             )
             pages[f"{report}, {label}"] = {"p50": p50, "p95": p95, "direct_p95": direct_p95}
+    if not only or "overview" in only:
+        pages["overview"] = overview_timed(portal, client, token, today)
     described = f"{DEALS // 1000}k deals, {ACTIVITIES // 1_000_000}M activities, PostgreSQL"
     print(json.dumps({"portal": described, "pages": pages}))
 

@@ -14,7 +14,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from crmapp.models import Portal
 from crmapp.selectors import import_progress, mirror_counts, portal_page_summary
+from frontend.overview_page import overview_context
 from frontend.rendering import app_render
+from frontend.report_request import viewer_of
 from frontend.session import AppSession, Role, app_session_required, session_issue
 from integrations.base import AppOpenRefused
 from integrations.errors import CrmError
@@ -108,6 +110,10 @@ def _overview(
             else None
         ),
     }
+    if not template.endswith("#progress"):  # the progress refreshes alone while importing
+        context["overview"] = overview_context(
+            portal, viewer_of(request.app_session), request.app_session_token
+        )
     return app_render(request, portal, template, context)
 
 

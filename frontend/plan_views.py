@@ -26,9 +26,9 @@ from crmapp.selectors import portal_summary
 from frontend.rendering import app_refusal, app_render
 from frontend.report_request import viewer_of
 from frontend.session import Role, app_session_required, download_token_issue
-from reports.labels import column_label
 from reports.models import ALL_PIPELINES, PlanLevel, PlanMetric, ReachUnit, TvLink
-from reports.plan_suggest import SUGGESTED, plan_suggest, plan_suggest_save
+from reports.plan_fact import plan_metric_labels
+from reports.plan_suggest import plan_suggest, plan_suggest_save
 from reports.plans import (
     PlanError,
     bonus_rule_set,
@@ -131,6 +131,7 @@ def _grid(request: HttpRequest, selection: dict, metric: str | None = None) -> d
 
 def _context(request: HttpRequest, selection: dict, **extra) -> dict:
     portal = request.portal
+    labels = plan_metric_labels(portal)
     context = {
         "portal": portal,
         "report": "plan",
@@ -143,7 +144,7 @@ def _context(request: HttpRequest, selection: dict, **extra) -> dict:
         "metrics": [
             (PlanMetric.WON_SUM, _("Won, sum")),
             (PlanMetric.WON_COUNT, _("Won, count")),
-            *((metric, column_label(metric)) for metric in PlanMetric.values[2:]),
+            *((metric, labels[metric]) for metric in PlanMetric.values[2:]),
         ],
         "years": range(_today(request).year - 2, _today(request).year + 2),
         "grid": _grid(request, selection),
@@ -303,7 +304,7 @@ def plan_suggestions(request: HttpRequest) -> HttpResponse:
         "suggestion": suggestion,
         "selection": selection,
         "pipeline_value": "" if selection["pipeline"] == ALL_PIPELINES else selection["pipeline"],
-        "suggested_labels": [column_label(metric) for metric in SUGGESTED],
+        "suggested_labels": [plan_metric_labels(portal)[m] for m in suggestion["metrics"]],
     }
     return app_render(request, portal, f"{TEMPLATE}#suggest", context)
 

@@ -38,7 +38,13 @@ from reports.marketing_tables import marketing_tables
 from reports.models import PlanMetric
 from reports.notify import forgotten_notify
 from reports.people import employee_labels
-from reports.plan_fact import plan_dynamics, plan_fact, plan_period, plan_today
+from reports.plan_fact import (
+    plan_dynamics,
+    plan_fact,
+    plan_metric_labels,
+    plan_period,
+    plan_today,
+)
 from reports.plans import month_add
 from reports.quality import COUNTS as QUALITY_COUNTS
 from reports.quality import quality, quality_reasons
@@ -384,6 +390,7 @@ def _plan_context(request: HttpRequest, scope: Scope) -> dict:
         scope.portal, viewer, start=today.replace(day=1), end=today, **scope.filters
     )
     month_data = plan_fact(this_month)
+    labels = plan_metric_labels(scope.portal)
     start = month_add(scope.end.replace(day=1), -11)
     history = scope_resolve(scope.portal, viewer, start=start, end=scope.end, **scope.filters)
     dynamics = plan_dynamics(history, metric, grain=grain)
@@ -394,12 +401,12 @@ def _plan_context(request: HttpRequest, scope: Scope) -> dict:
     return {
         "metric": metric,
         "grain": grain,
-        "plan_metrics": [(m, column_label(m)) for m in PlanMetric.values],
+        "plan_metrics": list(labels.items()),
         "table": plan_period(scope, metric),
         "today": plan_today(this_month, metric, today=today, data=month_data),
         # The day of every plan metric at once: what a seller has to do today, and did.
         "today_metrics": [
-            (column_label(m), plan_today(this_month, m, today=today, data=month_data)["totals"])
+            (labels[m], plan_today(this_month, m, today=today, data=month_data)["totals"])
             for m in PlanMetric.values
         ],
         "dynamics": dynamics,

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from crmapp.models import Department, Employee
+from crmapp.models import Department, Employee, Pipeline, Stage
 from crmapp.selectors import portal_page_summary
 from frontend.rendering import app_refusal, app_render
 from frontend.session import Role, app_session_required
@@ -21,6 +21,7 @@ from reports.labels import QUALITY_LABELS
 from reports.models import QUALITY_RULES, ReportSettings
 from reports.people import employee_labels
 
+PLAN_STAGE = "plan_stage_"  # the form field naming one pipeline's plan stage
 KIND_LABELS = {
     "call": gettext_lazy("Call"),
     "meeting": gettext_lazy("Meeting"),
@@ -38,6 +39,7 @@ SECTIONS = [
     (gettext_lazy("Points for each activity"), ["weight_"]),
     (gettext_lazy("Data-quality checks"), ["rule_", "quality_in_notify"]),
     (gettext_lazy("Marketing"), ["gross_margin"]),
+    (gettext_lazy("Activity plan: deals reaching a stage"), [PLAN_STAGE]),
 ]
 
 
@@ -93,6 +95,21 @@ class ReportSettingsForm(forms.Form):
             label=gettext_lazy("Reminders and the daily digest also list data-quality errors"),
             required=False,
         )
+        for pipeline in Pipeline.objects.for_portal(portal).order_by("sort", "name"):
+            stages = Stage.objects.for_portal(portal).filter(entity_type="deal", pipeline=pipeline)
+            self.fields[f"{PLAN_STAGE}{pipeline.crm_id}"] = forms.ChoiceField(
+                label=_("The plan's stage to reach in %(pipeline)s") % {"pipeline": pipeline.name},
+                choices=[("", _("none")), *((s.crm_id, s.name) for s in stages.order_by("sort"))],
+                required=False,
+            )
+
+    def plan_stages(self) -> dict[str, str]:
+        """{pipeline CRM id: stage CRM id} of the pipelines given a plan stage."""
+        return {
+            name.removeprefix(PLAN_STAGE): value
+            for name, value in self.cleaned_data.items()
+            if name.startswith(PLAN_STAGE) and value
+        }
 
     def sections(self) -> list[tuple[str, list]]:
         """The bound fields group by group, in SECTIONS' order."""
@@ -129,7 +146,7 @@ def report_settings(request: HttpRequest) -> HttpResponse:
         f"weight_{kind}": current.weights.get(kind, 0) for kind in KINDS
     } | {f"rule_{rule}": rule in current.quality_rules_enabled() for rule in QUALITY_RULES} | {
         "quality_in_notify": current.quality_in_notify
-    }  # fmt: skip
+    } | {f"{PLAN_STAGE}{p}": stage for p, stage in current.plan_stages.items()}  # fmt: skip
     saved = False
     if request.method == "POST":
         form = ReportSettingsForm(request.POST, portal=portal)
@@ -143,6 +160,7 @@ def report_settings(request: HttpRequest) -> HttpResponse:
             current.weights = {kind: data[f"weight_{kind}"] for kind in KINDS}
             current.quality_rules = {rule: data[f"rule_{rule}"] for rule in QUALITY_RULES}
             current.quality_in_notify = data["quality_in_notify"]
+            current.plan_stages = form.plan_stages()
             current.save()
             saved = True
         status = 200 if form.is_valid() else 400

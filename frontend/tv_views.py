@@ -12,16 +12,15 @@ from django.utils import timezone, translation
 from django.views.decorators.http import require_GET
 
 from integrations.base import RUSSIAN_SPEAKING
-from reports.labels import column_label
 from reports.models import PlanMetric
-from reports.plan_fact import plan_fact, plan_today
+from reports.plan_fact import plan_fact, plan_metric_labels, plan_today
 from reports.plans import tv_link_portal
 from reports.scope import Viewer, scope_resolve
 
 REFRESH_SECONDS = 5
 # Today's counts beside the money: what each seller did today against his day plan.
 TODAY_COUNTS = (PlanMetric.WON_COUNT, PlanMetric.DEALS_CREATED, PlanMetric.CALLS,
-                PlanMetric.MEETINGS)  # fmt: skip
+                PlanMetric.MEETINGS, PlanMetric.STAGE_REACHED)  # fmt: skip
 
 
 @require_GET
@@ -37,6 +36,7 @@ def tv_board(request: HttpRequest, token: str) -> HttpResponse:
             portal, Viewer.operator(), start=today.replace(day=1), end=today, now=now
         )
         data = plan_fact(scope)  # one read for every metric's board
+        labels = plan_metric_labels(portal)
         money = plan_today(scope, PlanMetric.WON_SUM, today=today, data=data)
         by_metric = {
             metric: {
@@ -53,11 +53,14 @@ def tv_board(request: HttpRequest, token: str) -> HttpResponse:
                     "id": row["id"],
                     "name": row["name"],
                     "won_today": row["fact_today"],
-                    "counts": [by_metric[metric].get(row["id"], {}) for metric in TODAY_COUNTS],
+                    "counts": [
+                        by_metric[metric].get(row["id"], {}) | {"metric": metric}
+                        for metric in TODAY_COUNTS
+                    ],
                 }
                 for row in money["employees"]
             ],
-            "count_labels": [column_label(metric) for metric in TODAY_COUNTS],
+            "count_labels": [labels[metric] for metric in TODAY_COUNTS],
             "now": now,
             "refresh": REFRESH_SECONDS,
         }

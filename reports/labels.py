@@ -34,6 +34,7 @@ LABELS = {
     "forgotten_leads": _("Forgotten leads"),
     "created_deals": _("Deals created"),
     "deals_created": _("Deals created"),
+    "stage_reached": _("Reached the plan stage"),
     "created_leads": _("Leads created"),
     "share": _("Forgotten share, %"),
     "responsible": _("Responsible"),

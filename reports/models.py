@@ -136,6 +136,9 @@ class ReportSettings(PortalOwned):
     # Who takes part in the sales reports (CRM ids); both empty = whoever sells.
     participant_departments = models.JSONField(default=list, blank=True)
     participant_employees = models.JSONField(default=list, blank=True)
+    # The stage each pipeline's "reached the stage" plan counts entries into (e.g. a booking):
+    # {pipeline CRM id as text: stage CRM id}; a pipeline missing from the map counts none.
+    plan_stages = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -161,6 +164,8 @@ class PlanMetric(models.TextChoices):
     DEALS_CREATED = "deals_created", "deals_created"
     CALLS = "calls", "calls"
     MEETINGS = "meetings", "meetings"
+    # Deals entering the stage the admin names for their pipeline (ReportSettings.plan_stages).
+    STAGE_REACHED = "stage_reached", "stage_reached"
 
 
 # The plan metrics that belong to no pipeline (activities), and those a bonus can pay on.

@@ -15,13 +15,16 @@ from datetime import date, timedelta
 
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.db.models.functions import TruncMonth
+from django.utils.translation import gettext as _
 
-from crmapp.models import Deal, Department, Employee, Pipeline
+from crmapp.models import Deal, Department, Employee, Pipeline, Stage
 from reports.efficiency import in_work, period_bucket, period_buckets, period_label
 from reports.facts import cents as amount_cents
+from reports.labels import column_label
 from reports.metrics import (
     ACTIVITY_KEYS,
     DEAL_CREATED,
+    DEAL_STAGE_IN,
     DEAL_WON,
     IS_WON,
     in_scope_pipeline,
@@ -37,6 +40,7 @@ from reports.models import (
     Plan,
     PlanLevel,
     PlanMetric,
+    ReportSettings,
 )
 from reports.people import employee_labels, report_people
 from reports.plans import bonus_earned, bonus_rules, month_start, plan_value_show
@@ -51,6 +55,7 @@ FACT_OF = {
     PlanMetric.DEALS_CREATED: DEAL_CREATED,
     PlanMetric.CALLS: ACTIVITY_KEYS["call"],
     PlanMetric.MEETINGS: ACTIVITY_KEYS["meeting"],
+    PlanMetric.STAGE_REACHED: DEAL_STAGE_IN,
 }
 COUNTED = {fact: metric for metric, fact in FACT_OF.items() if fact != DEAL_WON}
 ALL = None  # the pipeline key of "all pipelines" in the report's rows
@@ -315,12 +320,43 @@ def _won(scope: Scope) -> dict[tuple[date, int], dict[int, tuple[int, int]]]:
     return dict(won)
 
 
+def fact_rows(portal, metrics) -> Q:
+    """The aggregate rows the facts of these plan metrics are counted from: a stage entry
+    counts only for the stage its pipeline's "reached the stage" plan names (Settings)."""
+    where = Q(metric__in=[FACT_OF[m] for m in metrics if m != PlanMetric.STAGE_REACHED])
+    if PlanMetric.STAGE_REACHED in metrics:
+        named = Q(pk__in=[])  # no stage named: nothing is reached
+        for pipeline, stage in ReportSettings.of(portal).plan_stages.items():
+            named |= Q(pipeline_crm_id=int(pipeline), stage_crm_id=stage)
+        where |= Q(metric=FACT_OF[PlanMetric.STAGE_REACHED]) & named
+    return where
+
+
+def plan_metric_labels(portal) -> dict[str, str]:
+    """Each plan metric in words; the stage metric by the stages it counts ("Reached: Booking")
+    once the admin has named them."""
+    labels = {metric: str(column_label(metric)) for metric in PlanMetric.values}
+    named = ReportSettings.of(portal).plan_stages
+    if named:
+        wanted = Q(pk__in=[])
+        for pipeline, stage in named.items():
+            wanted |= Q(pipeline__crm_id=int(pipeline), crm_id=stage)
+        stages = Stage.objects.for_portal(portal).filter(wanted, entity_type="deal")
+        names = sorted({name for name in stages.values_list("name", flat=True)})
+        if names:
+            labels[PlanMetric.STAGE_REACHED] = _("Reached: %(stages)s") % {
+                "stages": ", ".join(names)
+            }
+    return labels
+
+
 def _counted(scope: Scope) -> dict[tuple[date, int], dict[int, dict[str, int]]]:
     """{(month, employee): {pipeline: {plan metric: count}}} of the counted plan metrics
-    (deals created, calls, meetings), from the aggregates; activities are NO_PIPELINE's."""
+    (deals created, calls, meetings, the named stages reached), from the aggregates;
+    activities are NO_PIPELINE's."""
     totals = facts_summed(
         scope.portal, start=scope.start, end=scope.end,
-        where=facts_where(scope, list(COUNTED)),
+        where=facts_where(scope, list(COUNTED)) & fact_rows(scope.portal, COUNTED.values()),
         keys=("employee_crm_id", "pipeline_crm_id", "metric"), by_month=True,
     )  # fmt: skip
     counted: dict[tuple[date, int], dict[int, dict[str, int]]] = defaultdict(dict)
@@ -526,7 +562,9 @@ def plan_today(scope: Scope, metric: str, *, today: date, data: dict | None = No
     data = data or plan_fact(scope)
     key = scope.pipeline if scope.pipeline is not None else ALL
     today_won: dict[int, tuple[int, int]] = defaultdict(lambda: (0, 0))
-    rows = DayFact.objects.for_portal(scope.portal).filter(metric=FACT_OF[metric], day=today)
+    rows = DayFact.objects.for_portal(scope.portal).filter(
+        fact_rows(scope.portal, [metric]), day=today
+    )
     if scope.employees is not None:
         rows = rows.filter(employee_crm_id__in=scope.employees)
     if scope.pipeline is not None and metric not in UNPIPELINED_METRICS:

@@ -12,22 +12,31 @@ from django.db import transaction
 from django.db.models import Q
 
 from crmapp.models import Portal
-from reports.models import ALL_PIPELINES, Plan, PlanLevel, PlanMetric
+from reports.models import ALL_PIPELINES, Plan, PlanLevel, PlanMetric, ReportSettings
 from reports.people import employee_labels
-from reports.plan_fact import FACT_OF
+from reports.plan_fact import FACT_OF, fact_rows
 from reports.plans import Cell, PlanError, month_add, plan_set
 from reports.rollup import facts_summed
 from reports.scope import PlanRights
 
-SUGGESTED = (PlanMetric.DEALS_CREATED, PlanMetric.CALLS, PlanMetric.MEETINGS)
+SUGGESTED = (PlanMetric.DEALS_CREATED, PlanMetric.CALLS, PlanMetric.MEETINGS,
+             PlanMetric.STAGE_REACHED)  # fmt: skip
 LOOKBACK_MONTHS = 3
 
 
+def suggested_metrics(portal: Portal) -> tuple[str, ...]:
+    """The activity metrics to suggest: a stage is reached only once the admin names one."""
+    if ReportSettings.of(portal).plan_stages:
+        return SUGGESTED
+    return tuple(metric for metric in SUGGESTED if metric != PlanMetric.STAGE_REACHED)
+
+
 def plan_suggest(portal: Portal, *, month: date, rights: PlanRights, now: datetime) -> dict:
-    """{"month", "from", "to", "rows": [{"id", "name", "won_plan", "won", "metrics":
+    """{"month", "from", "to", "metrics", "rows": [{"id", "name", "won_plan", "won", "metrics":
     [{"metric", "per_won", "proposed", "current"}]}]} for the employees the editor may plan
     who have a won-count plan in `month` (all pipelines). `per_won` and `proposed` are None
     without a won deal in the three months."""
+    suggested = suggested_metrics(portal)
     this_month = now.astimezone(ZoneInfo(portal.time_zone)).date().replace(day=1)
     first, last = month_add(this_month, -LOOKBACK_MONTHS), this_month - timedelta(days=1)
     won_plans = {
@@ -40,14 +49,14 @@ def plan_suggest(portal: Portal, *, month: date, rights: PlanRights, now: dateti
     }  # fmt: skip
     facts = facts_summed(
         portal, start=first, end=last, keys=("employee_crm_id", "metric"),
-        where=Q(metric__in={FACT_OF[m] for m in (PlanMetric.WON_COUNT, *SUGGESTED)},
-                employee_crm_id__in=list(won_plans)),
+        where=fact_rows(portal, (PlanMetric.WON_COUNT, *suggested))
+        & Q(employee_crm_id__in=list(won_plans)),
     )  # fmt: skip
     current = {
         (target, metric): value
         for target, metric, value in Plan.objects.for_portal(portal)
         .filter(month=month, level=PlanLevel.EMPLOYEE, pipeline_crm_id=ALL_PIPELINES,
-                metric__in=SUGGESTED, target_crm_id__in=list(won_plans))
+                metric__in=suggested, target_crm_id__in=list(won_plans))
         .values_list("target_crm_id", "metric", "value")
     }  # fmt: skip
     names = employee_labels(portal, won_plans)
@@ -55,7 +64,7 @@ def plan_suggest(portal: Portal, *, month: date, rights: PlanRights, now: dateti
     for crm_id in sorted(won_plans, key=lambda c: (names.get(c, "").casefold(), c)):
         won = facts.get((crm_id, FACT_OF[PlanMetric.WON_COUNT]), [0])[0]
         metrics = []
-        for metric in SUGGESTED:
+        for metric in suggested:
             done = facts.get((crm_id, FACT_OF[metric]), [0])[0]
             ratio = done / won if won else None
             metrics.append({
@@ -66,7 +75,7 @@ def plan_suggest(portal: Portal, *, month: date, rights: PlanRights, now: dateti
             })  # fmt: skip
         rows.append({"id": crm_id, "name": names.get(crm_id, str(crm_id)),
                      "won_plan": won_plans[crm_id], "won": won, "metrics": metrics})  # fmt: skip
-    return {"month": month, "from": first, "to": last, "rows": rows}
+    return {"month": month, "from": first, "to": last, "metrics": suggested, "rows": rows}
 
 
 @transaction.atomic

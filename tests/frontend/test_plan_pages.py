@@ -277,6 +277,7 @@ def test_the_plan_page_shows_plan_fact_pace_and_dynamics_to_each_role(client, in
     rows = re.findall(r"<tr><td>([^<]+)</td>(.*?)</tr>", day, re.S)
     assert [label for label, _cells in rows] == [
         "Сумма успешных", "Успешные", "Создано сделок", "Звонки", "Встречи",
+        "Дошли до этапа плана",
     ]  # fmt: skip
     assert '<td class="num">7</td>' in dict(rows)["Успешные"]
     assert "/app/plan/" not in body  # no editor link for a manager
@@ -321,3 +322,35 @@ def test_a_head_edits_the_suggested_activity_plans_before_saving_them(client, in
     manager = _token(open_app(client, bitrix24, user_id=seller.crm_id))
     assert _post(client, "/app/plan/suggest/save/", manager, {"month": month, **edited}
                  ).status_code == 403  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_the_admin_names_each_pipelines_plan_stage_in_the_settings(client, installed, bitrix24):
+    from crmapp.models import Pipeline, Stage
+    from reports.models import ReportSettings
+
+    token = _token(open_app(client, bitrix24, user_id=1))
+    pipelines = list(Pipeline.objects.for_portal(installed).order_by("crm_id")[:2])
+    stage = Stage.objects.for_portal(installed).filter(pipeline=pipelines[0], semantic="open")[1]
+    other = Stage.objects.for_portal(installed).filter(pipeline=pipelines[1]).first()
+    form = {"lead_days": "3", "deal_days": "14", "weight_call": "2", "weight_meeting": "5",
+            "weight_email": "1", "weight_task": "1", "weight_other": "1"}  # fmt: skip
+    page = client.get("/app/settings/", headers={"X-App-Session": token}).content.decode()
+    assert f'name="plan_stage_{pipelines[0].crm_id}"' in page
+    field = f"plan_stage_{pipelines[0].crm_id}"
+    saved = client.post("/app/settings/", form | {field: stage.crm_id},
+                        headers={"X-App-Session": token})  # fmt: skip
+    assert saved.status_code == 200
+    assert ReportSettings.of(installed).plan_stages == {str(pipelines[0].crm_id): stage.crm_id}
+    # Another pipeline's stage is not this pipeline's: refused, nothing changes.
+    assert not Stage.objects.for_portal(installed).filter(pipeline=pipelines[0],
+                                                          crm_id=other.crm_id).exists()  # fmt: skip
+    refused = client.post("/app/settings/", form | {field: other.crm_id},
+                          headers={"X-App-Session": token})  # fmt: skip
+    assert refused.status_code == 400
+    assert ReportSettings.of(installed).plan_stages == {str(pipelines[0].crm_id): stage.crm_id}
+    # Its name shows in the page, not a bare "stage".
+    assert (
+        stage.name
+        in client.get("/app/settings/", headers={"X-App-Session": token}).content.decode()
+    )

@@ -246,7 +246,7 @@ def test_activity_plan_metrics_count_as_the_mirror_and_every_employee_has_every_
             assert row["plan"] is None or (crm_id, metric) == (caller, "calls")
             assert row["bonus"] is None
         assert {m for level, i, m in rows if i == employee} == {
-            "won_sum", "won_count", "deals_created", "calls", "meetings",
+            "won_sum", "won_count", "deals_created", "calls", "meetings", "stage_reached",
         }  # fmt: skip
     planned = rows[("employee", str(caller), "calls")]
     assert planned["plan"] == 40
@@ -589,3 +589,91 @@ def test_a_typed_department_plan_is_its_plan_in_every_total_above_it(portal_a):
 
     _set(portal_a, month, "department", 1, "won_sum", 3_000_000_000)  # the top typed too
     assert plan_period(scope, "won_sum")["totals"]["plan"] == 30_000_000.0
+
+
+@pytest.mark.django_db
+def test_deals_reaching_the_named_stage_count_as_the_mirror_in_every_plan_view(installed):
+    """The admin names a stage per pipeline: last month's entries into it per employee equal
+    a count of the mirror's stage history; the today block, the suggestion, copy and the
+    history of changes work for the metric; with no stage named nothing is reached."""
+    from crmapp.models import StageChange
+    from reports.models import ReportSettings
+    from reports.plan_suggest import plan_suggest
+
+    portal, now = installed, timezone.now()
+    previous = month_add(_today(portal).replace(day=1), -1)
+    span = _month_span(portal, previous)
+    deals = {
+        crm_id: (responsible, pipeline)
+        for crm_id, responsible, pipeline in Deal.objects.for_portal(portal).values_list(
+            "crm_id", "responsible__crm_id", "pipeline__crm_id"
+        )
+    }
+    zone = ZoneInfo(portal.time_zone)
+    entries = [
+        (change.owner_crm_id, change.stage_crm_id,
+         deals[change.owner_crm_id][1] if change.pipeline_crm_id is None
+         else change.pipeline_crm_id, change.changed_at.astimezone(zone).date())
+        for change in StageChange.objects.for_portal(portal).filter(
+            entity_type="deal", changed_at__range=span, semantic="open")
+        if change.owner_crm_id in deals
+    ]  # fmt: skip
+    (pipeline, stage), _n = Counter((p, s) for _deal, s, p, _d in entries).most_common(1)[0]
+    mine = [(deals[deal][0] or 0, d) for deal, s, p, d in entries if (p, s) == (pipeline, stage)]
+    reached = Counter(employee for employee, _day in mine)
+    last = month_add(previous, 1) - timedelta(days=1)
+    scope = scope_resolve(portal, Viewer.operator(), start=previous, end=last)
+
+    def facts() -> dict:
+        return {r["id"]: r["fact"] for r in plan(scope)["rows"] if r["level"] == "employee"
+                and r["pipeline_id"] is None and r["metric"] == "stage_reached"}  # fmt: skip
+
+    assert set(facts().values()) == {0}  # no stage named yet
+    settings = ReportSettings.of(portal)
+    settings.plan_stages = {str(pipeline): stage}
+    settings.save()
+    from crmapp.models import Stage
+    from reports.plan_fact import plan_metric_labels
+
+    named = Stage.objects.for_portal(portal).get(pipeline__crm_id=pipeline, crm_id=stage)
+    with translation.override("en"):
+        assert plan_metric_labels(portal)["stage_reached"] == f"Reached: {named.name}"
+    counted = facts()
+    for employee, fact in counted.items():
+        assert fact == reached.get(int(employee), 0), employee
+    assert sum(counted.values()) == sum(v for k, v in reached.items() if str(k) in counted)
+
+    seller = max(reached, key=reached.get)
+    assert _set(portal, previous, "employee", seller, "stage_reached", 20)
+    row = next(r for r in plan(scope)["rows"] if r["id"] == str(seller)
+               and r["pipeline_id"] is None and r["metric"] == "stage_reached")  # fmt: skip
+    assert (row["plan"], row["fact"]) == (20, reached[seller])
+    on_days = Counter(day for employee, day in mine if employee == seller)
+    day = max(on_days, key=on_days.get)
+    today = plan_today(scope_resolve(portal, Viewer.operator(), start=previous, end=day,
+                                     employee=seller), "stage_reached", today=day)  # fmt: skip
+    assert today["employees"][0]["fact_today"] == on_days[day]
+    assert today["employees"][0]["day_plan"] == round(20 / len(working_days(previous)), 2)
+
+    rights = plan_rights(portal, Viewer.operator())
+    assert plan_month_copy(portal, month=month_add(previous, 1), pipeline=ALL_PIPELINES,
+                           rights=rights, by=1, now=now) == 1  # fmt: skip
+    assert list(PlanChange.objects.for_portal(portal).filter(metric="stage_reached")
+                .values_list("old_value", "new_value")) == [(None, 20), (None, 20)]  # fmt: skip
+    months = [month_add(previous, i) for i in range(4)]
+    row_cells = [Cell(m, "employee", seller, ALL_PIPELINES, "stage_reached") for m in months]
+    assert plan_row_fill(portal, cells=row_cells, by=1, now=now, since=months[2]) == 2
+    grid = plan_grid(portal, months=months, pipeline=ALL_PIPELINES, metric="stage_reached",
+                     rights=rights, visible=None, now=now)  # fmt: skip
+    content = plan_xlsx([grid])
+    stored = Plan.objects.for_portal(portal).filter(metric="stage_reached")
+    before = sorted(stored.values_list("month", "target_crm_id", "value"))
+    assert len(before) == 4
+    stored.delete()
+    plan_import(portal, cells=plan_xlsx_read(portal, content, rights=rights, now=now), by=1,
+                now=now)  # fmt: skip
+    assert sorted(stored.values_list("month", "target_crm_id", "value")) == before
+    _set(portal, _today(portal).replace(day=1), "employee", seller, "won_count", 5)
+    suggestion = plan_suggest(portal, month=_today(portal).replace(day=1), rights=rights, now=now)
+    metrics = {m["metric"] for r in suggestion["rows"] for m in r["metrics"]}
+    assert "stage_reached" in metrics
