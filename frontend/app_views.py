@@ -100,7 +100,8 @@ def _overview(
         "portal": portal,
         "summary": portal_page_summary(portal, now=now),
         "progress": progress,
-        "counts": mirror_counts(portal),
+        # Portal-wide record counts are an administrator's numbers, not a seller's.
+        "counts": mirror_counts(portal) if request.app_session.role == Role.ADMIN else None,
         "session": request.app_session,
         "session_token": request.app_session_token,
         # A manager's first question when he opens the app: what must I fix?

@@ -115,6 +115,11 @@ def test_the_overviews_counts_follow_the_import_to_its_end(client, installed, bi
     assert leads and "hx-trigger" not in poll
     shown = re.search(r"Лиды</div><div class=\"value\">([^<]+)<", poll).group(1)
     assert int(shown.replace("\u00a0", "").replace(" ", "")) == leads
+    # The portal's record counts are the administrator's alone.
+    manager = Employee.objects.for_portal(installed).exclude(crm_id=1).filter(active=True).first()
+    own = _token(open_app(client, bitrix24, user_id=manager.crm_id))
+    page = client.get("/app/", headers={"X-App-Session": own}).content.decode()
+    assert "compact-counts" not in page
 
 
 @pytest.mark.django_db

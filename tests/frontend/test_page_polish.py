@@ -114,6 +114,7 @@ def test_settings_come_in_groups_with_every_field_in_one(client, installed, bitr
         "Баллы за дела",
         "Проверки заполнения CRM",
         "Маркетинг",
+        "План активности: сделки, дошедшие до этапа",
     ]
     form = ReportSettingsForm(portal=installed)
     grouped = [field.name for _legend, fields in form.sections() for field in fields]
