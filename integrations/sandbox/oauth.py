@@ -57,8 +57,12 @@ class TokenStore:
         *,
         refresh_lifetime: int = REFRESH_LIFETIME,
         code_lifetime: int = CODE_LIFETIME,
+        access_token: Callable[[int, float, float], str] | None = None,
     ) -> None:
         self.clock = clock
+        # How a CRM writes its access tokens: (user_id, issued, expires) → token; opaque hex
+        # by default.
+        self._access_token = access_token or (lambda _user, _issued, _expires: _token())
         self.access_lifetime = access_lifetime
         self.refresh_lifetime = refresh_lifetime
         self.code_lifetime = code_lifetime
@@ -70,7 +74,7 @@ class TokenStore:
     def issue(self, user_id: int, *, with_refresh: bool = True) -> dict[str, Any]:
         """Issue a token pair for ``user_id``: access_token, refresh_token, expires, expires_in."""
         now = self.clock()
-        access, refresh = _token(), _token()
+        access, refresh = self._access_token(user_id, now, now + self.access_lifetime), _token()
         with self._lock:
             self._access[access] = _Access(user_id, now + self.access_lifetime)
             if with_refresh:
@@ -99,6 +103,14 @@ class TokenStore:
         if entry is None or entry.expires < self.clock() or entry.bound != bound:
             raise OAuthError("invalid_grant", "Invalid authorization code", 400)
         return self.issue(entry.user_id)
+
+    def refresh_owner(self, refresh_token: str) -> int:
+        """User id of a refresh token that could still be used, without using it."""
+        with self._lock:
+            entry = self._refresh.get(refresh_token)
+            if entry is None or entry.used or entry.expires < self.clock():
+                raise OAuthError("invalid_grant", "Invalid grant", 400)
+            return entry.user_id
 
     def refresh(self, refresh_token: str) -> dict[str, Any]:
         """Rotate a refresh token; a used or unknown one gives ``invalid_grant``."""

@@ -9,10 +9,15 @@ and send the matching webhooks, so ``/api/v4/events`` and hooks always agree wit
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import time
+import uuid
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
+
+import jwt
 
 from .. import reference
 from ..oauth import TokenStore
@@ -61,11 +66,13 @@ class Account:
         self.access_lifetime = access_lifetime
         self.offset = 0.0
         self.lock = threading.RLock()
+        self._signing_key = secrets.token_hex(32)
         self.tokens = TokenStore(
             self.clock,
             access_lifetime,
             refresh_lifetime=REFRESH_LIFETIME,
             code_lifetime=CODE_LIFETIME,
+            access_token=self._access_jwt,
         )
         self.bucket = LeakyBucket(*rate_limit)
         self.hooks = HookHub(self.clock, self.hook_account)
@@ -88,6 +95,35 @@ class Account:
     def now(self) -> int:
         """Account time in whole unix seconds (amoCRM's)."""
         return int(self.clock())
+
+    def _access_jwt(self, user_id: int, issued: float, expires: float) -> str:
+        """An access token as amoCRM writes it: a JWT whose `api_domain` names the host that
+        answers ``/oauth2/account/current/subdomain`` (AMOCRM.md §6). amoCRM signs with its
+        own key, which no integration can check; this fake signs with one of its own."""
+        claims = {
+            "aud": self.identity.client_id,
+            "jti": uuid.uuid4().hex,
+            "iat": int(issued),
+            "nbf": int(issued),
+            "exp": int(expires),
+            "sub": str(user_id),
+            "account_id": self.identity.account_id,
+            "base_domain": "amocrm.ru",
+            "api_domain": urlsplit(self.base_url).netloc,
+            "version": 2,
+            "scopes": ["crm", "notifications"],
+        }
+        return jwt.encode(claims, self._signing_key, algorithm="HS256")
+
+    def subdomain_info(self) -> dict[str, Any]:
+        """``GET /oauth2/account/current/subdomain``: where the account lives now."""
+        subdomain = self.identity.subdomain
+        return {
+            "id": self.identity.account_id,
+            "subdomain": subdomain,
+            "domain": f"{subdomain}.amocrm.ru",
+            "top_level_domain": "ru",
+        }
 
     def hook_account(self) -> dict[str, str]:
         """``account[...]`` of every hook."""

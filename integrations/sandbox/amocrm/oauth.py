@@ -56,6 +56,15 @@ def token_answer(account: Account, params: dict[str, Any]) -> tuple[int, dict[st
     }
 
 
+def subdomain_answer(account: Account, refresh_token: str) -> tuple[int, dict[str, Any]]:
+    """Status and body of ``GET /oauth2/account/current/subdomain`` (``X-Refresh-Token``)."""
+    try:
+        account.tokens.refresh_owner(refresh_token)
+    except OAuthError:
+        return 401, oauth_error("Token has been revoked")
+    return 200, account.subdomain_info()
+
+
 def origin(url: str) -> str:
     """``scheme://host[:port]`` of a URL."""
     parts = urlsplit(url)

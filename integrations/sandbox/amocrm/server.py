@@ -21,7 +21,7 @@ from . import api, control
 from .account import ACCESS_LIFETIME, BLOCK_AFTER, RATE_LIMIT, Account
 from .errors import BLOCKED_HTML, TOO_MANY_TEXT, ApiError, unauthorized
 from .identity import identity_for_seed
-from .oauth import token_answer
+from .oauth import subdomain_answer, token_answer
 from .render import TABLES, render
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8000/amocrm/oauth/callback/"
@@ -58,6 +58,9 @@ class _Handler(BaseHandler):
         elif path.rstrip("/") == "/oauth2/access_token" and verb == "POST":
             status, answer = token_answer(sandbox.portal, body if isinstance(body, dict) else {})
             self._json(status, answer)
+        elif path.rstrip("/") == "/oauth2/account/current/subdomain" and verb == "GET":
+            refresh = self.headers.get("X-Refresh-Token", "")
+            self._json(*subdomain_answer(sandbox.portal, refresh))
         elif path.startswith("/api/v4/"):
             self._api(verb, path, query, body)
         else:

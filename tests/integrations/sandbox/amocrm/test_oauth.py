@@ -161,3 +161,34 @@ def test_uninstall_sends_the_signed_revoked_hook_and_revokes_tokens(
     assert query["account_id"] == str(info["account_id"])
     assert query["client_uuid"] == info["client_id"]
     assert amocrm_api.get("account").status_code == 401
+
+
+def test_the_access_token_names_its_api_domain_which_tells_the_subdomain(amocrm: Sandbox) -> None:
+    from urllib.parse import urlsplit
+
+    from tests.integrations.sandbox.amocrm.test_shapes import _fixture
+
+    token = _fetch(amocrm, amocrm.info["install"]["code"])
+    # amoCRM signs with a key of its own: an integration reads the claims without checking.
+    claims = jwt.decode(token["access_token"], options={"verify_signature": False})
+    assert claims["api_domain"] == urlsplit(amocrm.url).netloc
+    assert claims["account_id"] == amocrm.info["account_id"]
+    assert claims["exp"] - claims["iat"] == 86400 and claims["aud"] == amocrm.info["client_id"]
+
+    def where(refresh: str) -> requests.Response:
+        return requests.get(
+            f"https://{claims['api_domain']}/oauth2/account/current/subdomain",
+            headers={"X-Refresh-Token": refresh},
+            verify=amocrm.info["ca_bundle"],
+            timeout=30,
+        )
+
+    answer = where(token["refresh_token"])
+    assert answer.status_code == 200
+    assert set(answer.json()) == set(_fixture("amocrm_oauth_account_current_subdomain.json"))
+    assert answer.json()["id"] == amocrm.info["account_id"]
+    assert answer.json()["subdomain"] == amocrm.info["subdomain"]
+    # Asking does not spend the refresh token; a spent or unknown one is refused.
+    assert _refresh(amocrm, token["refresh_token"]).status_code == 200
+    assert where(token["refresh_token"]).status_code == 401
+    assert where("nonsense").status_code == 401
