@@ -59,11 +59,11 @@ def percent_text(value) -> str:
 
 
 @register.simple_tag
-def progress_bar(percent, css: str = "bar") -> str:
+def progress_bar(share, css: str = "bar") -> str:
     """A percentage as a bar: a <progress> element, because the page's CSP ignores style
     attributes (a width set in one would draw every bar full) and screen readers read it."""
-    value = 0.0 if percent is None else max(0.0, min(100.0, float(percent)))
-    over = " over" if percent is not None and float(percent) >= 100 else ""
+    value = 0.0 if share is None else max(0.0, min(100.0, float(share)))
+    over = " over" if share is not None and float(share) >= 100 else ""
     shown = f"{value:.0f}"
     return format_html(
         '<progress class="{}{}" max="100" value="{}">{} %</progress>', css, over, shown, shown
