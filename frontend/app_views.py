@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from crmapp.models import Portal
 from crmapp.selectors import import_progress, mirror_counts, portal_page_summary
+from frontend.caveats import crm_caveats
 from frontend.overview_page import overview_context
 from frontend.rendering import app_render
 from frontend.report_request import viewer_of
@@ -112,6 +113,7 @@ def _overview(
         ),
     }
     if not template.endswith("#progress"):  # the progress refreshes alone while importing
+        context["crm_caveats"] = crm_caveats(portal, "overview")
         context["overview"] = overview_context(
             portal, viewer_of(request.app_session), request.app_session_token
         )

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from crmapp.models import Department, Employee, Pipeline
 from crmapp.selectors import import_progress, portal_page_summary
+from frontend.caveats import crm_caveats
 from frontend.dynamics_page import dynamics_context, dynamics_options
 from frontend.marketing_context import marketing_context
 from frontend.rendering import app_refusal, app_render
@@ -305,6 +306,7 @@ def _context(request: HttpRequest, name: str, scope: Scope) -> dict:
     return {
         "portal": portal,
         "report": name,
+        "crm_caveats": crm_caveats(portal, name),
         "scope": scope,
         "summary": portal_page_summary(portal, now=now),
         "progress": import_progress(portal, now=now),

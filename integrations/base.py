@@ -125,6 +125,10 @@ class Crm(Protocol):
     """A CRM kind: the module integrations.registry names for it."""
 
     NAME: str  # the brand, untranslated (marked with gettext_noop; pages translate it)
+    # What the CRM's data cannot say, so pages tell the reader: a CRM with no lead entity
+    # has its lead figures computed on deals; one whose API gives no e-mails counts none.
+    LEADS_ARE_DEALS: bool
+    EMAILS_COUNTED: bool
 
     def configure(self) -> None:
         """Set up the CRM's client library once at start-up."""

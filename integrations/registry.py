@@ -57,6 +57,16 @@ def crm_name(portal: Portal) -> str:
     return gettext(crm(portal.kind).NAME)
 
 
+def leads_are_deals(portal: Portal) -> bool:
+    """The portal's CRM has no lead entity: its lead figures are computed on deals."""
+    return crm(portal.kind).LEADS_ARE_DEALS
+
+
+def emails_counted(portal: Portal) -> bool:
+    """The portal's CRM gives us its e-mails (else e-mail counts are 0 there)."""
+    return crm(portal.kind).EMAILS_COUNTED
+
+
 def host_scripts(portal: Portal) -> list[str]:
     """The scripts a page framed by the portal's CRM loads to talk to it, in order."""
     return crm(portal.kind).host_scripts()

@@ -27,9 +27,13 @@ from integrations.bitrix24.views import install
 
 # The brand as logs and answers name it; pages show gettext(NAME) ("Битрикс24").
 NAME = gettext_noop("Bitrix24")
+LEADS_ARE_DEALS = False
+EMAILS_COUNTED = True
 LIFECYCLE = {"ONAPPINSTALL": "install", "ONAPPUNINSTALL": "uninstall"}
 
 __all__ = [
+    "EMAILS_COUNTED",
+    "LEADS_ARE_DEALS",
     "NAME",
     "adapter",
     "app_open",
