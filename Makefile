@@ -32,10 +32,9 @@ lint: $(STAMP)
 test: lint
 	$(MAKE) --no-print-directory -j3 --output-sync=target test-default test-clock test-services
 
-# 0: each pass in one process. With 2, one run lost three browser tests on PostgreSQL: the
-# durability test drops every connection to its worker's database, and the order xdist deals
-# files in put browser tests after it on the same worker (serially they come before it).
-PYTEST_WORKERS ?= 0
+# 0 runs each pass in one process (the durability test drops only its Celery worker's named
+# connections, so no later test on the same xdist worker finds its own connections dead).
+PYTEST_WORKERS ?= 2
 # Whole files to a worker, so module-scoped fixtures are built once.
 PYTEST := $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 

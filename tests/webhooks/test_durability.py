@@ -20,11 +20,14 @@ from integrations.importer import DIRECTORY, portal_import_begin, portal_import_
 from integrations.mirror import mirror_directory_apply
 from integrations.registry import adapter_for
 from reports.aggregates import facts_recount, facts_stored, rollup_compare
-from tests.conftest import wait_until
+from tests.conftest import database_url_for_subprocess, wait_until
 from tests.sandbox_fixture import sandbox_deal_ids
 from tests.webhooks.test_bitrix24_events import APP_TOKEN, event_body, post
 from webhooks.models import InboundEvent
 from webhooks.tasks import inbox_sweep
+
+# The application_name of the worker whose connections the database-drop test kills.
+DROPPED = "durability-test-worker"
 
 
 @pytest.fixture
@@ -217,19 +220,25 @@ def test_it_loses_no_event_when_database_connections_drop(
 ):
     if connection.vendor != "postgresql":
         pytest.skip("dropping server-side connections needs PostgreSQL (the CI's second pass)")
-    celery_workers.start(**worker_env)
+    # The worker's connections carry a name, so only they are dropped: this process's own
+    # (the live server's threads among them) serve the tests that run after this one.
+    named = f"{database_url_for_subprocess()}?application_name={DROPPED}"
+    celery_workers.start(**worker_env, DATABASE_URL=named)
     first, after = deals[:20], deals[20:40]
     _change_and_post(client, bitrix24, imported, first, "4444.00")
     inbox = InboundEvent.objects.for_portal(imported)
     assert wait_until(lambda: inbox.exclude(status=InboundEvent.Status.PENDING).exists())
-    deadline = time.monotonic() + 2
-    while time.monotonic() < deadline:  # every connection but this test's, again and again
+    deadline, dropped = time.monotonic() + 2, 0
+    while time.monotonic() < deadline:  # every connection of the worker, again and again
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                "WHERE datname = current_database() AND application_name = %s",
+                [DROPPED],
             )
+            dropped += cursor.rowcount
         time.sleep(0.1)
+    assert dropped, "the worker held no connection to drop"
     _change_and_post(client, bitrix24, imported, after, "5555.00")
 
     _assert_nothing_lost(
