@@ -23,7 +23,8 @@ def portal_summary(portal: Portal, *, now: datetime) -> dict:
     return {
         "key": portal.key,
         "kind": portal.kind,
-        "status": portal.status,
+        # What the CRM says of the account (unpaid, blocked) is the state an operator acts on.
+        "status": portal.crm_state or portal.status,
         "tier": tier,
         "window_months": WINDOW_MONTHS[tier],
         "trial_days_left": trial_days_left(portal, now=now),

@@ -87,6 +87,12 @@ BITRIX24_CLIENT_SECRET = env_str("BITRIX24_CLIENT_SECRET")
 BITRIX24_OAUTH_URL = env_url("BITRIX24_OAUTH_URL", "https://oauth.bitrix.info")
 # The CRM's JS API inside our iframe (BX24.installFinish, openPath, fitWindow).
 BITRIX24_JS_API_URL = env_str("BITRIX24_JS_API_URL", "https://api.bitrix24.com/api/v1/")
+AMOCRM_CLIENT_ID = env_str("AMOCRM_CLIENT_ID")
+AMOCRM_CLIENT_SECRET = env_str("AMOCRM_CLIENT_SECRET")
+# Our integration's registered redirect URI (the install callback), exactly as amoCRM has it.
+AMOCRM_REDIRECT_URI = env_str("AMOCRM_REDIRECT_URI", "http://127.0.0.1:8000/amocrm/oauth/callback/")
+# The hosts an install's `referer` may name: our client secret is sent only to them.
+AMOCRM_ACCOUNT_HOSTS = env_list("AMOCRM_ACCOUNT_HOSTS", ["amocrm.ru", "amocrm.com", "kommo.com"])
 # Origins allowed to frame the app besides the portal's own domain (the sandbox CRM host page).
 FRAME_ANCESTORS_EXTRA = env_list("FRAME_ANCESTORS_EXTRA", [])
 # Scripts only from us, the CRM's JS API and inline blocks carrying the response's nonce; no

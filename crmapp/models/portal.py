@@ -18,6 +18,14 @@ class Portal(models.Model):
         NEEDS_REAUTH = "needs_reauth", "needs re-authorisation"
         UNINSTALLED = "uninstalled", "uninstalled"
 
+    class CrmState(models.TextChoices):
+        """What the CRM itself says of the account, beside our own status: it answers, it
+        wants payment (amoCRM 402), or it has blocked API access (amoCRM 403)."""
+
+        OK = "", "answers"
+        UNPAID = "unpaid", "CRM account unpaid"
+        BLOCKED = "blocked", "CRM API access blocked"
+
     class Tier(models.TextChoices):
         TRIAL = "trial", "trial"
         BASIC = "basic", "basic"
@@ -49,6 +57,9 @@ class Portal(models.Model):
     installed_at = models.DateTimeField(auto_now_add=True)
     uninstalled_at = models.DateTimeField(null=True, blank=True)
     purge_after = models.DateTimeField(null=True, blank=True)
+    crm_state = models.CharField(max_length=16, choices=CrmState.choices, blank=True, default="")
+    # When the CRM last refused us: requests wait CRM_STATE_PROBE after it before a new try.
+    crm_state_at = models.DateTimeField(null=True, blank=True)
 
     # The paid state the CRM reports (adapter.paid_state): trial/basic = not paid, or a
     # subscription until `tier_until`. What is in force now is crmapp.tiers.portal_tier.

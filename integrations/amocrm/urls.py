@@ -1,0 +1,12 @@
+"""The pages of /amocrm/ this folder serves (the app page is mounted by frontend, the
+webhooks by webhooks, at the same prefix)."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from integrations.amocrm.views import oauth_callback
+
+urlpatterns = [
+    path("oauth/callback/", oauth_callback, name="amocrm-oauth-callback"),
+]
