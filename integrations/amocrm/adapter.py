@@ -225,7 +225,7 @@ class AmoCRMAdapter:
             if stop <= end:
                 window.append(("filter[created_at][to]", stop - 1))
             rows = list(self.client.pages(EVENTS, window, "events", limit=EVENTS_PAGE))
-            yield from sorted(rows, key=lambda e: int(normalize.event_crm_id(e["id"])))
+            yield from sorted(rows, key=lambda e: normalize.event_number(e["id"]))
             start = stop
 
     def _history_beyond(self, since: datetime, after_id: int) -> Iterator[StageChangeRecord]:
@@ -243,10 +243,11 @@ class AmoCRMAdapter:
         known: dict[int, dict] = {}  # lead rows fetched for their creation rows
         first = self.first_statuses()
         for page in batched(self._events_in_order(params, since), EVENTS_PAGE):
+            # An event is done when its last (the deal's) row is at or below the cursor.
+            undone = [2 * normalize.event_number(e["id"]) + 1 > after_id for e in page]
             wanted = set()
-            for event in page:
+            for event, beyond in zip(page, undone, strict=True):
                 lead = int(event["entity_id"])
-                beyond = int(normalize.event_crm_id(event["id"])) > after_id
                 if event["type"] == LEAD_ADDED:
                     created.add(lead)
                     if beyond:
@@ -254,9 +255,8 @@ class AmoCRMAdapter:
                 elif lead in created and lead not in moved and beyond:
                     wanted.add(lead)
             known |= self._leads_by_id(wanted - known.keys())
-            for event in page:
+            for event, beyond in zip(page, undone, strict=True):
                 lead = int(event["entity_id"])
-                beyond = int(normalize.event_crm_id(event["id"])) > after_id
                 if event["type"] == LEAD_ADDED:
                     if beyond and lead in known:
                         yield from self._creation(known[lead], None, first)
@@ -265,15 +265,16 @@ class AmoCRMAdapter:
                     moved.add(lead)
                     if beyond and lead in known:
                         yield from self._creation(known[lead], event, first)
-                if beyond:
-                    for entity_type in ("deal", "lead"):
-                        yield normalize.status_change_from_amo(
-                            event, entity_type=entity_type, first_statuses=first
-                        )
+                for entity_type in ("lead", "deal"):
+                    record = normalize.status_change_from_amo(
+                        event, entity_type=entity_type, first_statuses=first
+                    )
+                    if int(record.crm_id) > after_id:
+                        yield record
 
     @staticmethod
     def _creation(lead: dict, first_move: dict | None, first) -> Iterator[StageChangeRecord]:
-        for entity_type in ("deal", "lead"):
+        for entity_type in ("lead", "deal"):
             yield normalize.creation_from_amo(
                 lead, first_move, entity_type=entity_type, first_statuses=first
             )
@@ -377,7 +378,7 @@ class AmoCRMAdapter:
             for event in self.client.pages(EVENTS, params, "events", limit=EVENTS_PAGE):
                 moves.setdefault(int(event["entity_id"]), []).append(event)
         for events in moves.values():
-            events.sort(key=lambda e: (int(e["created_at"]), int(normalize.event_crm_id(e["id"]))))
+            events.sort(key=lambda e: (int(e["created_at"]), normalize.event_number(e["id"])))
         activities: list[ActivityRecord] = []
         for chunk in batched(present, PAGE):
             tasks = list(

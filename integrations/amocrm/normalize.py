@@ -9,9 +9,10 @@ Encodings other code relies on (amoCRM's own ids would collide without them):
   and lost (143) statuses are the same ids in every pipeline;
 - an activity is a task or a call note, two id sequences: `activity_crm_id("task", id)` =
   2·id, `activity_crm_id("note", id)` = 2·id + 1; `activity_source(crm_id)` inverts it;
-- a stage-history row of a status change is `event_crm_id(event id)`: the event's
-  26-character ULID-like id read as a base-32 number, in decimal (ordered as the ids are);
-  the creation row of lead N is str(N), far below any event's number.
+- a stage-history row of a status change is `history_crm_id(event id, entity_type)`: the
+  event's 26-character ULID-like id read as a base-32 number n (`event_number`, ordered as
+  the ids are), 2n for the lead's row and 2n + 1 for the deal's, in decimal; the creation
+  row of lead N is str(N), far below any event's number.
 """
 
 from __future__ import annotations
@@ -76,8 +77,8 @@ def activity_source(crm_id: int) -> tuple[str, int]:
     return ("note" if kind else "task"), amo_id
 
 
-def event_crm_id(event_id: str) -> str:
-    """A status-change event's id as a decimal number string (see the module docstring)."""
+def event_number(event_id: str) -> int:
+    """An event's id as the number it spells in base 32 (see the module docstring)."""
     text = str(event_id).lower()
     value = 0
     for char in text:
@@ -87,7 +88,13 @@ def event_crm_id(event_id: str) -> str:
         value = value * 32 + digit
     if value < _EVENT_FLOOR:
         raise InvalidPayload(f"event id too short to order: {event_id!r}")
-    return str(value)
+    return value
+
+
+def history_crm_id(event_id: str, entity_type: str) -> str:
+    """The id of the lead's ("lead") or the deal's ("deal") history row of a status change:
+    the two rows of one event are distinct and consecutive, the lead's first."""
+    return str(2 * event_number(event_id) + (entity_type == "deal"))
 
 
 def parse_time(value) -> datetime | None:
@@ -336,7 +343,7 @@ def status_change_from_amo(
     else:
         kind = 2
     return _history_row(
-        crm_id=event_crm_id(event["id"]),
+        crm_id=history_crm_id(event["id"], entity_type),
         entity_type=entity_type,
         owner=int(event["entity_id"]),
         kind=kind,

@@ -173,17 +173,17 @@ def test_a_move_to_another_pipeline_is_a_pipeline_change():
 
 def test_event_ids_order_as_numbers_and_stay_above_every_lead_id():
     ids = ["01hq00000000000000000000e1", "01hq00000000000000000000e2", "01pz58t6p04vwnc1xk2tg0wkqp"]
-    numbers = [int(normalize.event_crm_id(i)) for i in ids]
-    assert numbers == sorted(numbers) and len(set(numbers)) == 3
+    numbers = [int(normalize.history_crm_id(i, kind)) for i in ids for kind in ("lead", "deal")]
+    assert numbers == sorted(numbers) and len(set(numbers)) == 6
     assert min(numbers) > 2**63  # lead ids (creation rows) are BigIntegers
     # The sandbox writes "{time:010x}{n:016x}": the same alphabet's first 16 letters.
-    assert int(normalize.event_crm_id("0065f1a2b30000000000000001")) < int(
-        normalize.event_crm_id("0065f1a2b30000000000000002")
+    assert normalize.event_number("0065f1a2b30000000000000001") < normalize.event_number(
+        "0065f1a2b30000000000000002"
     )
-    assert all(len(normalize.event_crm_id(i)) <= 64 for i in ids)
+    assert all(len(normalize.history_crm_id(i, "deal")) <= 64 for i in ids)
     for bad in ("01hq-not-an-id", "42"):
         with pytest.raises(InvalidPayload):
-            normalize.event_crm_id(bad)
+            normalize.event_number(bad)
 
 
 def test_not_a_status_change_is_refused():
