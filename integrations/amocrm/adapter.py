@@ -15,6 +15,8 @@ from datetime import datetime, time, timedelta
 from itertools import batched
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext_lazy
+
 from crmapp.models import Portal
 from integrations.amocrm import normalize
 from integrations.amocrm.client import AmoClient
@@ -463,3 +465,17 @@ def _line(line: NoticeLine) -> str:
     if not line.link_url:
         return line.text
     return f"{line.link_text} — {line.text} {line.link_url}".strip()
+
+
+def history_source_labels() -> dict[str, str]:
+    """The import's progress line for each of AmoCRMAdapter.history_sources()."""
+    return {
+        "leads": gettext_lazy("leads"),
+        "open_leads": gettext_lazy("older leads still in work"),
+        "deals": gettext_lazy("deals"),
+        "open_deals": gettext_lazy("older deals still in work"),
+        "activities": gettext_lazy("tasks"),
+        "planned_activities": gettext_lazy("planned tasks"),
+        "calls": gettext_lazy("calls"),
+        "deal_history": gettext_lazy("status history of leads and deals"),
+    }
