@@ -75,7 +75,8 @@ class AmoCRMAdapter:
         return self._account
 
     def currency(self) -> str:
-        return str(self.account().get("currency") or "")
+        """The account's currency (amoCRM keeps one per account), else the portal's."""
+        return str(self.account().get("currency") or self.portal.currency or "")
 
     def pipelines(self) -> list[dict]:
         if self._pipelines is None:
