@@ -250,6 +250,7 @@ def test_a_killed_import_resumes_without_duplicates(amo_portal, monkeypatch):
     # what is written is the same.)
     assert done.import_done == done.import_total
 
+
 def test_a_lead_read_again_by_id_gives_the_rows_the_import_wrote(amo_portal, amo_account):
     portal = _import(amo_portal)
     store = amo_account.portal.store
