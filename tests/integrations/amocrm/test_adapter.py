@@ -54,3 +54,28 @@ def test_a_reminder_is_one_task_a_day_listing_the_cards(amo_portal, amo_account)
 def test_the_paid_state_is_left_to_the_operator_and_the_trial(amo_portal):
     state = adapter_for(amo_portal).paid_state()
     assert (state.tier, state.days_left) == (None, None)
+
+
+class _Pages:
+    """A client whose one listing holds `total` rows (amoCRM's paging: 204 past the end)."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.requests = total, 0
+
+    def get(self, path, params):
+        self.requests += 1
+        query = dict(params)
+        limit, page = query["limit"], query["page"]
+        rows = max(0, min(limit, self.total - (page - 1) * limit))
+        return {"_embedded": {"leads": [{"id": i} for i in range(rows)]}} if rows else None
+
+
+@pytest.mark.parametrize("total", [0, 1, 249, 250, 251, 500, 1251, 10_000])
+def test_counts_come_from_finding_the_last_page(total):
+    from crmapp.models import Portal
+    from integrations.amocrm.adapter import AmoCRMAdapter
+
+    client = _Pages(total)
+    adapter = AmoCRMAdapter(Portal(kind=Portal.Kind.AMOCRM), client=client)
+    assert adapter._count("/api/v4/leads", [], "leads", 250) == total
+    assert client.requests <= 2 * max(1, total // 250).bit_length() + 2
