@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 CI_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/crmreports
 CI_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install test test-embedded test-default test-clock test-services lint demo bench clean
+.PHONY: install test test-embedded test-default test-clock test-services lint demo widget bench clean
 
 install: $(STAMP)
 
@@ -64,6 +64,10 @@ test-services: $(STAMP)
 demo: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo
+
+# The amoCRM widget archive to upload in the integration's settings (PUBLIC_URL is its backend).
+widget: $(STAMP)
+	$(PY) manage.py amocrm_widget
 
 bench: $(STAMP)
 	$(PY) -m bench

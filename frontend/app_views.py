@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from crmapp.models import Portal
 from crmapp.selectors import import_progress, mirror_counts, portal_page_summary
@@ -40,10 +40,11 @@ IMPORT_STEPS = {
 
 
 @csrf_exempt
-@require_POST
+@require_http_methods(["GET", "POST"])
 def crm_app(request: HttpRequest, kind: str) -> HttpResponse:
-    """The CRM opens the app by calling this page inside its frame; the CRM's folder turns
-    the call into who opens it (integrations.base.Crm.app_open)."""
+    """The CRM opens the app by calling this page inside its frame (a POST of its placement,
+    or a GET of the address its widget was given); the CRM's folder turns the call into who
+    opens it (integrations.base.Crm.app_open)."""
     try:
         opening = crm(kind).app_open(request)
     except AppOpenRefused as refused:
