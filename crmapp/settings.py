@@ -91,6 +91,9 @@ AMOCRM_CLIENT_ID = env_str("AMOCRM_CLIENT_ID")
 AMOCRM_CLIENT_SECRET = env_str("AMOCRM_CLIENT_SECRET")
 # Our integration's registered redirect URI (the install callback), exactly as amoCRM has it.
 AMOCRM_REDIRECT_URI = env_str("AMOCRM_REDIRECT_URI", "http://127.0.0.1:8000/amocrm/oauth/callback/")
+# amoCRM allows 7 requests/s per integration and blocks accounts that overrun: each account
+# gets at most this many, across all processes.
+AMOCRM_REQUESTS_PER_SECOND = env_int("AMOCRM_REQUESTS_PER_SECOND", 5)
 # The hosts an install's `referer` may name: our client secret is sent only to them.
 AMOCRM_ACCOUNT_HOSTS = env_list("AMOCRM_ACCOUNT_HOSTS", ["amocrm.ru", "amocrm.com", "kommo.com"])
 # Origins allowed to frame the app besides the portal's own domain (the sandbox CRM host page).

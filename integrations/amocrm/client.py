@@ -30,6 +30,13 @@ TIMEOUT = 30
 TOO_MANY_RETRIES = 3
 
 
+class Forbidden(CrmError):
+    """The token's user may not do this (a JSON 403: rights or scope, not a blocked account)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
+
+
 class AmoClient:
     """One account's API, as one portal's stored tokens reach it."""
 
@@ -131,6 +138,8 @@ class AmoClient:
             if self.portal is not None:
                 portal_crm_state_mark(self.portal, state, now=timezone.now())
             raise CrmError(f"amoCRM: {state.label} ({status})", retryable=False)
+        if status == 403:
+            raise Forbidden(f"amoCRM refused: {detail}")
         if status == 429:
             raise CrmError(f"amoCRM: too many requests: {detail}", retryable=True)
         raise CrmError(f"amoCRM answered {status}: {detail}", retryable=status >= 500)

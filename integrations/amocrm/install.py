@@ -22,7 +22,7 @@ from django.db import transaction
 from crmapp.models import Portal
 from crmapp.tiers import trial_start_for
 from integrations.amocrm import oauth
-from integrations.amocrm.client import AmoClient
+from integrations.amocrm.client import AmoClient, Forbidden
 from integrations.errors import CrmError, InvalidPayload
 from integrations.tokens import TokenPair, portal_tokens_store
 
@@ -78,7 +78,11 @@ def installation_confirm(code: str, referer: str) -> Installation:
         raise InvalidPayload(f"the account at {domain} does not confirm this install")
     if "account_id" in claims and int(claims["account_id"]) != int(account["id"]):
         raise InvalidPayload("the access token is another account's")
-    user = client.get(f"/api/v4/users/{int(account['current_user_id'])}") or {}
+    try:
+        # Only an administrator may read users (a JSON 403 for anyone else).
+        user = client.get(f"/api/v4/users/{int(account['current_user_id'])}") or {}
+    except Forbidden:
+        user = {}
     if not (user.get("rights") or {}).get("is_admin"):
         raise NotAdministrator(f"user {account['current_user_id']} is not an administrator")
     zone = ((account.get("_embedded") or {}).get("datetime_settings") or {}).get("timezone")

@@ -1,8 +1,9 @@
-"""At most 5 requests a second per amoCRM account, across every process that calls it.
+"""At most AMOCRM_REQUESTS_PER_SECOND (5) requests a second per amoCRM account, across every
+process that calls it.
 
 amoCRM allows 7 a second per integration and blocks an account's API (403 on everything,
 lifted only by its support) after repeated 429s (AMOCRM.md §4). So each request takes the
-next free slot of its account's schedule, 200 ms after the previous one, and waits for it.
+next free slot of its account's schedule, 200 ms (at 5/s) after the previous one, and waits.
 The schedule lives in Redis when one is configured (web and workers on many machines share
 it), else in a locked file under VAR_DIR (the embedded mode: every process on one machine).
 A 429 moves the account's schedule past its `retry_after`, so every process backs off.
@@ -21,8 +22,6 @@ from django.conf import settings
 
 from integrations.errors import CrmError
 
-RATE = 5  # requests per second per account (amoCRM's limit is 7 per integration)
-INTERVAL = 1 / RATE
 # Longer than this, a caller is told to come back later rather than kept waiting.
 WAIT_LIMIT = 30.0
 
@@ -54,9 +53,13 @@ def _key(account: str) -> str:
     return f"amocrm:rate:{account}"
 
 
+def _interval() -> float:
+    return 1 / settings.AMOCRM_REQUESTS_PER_SECOND
+
+
 def _redis_schedule(account: str, push: float) -> float:
     script = _redis(settings.REDIS_URL).register_script(_TAKE_SLOT)
-    return float(script(keys=[_key(account)], args=[INTERVAL, push, WAIT_LIMIT]))
+    return float(script(keys=[_key(account)], args=[_interval(), push, WAIT_LIMIT]))
 
 
 def _file_schedule(account: str, push: float) -> float:
@@ -71,7 +74,7 @@ def _file_schedule(account: str, push: float) -> float:
         if push > 0:
             slot, wait = max(slot, now + push), 0.0
         elif slot - now <= WAIT_LIMIT:
-            slot, wait = slot + INTERVAL, slot - now
+            slot, wait = slot + _interval(), slot - now
         else:
             wait = slot - now
         file.seek(0)
@@ -98,4 +101,4 @@ def request_slot_wait(account: str) -> None:
 
 def requests_postpone(account: str, seconds: float) -> None:
     """amoCRM said "too many requests": nobody calls this account for `seconds`."""
-    _schedule(account, push=max(seconds, INTERVAL))
+    _schedule(account, push=max(seconds, _interval()))

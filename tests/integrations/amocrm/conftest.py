@@ -37,6 +37,9 @@ def amo_account(amo_sandbox: Sandbox, monkeypatch, settings) -> Sandbox:
     settings.AMOCRM_CLIENT_ID = info["client_id"]
     settings.AMOCRM_CLIENT_SECRET = info["client_secret"]
     settings.AMOCRM_REDIRECT_URI = info["redirect_uri"]
+    settings.AMOCRM_ACCOUNT_HOSTS = [info["domain"]]
+    # The sandbox's own limit is relaxed here too; test_client.py holds both at amoCRM's.
+    settings.AMOCRM_REQUESTS_PER_SECOND = 200
     return amo_sandbox
 
 
