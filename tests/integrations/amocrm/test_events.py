@@ -198,15 +198,15 @@ def test_a_hook_stream_with_duplicates_and_drops_then_reconciliation_equals_the_
         " AND is_deleted = 0 ORDER BY id LIMIT 6"
     )
     lead_ids = [row[0] for row in rows]
-    control.request("POST", "/_sandbox/hooks/knobs", {"duplicates": 1, "reorder": True})
+    control.request("POST", "/hooks/knobs", {"duplicates": 1, "reorder": True})
     for lead_id, pipeline in rows[:3]:
-        control.request("POST", f"/_sandbox/leads/{lead_id}", {"fields": {"status_id": 142,
+        control.request("POST", f"/leads/{lead_id}", {"fields": {"status_id": 142,
                         "pipeline_id": pipeline, "price": 123456}})  # fmt: skip
     # Two changes whose hooks are lost: only reconciliation can find them.
-    control.request("POST", "/_sandbox/hooks/knobs", {"drop_next": 2, "duplicates": 0})
-    control.request("POST", f"/_sandbox/leads/{lead_ids[3]}", {"fields": {"price": 777}})
-    control.request("DELETE", f"/_sandbox/leads/{lead_ids[4]}", {})
-    control.request("POST", "/_sandbox/hooks/wait", {"timeout": 20})
+    control.request("POST", "/hooks/knobs", {"drop_next": 2, "duplicates": 0})
+    control.request("POST", f"/leads/{lead_ids[3]}", {"fields": {"price": 777}})
+    control.request("DELETE", f"/leads/{lead_ids[4]}", {})
+    control.request("POST", "/hooks/wait", {"timeout": 20})
     assert wait_until(
         lambda: _mirror_of(portal, lead_ids[:3]) == _account_of(store, lead_ids[:3]), timeout=30
     ), "the hooks brought the won leads"
