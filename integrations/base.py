@@ -140,9 +140,10 @@ class Crm(Protocol):
         """A translated label per name of the adapter's history sources (the import's
         progress line)."""
 
-    def event_parse(self, body: str) -> CrmEvent:
-        """The event in a request body, pure (no database, no network); InvalidPayload when
-        the body is not an event of this CRM."""
+    def event_parse(self, body: str) -> CrmEvent | list[CrmEvent]:
+        """The event in a request body (a list, of one account, when the CRM sends several
+        entities in one body), pure (no database, no network); InvalidPayload when the body
+        is not an event of this CRM."""
 
     def event_portal(self, event: CrmEvent) -> Portal | None:
         """The installed portal that sent the event, or None."""

@@ -16,6 +16,7 @@ from integrations.base import Crm, CrmAdapter
 
 CRMS = {
     Portal.Kind.BITRIX24.value: "integrations.bitrix24.crm",
+    Portal.Kind.AMOCRM.value: "integrations.amocrm.crm",
 }
 
 

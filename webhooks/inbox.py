@@ -30,6 +30,7 @@ def inbound_event_store(
     action: str,
     entity_id: int | None,
     now: datetime,
+    part: str = "",
 ) -> None:
     """Keep the event, in one INSERT … ON CONFLICT statement.
 
@@ -39,7 +40,7 @@ def inbound_event_store(
     """
     event = InboundEvent(
         portal=portal,
-        key=hashlib.sha256(body.encode()).hexdigest(),
+        key=hashlib.sha256((body + part).encode()).hexdigest(),
         name=name,
         entity_type=entity_type,
         action=action,

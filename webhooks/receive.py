@@ -7,6 +7,7 @@ how its body parses and what proves its sender is the CRM's folder's business.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 
 from django.db import transaction
@@ -25,39 +26,52 @@ from webhooks.inbox import (
 log = logging.getLogger(__name__)
 
 
-def event_receive(request: HttpRequest, kind: str) -> HttpResponse:
-    """Answer a CRM's event request; 200 only once the event is stored (committed)."""
+def event_receive(request: HttpRequest, kind: str, *, proof: str | None = None) -> HttpResponse:
+    """Answer a CRM's event request; 200 only once its events are stored (committed).
+
+    A body may name several entities (the CRM's parser returns a list then); `proof` is what
+    proves the sender when the CRM puts it outside the body (a secret in the hook's URL).
+    """
     the_crm = crm(kind)
     try:
         body = request.body.decode("utf-8")
-        event = the_crm.event_parse(body)
+        parsed = the_crm.event_parse(body)
     except (UnicodeDecodeError, InvalidPayload) as error:
         return _refuse(400, f"malformed {the_crm.NAME} event: {error}", request, kind)
-    portal = the_crm.event_portal(event)
+    events = parsed if isinstance(parsed, list) else [parsed]
+    if proof is not None:
+        events = [dataclasses.replace(event, proof=proof) for event in events]
+    portal = the_crm.event_portal(events[0])
     if portal is None:
         return _refuse(404, "unknown portal: the application is not installed there", request, kind)
-    if not the_crm.event_verified(portal, event):
+    if not all(the_crm.event_verified(portal, event) for event in events):
         return _refuse(403, "application_token does not match this portal", request, kind)
-    if not event.known:
+    events = [event for event in events if event.known]
+    if not events:
         return HttpResponse("ignored", content_type="text/plain")
     now = timezone.now()
 
     def store() -> None:
-        # Stored (committed: one statement in autocommit) before anything is enqueued or answered.
-        inbound_event_store(
-            portal,
-            body=body,
-            name=event.name,
-            entity_type=event.entity_type,
-            action=event.action,
-            entity_id=event.entity_id,
-            now=now,
-        )
+        # Stored (committed: one statement each in autocommit) before anything is enqueued
+        # or answered.
+        for event in events:
+            inbound_event_store(
+                portal,
+                body=body,
+                name=event.name,
+                entity_type=event.entity_type,
+                action=event.action,
+                entity_id=event.entity_id,
+                now=now,
+                part=f"|{event.entity_type}|{event.action}|{event.entity_id}"
+                if len(events) > 1
+                else "",
+            )
 
-    if event.lifecycle == "uninstall":
+    if len(events) == 1 and events[0].lifecycle == "uninstall":
         with transaction.atomic():
             store()
-            the_crm.uninstall_event_receive(portal, event, now=now)
+            the_crm.uninstall_event_receive(portal, events[0], now=now)
     else:
         store()
         _drain_wake(portal)

@@ -1,4 +1,5 @@
-"""Each CRM's event receiver at /<kind>/events/ (webhooks/<kind>/views.py `events`)."""
+"""Each CRM's event receiver at /<kind>/<ROUTE> (webhooks/<kind>/views.py `events`; ROUTE
+defaults to "events/")."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from django.urls import path
 
 from integrations.registry import CRMS
 
-urlpatterns = [
-    path(f"{kind}/events/", import_module(f"webhooks.{kind}.views").events, name=f"{kind}-events")
-    for kind in CRMS
-]
+
+def _route(kind: str):
+    views = import_module(f"webhooks.{kind}.views")
+    return path(f"{kind}/{getattr(views, 'ROUTE', 'events/')}", views.events, name=f"{kind}-events")
+
+
+urlpatterns = [_route(kind) for kind in CRMS]

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 
 from integrations.errors import InvalidPayload
 from integrations.records import (
@@ -223,7 +223,7 @@ def lead_stages() -> list[StageRecord]:
     active at import, as the CRM's own stage names are stored)."""
     rows = [
         (LEAD_NEW, gettext("New (first stage)"), "open"),
-        (LEAD_IN_WORK, gettext("In work"), "open"),
+        (LEAD_IN_WORK, pgettext("lead state", "In work"), "open"),
         (LEAD_WON, gettext("Won"), "won"),
         (LEAD_LOST, gettext("Lost"), "lost"),
     ]
