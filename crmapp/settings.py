@@ -90,7 +90,7 @@ BITRIX24_JS_API_URL = env_str("BITRIX24_JS_API_URL", "https://api.bitrix24.com/a
 AMOCRM_CLIENT_ID = env_str("AMOCRM_CLIENT_ID")
 AMOCRM_CLIENT_SECRET = env_str("AMOCRM_CLIENT_SECRET")
 # Our integration's registered redirect URI (the install callback), exactly as amoCRM has it.
-AMOCRM_REDIRECT_URI = env_str("AMOCRM_REDIRECT_URI", "http://127.0.0.1:8000/amocrm/oauth/callback/")
+AMOCRM_REDIRECT_URI = env_url("AMOCRM_REDIRECT_URI", f"{PUBLIC_URL}/amocrm/oauth/callback/")
 # amoCRM allows 7 requests/s per integration and blocks accounts that overrun: each account
 # gets at most this many, across all processes.
 AMOCRM_REQUESTS_PER_SECOND = env_int("AMOCRM_REQUESTS_PER_SECOND", 5)
@@ -114,9 +114,9 @@ CONTENT_SECURITY_POLICY = {
 # The sandbox CRM whose host page /crm-host/ frames the app (demo and tests only).
 SANDBOX_INFO_FILE = env_str("SANDBOX_INFO_FILE")
 SANDBOX_INFO: dict | None = None
-AMOCRM_CLIENT_ID = env_str("AMOCRM_CLIENT_ID")
-AMOCRM_CLIENT_SECRET = env_str("AMOCRM_CLIENT_SECRET")
-AMOCRM_REDIRECT_URI = env_url("AMOCRM_REDIRECT_URI", f"{PUBLIC_URL}/amocrm/oauth/callback/")
+# The same for a sandbox amoCRM account (its host page is /crm-host/amocrm/).
+AMOCRM_SANDBOX_INFO_FILE = env_str("AMOCRM_SANDBOX_INFO_FILE")
+AMOCRM_SANDBOX_INFO: dict | None = None
 
 INSTALLED_APPS = [
     "django.contrib.admin",

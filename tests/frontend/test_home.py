@@ -9,7 +9,7 @@ def test_it_shows_no_portal_to_the_public(client, portal_a):
     assert response.status_code == 200
     assert portal_a.key not in response.content.decode()
     # It names the marketplaces of the CRMs the app can be installed from, as the registry has them.
-    assert "из маркетплейса Битрикс24;" in response.content.decode()
+    assert "из маркетплейса Битрикс24 / amoCRM;" in response.content.decode()
 
 
 @pytest.mark.django_db

@@ -7,7 +7,9 @@ Routes: ``/oauth2/access_token`` (OAuth), ``/api/v4/...`` (:mod:`.api`), ``/_san
 from __future__ import annotations
 
 import hashlib
+import html
 import json
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +29,9 @@ from .render import TABLES, render
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8000/amocrm/oauth/callback/"
 HAL = "application/hal+json"
 PROBLEM = "application/problem+json"
+
+
+_CARD = re.compile(r"^/leads/detail/(\d+)/?$")
 
 
 class _Handler(BaseHandler):
@@ -63,8 +68,26 @@ class _Handler(BaseHandler):
             self._json(*subdomain_answer(sandbox.portal, refresh))
         elif path.startswith("/api/v4/"):
             self._api(verb, path, query, body)
+        elif (card := _CARD.match(path)) and verb == "GET":
+            self._card(int(card.group(1)))
         else:
             self._problem(ApiError(404, f"Cannot {verb} {sandbox.url}{path}"))
+
+    def _card(self, lead_id: int) -> None:
+        """The lead's card, as amoCRM's UI shows it at /leads/detail/<id> (where our app's
+        links lead): enough of a page for a person or a browser test to see it opened."""
+        row = self.server.sandbox.portal.lead_row(lead_id)
+        if row is None or row.get("is_deleted"):
+            self._send(404, b"<!doctype html><title>404</title><h1>No such lead</h1>", "text/html")
+            return
+        name = html.escape(row["name"])
+        page = (
+            f'<!doctype html><html lang="ru"><meta charset="utf-8"><title>{name}</title>'
+            f'<body data-lead="{lead_id}"><h1>{name}</h1>'
+            f"<p>Бюджет: {row['price']} ₽ · этап {row['status_id']} · воронка {row['pipeline_id']}"
+            f"</p></body></html>"
+        )
+        self._send(200, page.encode(), "text/html; charset=utf-8")
 
     def _problem(self, error: ApiError) -> None:
         self._json(error.status, error.body(), PROBLEM)

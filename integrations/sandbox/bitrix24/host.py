@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from crmapp.models import Employee, Portal
 
+from ..amocrm.host import amocrm_sandbox_info
 from ..client import SandboxControl
 
 
@@ -60,6 +61,7 @@ def crm_host(request: HttpRequest) -> HttpResponse:
             "users": users,
             "user_id": user_id,
             "portal": portal,
+            "amocrm_account": amocrm_sandbox_info() is not None,
         },
     )
 

@@ -59,3 +59,20 @@ def amo_portal(amo_account: Sandbox, make_portal):
         refresh_token=token["refresh_token"],
         time_zone=info["portal"]["time_zone"],
     )
+
+
+@pytest.fixture
+def amo_live(client, amo_account, live_server, settings, django_capture_on_commit_callbacks):
+    """The sandbox account installed through the real callback and imported, served live with
+    its host page (/crm-host/amocrm/) as the demo runs it."""
+    from crmapp.models import Portal
+
+    settings.PUBLIC_URL = live_server.url
+    settings.FRAME_ANCESTORS_EXTRA = [live_server.url]
+    settings.AMOCRM_SANDBOX_INFO = amo_account.info
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.get("/amocrm/oauth/callback/", amo_account.info["install"])
+    assert response.status_code == 200, response.content
+    portal = Portal.objects.get(kind=Portal.Kind.AMOCRM)
+    assert portal.import_phase == Portal.ImportPhase.DONE, portal.import_error
+    return live_server
