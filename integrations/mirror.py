@@ -49,9 +49,14 @@ UTM_FIELDS = ["utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_te
 
 
 def _upsert(model, portal: Portal, rows: list, fields: list[str], unique: Sequence[str]) -> None:
-    if rows:
+    """Insert or update by the unique key. A batch may carry one row twice (a record and its
+    later, corrected copy): the last copy wins, as it would across two batches; PostgreSQL
+    refuses an ON CONFLICT statement that touches a row twice."""
+    key = [model._meta.get_field(name).attname for name in unique]
+    latest = {tuple(getattr(row, name) for name in key): row for row in rows}
+    if latest:
         model.objects.bulk_create(
-            rows,
+            list(latest.values()),
             batch_size=1000,
             update_conflicts=True,
             unique_fields=["portal", *unique],

@@ -41,10 +41,11 @@ def test_ctrl_c_stops_the_demo_cleanly_every_time(tmp_path):
            if key not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")}  # fmt: skip
     env |= {"VAR_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
     manage = [sys.executable, str(ROOT / "manage.py")]  # on a fresh database: demo migrates
-    port, sandbox_port = _free_port(), _free_port()
+    # Ports of its own: the other pass may be running this test at the same moment.
+    port, sandbox_port, amocrm_port = _free_port(), _free_port(), _free_port()
     demo = subprocess.Popen(
         [*manage, "demo", "--scale", "small", "--port", str(port),
-         "--sandbox-port", str(sandbox_port)],
+         "--sandbox-port", str(sandbox_port), "--amocrm-port", str(amocrm_port)],
         env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     lines: list[str] = []
@@ -73,4 +74,4 @@ def test_ctrl_c_stops_the_demo_cleanly_every_time(tmp_path):
     output = "".join(lines)
     assert "stopped the web server, the worker and the sandbox CRM" in output
     assert "CommandError" not in output and "Traceback" not in output
-    assert _bindable(port) and _bindable(sandbox_port)  # nothing is left holding them
+    assert all(_bindable(each) for each in (port, sandbox_port, amocrm_port))  # nothing is left holding them

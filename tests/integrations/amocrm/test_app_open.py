@@ -71,7 +71,7 @@ def test_a_forged_expired_or_foreign_token_is_refused(client, portal, amo_accoun
     secret = settings.AMOCRM_CLIENT_SECRET
     now = int(time.time())
     tokens = {
-        "forged": jwt.encode(genuine, "someone else's secret", algorithm="HS256"),
+        "forged": jwt.encode(genuine, "someone else's secret, as long as ours", algorithm="HS256"),
         "expired": jwt.encode(genuine | {"iat": now - 7200, "exp": now - 3600}, secret),
         "other audience": jwt.encode(genuine | {"aud": "https://elsewhere.example"}, secret),
         "other integration": jwt.encode(genuine | {"client_uuid": "not-ours"}, secret),
