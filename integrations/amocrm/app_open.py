@@ -32,6 +32,7 @@ OPENING_SALT = "amocrm.app-open"
 OPENING_SECONDS = 60
 LEEWAY_SECONDS = 30
 WIDGET_TOKEN_SECONDS = 1800 + 2 * LEEWAY_SECONDS
+RIGHTS_REMEMBERED_SECONDS = 30 * 86400
 
 
 class WidgetTokenRefused(Exception):
@@ -155,9 +156,17 @@ def session_open(token: str) -> tuple[Portal, str]:
     # One use: a token read off the wire does not open a second session.
     if not cache.add(f"amocrm:widget-token:{jti}", 1, timeout=WIDGET_TOKEN_SECONDS):
         raise WidgetTokenRefused(401, _("This amoCRM token was already used."))
+    remembered = f"amocrm:rights:{portal.pk}:{user_crm_id}"
     try:
         viewer = viewer_read(portal, user_crm_id)
     except CrmError as error:
         log.warning("rights of user %s on %s not read: %s", user_crm_id, portal, error)
-        raise WidgetTokenRefused(503, _("amoCRM did not answer; please try again.")) from error
+        # An account amoCRM holds as unpaid or blocked answers nothing for hours; its users
+        # still open the page (with its banner saying so) with the rights last read.
+        viewer = cache.get(remembered) if portal.crm_state else None
+        if viewer is None:
+            message = _("amoCRM did not answer; please try again.")
+            raise WidgetTokenRefused(503, message) from error
+    else:
+        cache.set(remembered, viewer, timeout=RIGHTS_REMEMBERED_SECONDS)
     return portal, opening_url(portal, viewer, jti=uuid.uuid4().hex)

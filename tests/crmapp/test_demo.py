@@ -74,4 +74,6 @@ def test_ctrl_c_stops_the_demo_cleanly_every_time(tmp_path):
     output = "".join(lines)
     assert "stopped the web server, the worker and the sandbox CRM" in output
     assert "CommandError" not in output and "Traceback" not in output
-    assert all(_bindable(each) for each in (port, sandbox_port, amocrm_port))  # nothing is left holding them
+    assert all(
+        _bindable(each) for each in (port, sandbox_port, amocrm_port)
+    )  # nothing is left holding them

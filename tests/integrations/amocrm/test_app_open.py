@@ -87,7 +87,7 @@ def test_a_forged_expired_or_foreign_token_is_refused(client, portal, amo_accoun
 
     assert answers == dict.fromkeys(tokens, 401)
     assert unknown.status_code == 403
-    assert "not installed" in unknown.json()["detail"]
+    assert "не установлено" in unknown.json()["detail"]
 
 
 def test_the_session_call_answers_the_account_origin_only(client, portal, amo_account):
@@ -120,3 +120,25 @@ def test_a_manager_of_an_amocrm_account_reaches_only_his_own_pages(client, porta
     foreign = client.get(f"/app/reports/efficiency/?employee={other}", headers=headers)
     assert foreign.status_code == 403
     assert client.get("/app/reports/efficiency/", headers=headers).status_code == 200
+
+
+def test_a_blocked_account_still_opens_with_the_rights_last_read_and_says_so(
+    client, portal, amo_account
+):
+    from django.utils import timezone
+
+    from crmapp.models import Portal
+
+    admin, stranger = users(amo_account, is_admin=True)[0], users(amo_account, view="M")[0]
+    opened(client, widget_token(amo_account, admin))  # amoCRM answers: his rights are read
+    Portal.objects.filter(pk=portal.pk).update(
+        crm_state=Portal.CrmState.BLOCKED, crm_state_at=timezone.now()
+    )
+
+    page = client.get(opened(client, widget_token(amo_account, admin)))
+    never_read = client.post(SESSION, headers={"X-Auth-Token": widget_token(amo_account, stranger)})
+
+    assert session_of(page).role == "admin"
+    assert 'id="crm-blocked"' in page.content.decode()
+    assert "заблокировал доступ к API" in page.content.decode()
+    assert never_read.status_code == 503  # no rights to go by: nothing is guessed
