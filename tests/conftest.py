@@ -159,6 +159,17 @@ def celery_worker_process(celery_workers):
     return celery_workers.queue
 
 
+@pytest.fixture
+def tasks_to(celery_workers):
+    """Send this process's tasks to the test workers' queue."""
+    from crmapp.celery import app as celery_app
+
+    previous = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = celery_workers.queue
+    yield celery_workers.queue
+    celery_app.conf.task_default_queue = previous
+
+
 def wait_until(condition, *, timeout: float = 60, interval: float = 0.2) -> bool:
     """Poll `condition` until it is true or `timeout` seconds pass (a bound, not a speed check)."""
     import time

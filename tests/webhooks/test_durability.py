@@ -56,15 +56,6 @@ def worker_env(bitrix24):
     }
 
 
-@pytest.fixture
-def tasks_to(celery_workers):
-    """Send this process's tasks to the test workers' queue."""
-    previous = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = celery_workers.queue
-    yield celery_workers.queue
-    celery_app.conf.task_default_queue = previous
-
-
 @pytest.mark.worker
 def test_it_loses_no_event_when_the_worker_dies_mid_stream(
     client, bitrix24, portal, deals, celery_workers, worker_env, tasks_to
