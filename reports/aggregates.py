@@ -22,19 +22,19 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import TruncDate
 
 from crmapp.models import Activity, Deal, Lead, Portal, StageChange
 from crmapp.tiers import window_first_day_start
 from reports.facts import (
     STATE_DAY,
     Facts,
-    activity_facts,
     facts_merge,
     facts_new,
     facts_nonzero,
     owner_facts,
 )
-from reports.metrics import DEAL_OPEN_NOW, IS_OPEN, LEAD_OPEN_NOW, fact_key
+from reports.metrics import ACTIVITY_KEYS, DEAL_OPEN_NOW, IS_OPEN, LEAD_OPEN_NOW, fact_key
 from reports.models import NO_EMPLOYEE, NO_PIPELINE, DayFact, FactCheck, MonthFact
 from reports.rollup import month_after
 
@@ -85,8 +85,7 @@ def facts_of(portal: Portal, refs: Refs) -> Facts:
         if ids := refs.get(entity_type):
             _owners_facts(portal, entity_type, _owner_rows(portal, entity_type, ids), tz, facts)
     if ids := refs.get("activity"):
-        for row in _activity_rows(portal, Q(crm_id__in=list(ids))):
-            activity_facts(row, tz, facts)
+        _activities_facts(portal, Q(crm_id__in=list(ids)), tz, facts)
     return facts
 
 
@@ -127,12 +126,20 @@ def _history_order(change) -> tuple:
     return change["changed_at"], len(change["crm_id"]), change["crm_id"]
 
 
-def _activity_rows(portal: Portal, where: Q):
-    return (
+def _activities_facts(portal: Portal, where: Q, tz: ZoneInfo, facts: Facts) -> None:
+    """A completed activity counts once, on the day it happened, for its responsible: counted
+    by the database, one row per day, kind and employee (the rebuild's 5M activities would
+    otherwise cross into Python one by one)."""
+    counted = (
         Activity.objects.for_portal(portal)
-        .filter(where)
-        .values("kind", "completed", "completed_at", employee=F("responsible__crm_id"))
+        .filter(where, completed=True, completed_at__isnull=False)
+        .annotate(day=TruncDate("completed_at", tzinfo=tz))
+        .values_list("day", "kind", "responsible__crm_id")
+        .annotate(qty=Count("pk"))
+        .order_by()
     )
+    for day, kind, employee, qty in counted:
+        facts[(day, ACTIVITY_KEYS[kind], employee or NO_EMPLOYEE, NO_PIPELINE, "", "")][0] += qty
 
 
 # -- writing ---------------------------------------------------------------------------------
@@ -235,7 +242,12 @@ def facts_rebuild_chunk(portal: Portal, entity_type: str, after_id: int) -> tupl
         .order_by("crm_id")
         .values_list("crm_id", flat=True)[:REBUILD_CHUNK]
     )
-    if ids:
+    if ids and entity_type == "activity":
+        facts = facts_new()
+        where = Q(crm_id__gt=after_id, crm_id__lte=ids[-1])  # the chunk, without 5,000 params
+        _activities_facts(portal, where, portal_zone(portal), facts)
+        facts_add(portal, facts, prune=False)
+    elif ids:
         facts_add(portal, facts_of(portal, {entity_type: set(ids)}), prune=False)
     return len(ids), ids[-1] if len(ids) == REBUILD_CHUNK else None
 

@@ -1,4 +1,5 @@
-"""What one lead, deal or activity contributes to the daily aggregates (pure functions).
+"""What one lead or deal contributes to the daily aggregates (pure functions; an activity's
+one count, on the day it was completed, is counted in SQL by reports.aggregates).
 
 The incremental update and the full rebuild share these: an event subtracts the entity's
 contribution as the mirror held it and adds the one it holds now; a rebuild adds everyone's.
@@ -17,7 +18,7 @@ from itertools import zip_longest
 from zoneinfo import ZoneInfo
 
 from crmapp.models import StageChange
-from reports.metrics import ACTIVITY_KEYS, FACT_KEYS, OPEN, WON
+from reports.metrics import FACT_KEYS, OPEN, WON
 from reports.models import NO_EMPLOYEE, NO_PIPELINE
 
 # (day, metric, employee, pipeline, source, stage) → [qty, amount in cents, seconds]
@@ -143,18 +144,3 @@ def open_steps(row: Mapping, history: list[Mapping]) -> Iterable[tuple[datetime,
     if (row["semantic"] == OPEN) != is_open:
         last_row = history[-1]["changed_at"] if history else created
         yield max(row["modified_at"] or last_row, last_row), -1 if is_open else 1
-
-
-def activity_facts(row: Mapping, tz: ZoneInfo, into: Facts) -> None:
-    """A completed activity counts once, on the day it happened, for its responsible."""
-    if not (row["completed"] and row["completed_at"]):
-        return
-    key = (
-        row["completed_at"].astimezone(tz).date(),
-        ACTIVITY_KEYS[row["kind"]],
-        row["employee"] or NO_EMPLOYEE,
-        NO_PIPELINE,
-        "",
-        "",
-    )
-    into[key][0] += 1
