@@ -49,12 +49,20 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def env_url(name: str, default: str = "", schemes: tuple[str, ...] = ("http", "https")) -> str:
+def env_url(
+    name: str,
+    default: str = "",
+    schemes: tuple[str, ...] = ("http", "https"),
+    *,
+    exact: bool = False,
+) -> str:
+    """A URL setting; a base URL loses its trailing slash, an `exact` one (a redirect URI,
+    which the CRM compares character by character) is kept as written."""
     value = env_str(name, default)
     if value and (urlsplit(value).scheme not in schemes or not urlsplit(value).netloc):
         allowed = ", ".join(schemes)
         raise ImproperlyConfigured(f"{name} must be a URL with scheme {allowed}, got {value!r}")
-    return value.rstrip("/")
+    return value if exact else value.rstrip("/")
 
 
 def database_from_url(url: str, *, sqlite_default: Path) -> dict:

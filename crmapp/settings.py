@@ -90,7 +90,9 @@ BITRIX24_JS_API_URL = env_str("BITRIX24_JS_API_URL", "https://api.bitrix24.com/a
 AMOCRM_CLIENT_ID = env_str("AMOCRM_CLIENT_ID")
 AMOCRM_CLIENT_SECRET = env_str("AMOCRM_CLIENT_SECRET")
 # Our integration's registered redirect URI (the install callback), exactly as amoCRM has it.
-AMOCRM_REDIRECT_URI = env_url("AMOCRM_REDIRECT_URI", f"{PUBLIC_URL}/amocrm/oauth/callback/")
+AMOCRM_REDIRECT_URI = env_url(
+    "AMOCRM_REDIRECT_URI", f"{PUBLIC_URL}/amocrm/oauth/callback/", exact=True
+)
 # amoCRM allows 7 requests/s per integration and blocks accounts that overrun: each account
 # gets at most this many, across all processes.
 AMOCRM_REQUESTS_PER_SECOND = env_int("AMOCRM_REQUESTS_PER_SECOND", 5)

@@ -42,6 +42,12 @@ def test_it_rejects_bad_scalars(monkeypatch):
         env_url("SOME_URL")
 
 
+def test_a_base_url_loses_its_trailing_slash_a_redirect_uri_keeps_it(monkeypatch):
+    monkeypatch.setenv("SOME_URL", "https://app.example/amocrm/oauth/callback/")
+    assert env_url("SOME_URL") == "https://app.example/amocrm/oauth/callback"
+    assert env_url("SOME_URL", exact=True) == "https://app.example/amocrm/oauth/callback/"
+
+
 def test_it_keeps_a_generated_secret(tmp_path, monkeypatch):
     monkeypatch.delenv("SOME_SECRET", raising=False)
     first = persistent_secret("SOME_SECRET", tmp_path / "s", lambda: "generated-1")
