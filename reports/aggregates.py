@@ -50,18 +50,27 @@ HISTORY_FIELDS = ("owner_crm_id", "kind", "pipeline_crm_id", "stage_crm_id", "se
                   "changed_at", "crm_id")  # fmt: skip
 REBUILD_CHUNK = 5000
 
-ROWS_PER_STATEMENT = 500  # 10 parameters a row, well under SQLite's 32,766
+ROWS_PER_STATEMENT = 500  # SQLite: 10 parameters a row, well under its 32,766
+ROWS_PER_ARRAY = 5000  # PostgreSQL: 10 array parameters a statement, whatever the rows
 
 
 @functools.cache
-def _add_sql(model, rows: int) -> str:
-    """INSERT of `rows` rows that adds to the rows already there (both SQLite and PostgreSQL
-    speak ON CONFLICT … DO UPDATE with `excluded`). Identifiers come from the model; values
-    are parameters."""
+def _add_sql(model, rows: int | None) -> str:
+    """INSERT that adds to the rows already there (both SQLite and PostgreSQL speak ON
+    CONFLICT … DO UPDATE with `excluded`). `rows` VALUES rows of parameters, or (None, on
+    PostgreSQL) one array parameter per column: psycopg parses a statement's text on every
+    call, and for thousands of placeholders that parse cost more than the database's work.
+    Identifiers come from the model; values are parameters."""
     table, key = model._meta.db_table, ", ".join(["portal_id", *model.KEY])
-    values = ", ".join([f"({', '.join(['%s'] * 10)})"] * rows)
+    columns = ["portal", *model.KEY, "qty", "amount_cents", "seconds"]
+    if rows is None:
+        types = [model._meta.get_field(c).db_type(connection).split("(")[0] for c in columns]
+        arrays = ", ".join(f"%s::{t}[]" for t in types)
+        source = f"SELECT * FROM unnest({arrays})"  # noqa: S608 (types from the model)
+    else:
+        source = "VALUES " + ", ".join([f"({', '.join(['%s'] * len(columns))})"] * rows)
     return (
-        f"INSERT INTO {table} ({key}, qty, amount_cents, seconds) VALUES {values} "  # noqa: S608
+        f"INSERT INTO {table} ({key}, qty, amount_cents, seconds) {source} "
         f"ON CONFLICT ({key}) DO UPDATE SET qty = {table}.qty + excluded.qty, "
         f"amount_cents = {table}.amount_cents + excluded.amount_cents, "
         f"seconds = {table}.seconds + excluded.seconds"
@@ -168,9 +177,16 @@ def facts_add(portal: Portal, facts: Facts, *, prune: bool = True) -> None:
 def _upsert(model, rows: list[tuple]) -> None:
     # In key order, so concurrent writers lock shared rows in the same order (no deadlock).
     with connection.cursor() as cursor:
-        # Many rows a statement: one round trip per 500 keys instead of one per key.
-        for batch in batched(sorted(rows), ROWS_PER_STATEMENT):
-            cursor.execute(_add_sql(model, len(batch)), [value for row in batch for value in row])
+        # Many rows a statement: one round trip per batch instead of one per key.
+        if connection.vendor == "postgresql":
+            for batch in batched(sorted(rows), ROWS_PER_ARRAY):
+                cursor.execute(
+                    _add_sql(model, None), [list(column) for column in zip(*batch, strict=True)]
+                )
+        else:
+            for batch in batched(sorted(rows), ROWS_PER_STATEMENT):
+                values = [value for row in batch for value in row]
+                cursor.execute(_add_sql(model, len(batch)), values)
 
 
 def facts_clear(portal: Portal) -> None:
