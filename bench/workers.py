@@ -10,9 +10,13 @@ from pathlib import Path
 from django.conf import settings
 
 
-def worker_start(env: dict, *, pool: str = "threads", concurrency: int = 4) -> subprocess.Popen:
+def worker_start(
+    env: dict, *, pool: str = "threads", concurrency: int = 4, name: str = "celery"
+) -> subprocess.Popen:
+    """A worker process; several at once need different `name`s (Celery's node names)."""
     command = [sys.executable, "-m", "celery", "-A", "crmapp", "worker", f"--pool={pool}",
-               f"--concurrency={concurrency}", "--loglevel=WARNING"]  # fmt: skip
+               f"--concurrency={concurrency}", f"--hostname={name}@%h",
+               "--loglevel=WARNING"]  # fmt: skip
     log = (Path(settings.VAR_DIR) / "bench-worker.log").open("a")
     return subprocess.Popen(command, env=os.environ | env, stdout=log, stderr=subprocess.STDOUT)
 
