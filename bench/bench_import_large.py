@@ -70,6 +70,9 @@ def _speed(measured: dict) -> Result:
     figures = {
         "entities": f"{total} ({', '.join(f'{n} {name}' for name, n in rows.items())})",
         "ours": f"{seconds:.0f} s = {total / seconds:.0f}/s" if done else measured["error"],
+        "all fetched after": f"{reached['derive']:.0f} s = {total / reached['derive']:.0f}/s"
+        if "derive" in reached
+        else "-",
         "limit": f"{LIMIT:.0f}/s",
         "with burst": f"{limit_seconds(rows) / seconds:.2f}" if done else "-",
         "phases": _phases(reached),

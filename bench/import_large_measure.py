@@ -18,7 +18,7 @@ django.setup()
 from django.utils import timezone  # noqa: E402
 
 from bench.bench_import import BUCKET, DRAIN, empty_portal, import_sandbox, mirror_rows  # noqa: E402
-from bench.workers import worker_peak_rss_mb, worker_start, worker_stop  # noqa: E402
+from bench.workers import worker_peak_rss_mb, worker_start, worker_stop, workers_ready  # noqa: E402
 from crmapp.hooks import facts_writer  # noqa: E402
 from crmapp.models import Portal  # noqa: E402
 from integrations.importer import DERIVE, DONE, FACTS, SOURCES, portal_import_begin  # noqa: E402
@@ -52,7 +52,7 @@ def import_watched(portal: Portal) -> dict[str, float]:
     run = portal_import_begin(portal, now=timezone.now())
     portal_import.delay(portal.pk, run)
     reached: dict[str, float] = {}
-    while portal.import_phase == Portal.ImportPhase.RUNNING:
+    while portal.import_phase not in (Portal.ImportPhase.DONE, Portal.ImportPhase.FAILED):
         time.sleep(0.5)
         portal.refresh_from_db()
         elapsed = time.monotonic() - started
@@ -73,8 +73,10 @@ def measure() -> dict:
     sandbox_seconds = time.monotonic() - started
     generated = sandbox.server.base_path.stat().st_mtime >= wall
     log(f"sandbox {'generated' if generated else 'cached'}, up in {sandbox_seconds:.0f} s")
-    workers = [worker_start(env, name=f"import-large-{i}") for i in range(WORKERS)]
+    names = [f"import-large-{i}" for i in range(WORKERS)]
+    workers = [worker_start(env, name=name) for name in names]
     try:
+        workers_ready(names)
         portal = empty_portal(sandbox)
         reached = import_watched(portal)
         peaks = [worker_peak_rss_mb(worker) for worker in workers]
