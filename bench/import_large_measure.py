@@ -18,7 +18,12 @@ django.setup()
 from django.utils import timezone  # noqa: E402
 
 from bench.bench_import import BUCKET, DRAIN, empty_portal, import_sandbox, mirror_rows  # noqa: E402
-from bench.workers import worker_peak_rss_mb, worker_start, worker_stop, workers_ready  # noqa: E402
+from bench.workers import (  # noqa: E402
+    worker_peak_rss_mb,
+    worker_start,
+    worker_stop,
+    workers_ready,
+)
 from crmapp.hooks import facts_writer  # noqa: E402
 from crmapp.models import Portal  # noqa: E402
 from integrations.importer import DERIVE, DONE, FACTS, SOURCES, portal_import_begin  # noqa: E402
