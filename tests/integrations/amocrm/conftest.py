@@ -76,3 +76,17 @@ def amo_live(client, amo_account, live_server, settings, django_capture_on_commi
     portal = Portal.objects.get(kind=Portal.Kind.AMOCRM)
     assert portal.import_phase == Portal.ImportPhase.DONE, portal.import_error
     return live_server
+
+
+@pytest.fixture
+def amo_hooked(amo_portal, live_server, settings):
+    """The account imported inline, with our webhook subscribed at the live server."""
+    from integrations.registry import adapter_for
+    from tests.integrations.amocrm.test_import import _import
+
+    settings.PUBLIC_URL = live_server.url
+    portal = _import(amo_portal)
+    portal.application_token = "application-token-of-the-hooked-portal"
+    portal.save()
+    adapter_for(portal).events_bind()
+    return portal

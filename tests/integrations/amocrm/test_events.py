@@ -19,9 +19,7 @@ from integrations.amocrm.events import amocrm_events_parse
 from integrations.amocrm.revoked import revoked_signature
 from integrations.errors import InvalidPayload
 from integrations.reconcile import portal_reconcile
-from integrations.registry import adapter_for
 from tests.conftest import wait_until
-from tests.integrations.amocrm.test_import import _import
 from webhooks.models import InboundEvent
 
 FIXTURES = Path(__file__).resolve().parents[3] / ".." / "shared" / "crm" / "fixtures"
@@ -184,13 +182,9 @@ def _account_of(store, lead_ids):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_hook_stream_with_duplicates_and_drops_then_reconciliation_equals_the_account(
-    amo_portal, amo_account, live_server, settings
+    amo_hooked, amo_account
 ):
-    settings.PUBLIC_URL = live_server.url
-    portal = _import(amo_portal)
-    portal.application_token = TOKEN
-    portal.save()
-    adapter_for(portal).events_bind()
+    portal = amo_hooked
     control = amo_account.control
     store = amo_account.portal.store
     rows = store.query(

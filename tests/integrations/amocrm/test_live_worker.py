@@ -11,13 +11,9 @@ import pytest
 from django.utils import timezone
 
 from crmapp.models import Portal
-from integrations.registry import adapter_for
 from reports.efficiency import efficiency
 from reports.scope import Viewer, scope_resolve
 from tests.conftest import wait_until
-from tests.integrations.amocrm.test_import import _import
-
-TOKEN = "live-worker-hook-token"
 
 
 def _won_this_month(portal: Portal, employee: int) -> int:
@@ -30,13 +26,9 @@ def _won_this_month(portal: Portal, employee: int) -> int:
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_won_lead_reaches_the_efficiency_report_within_seconds(
-    amo_portal, amo_account, live_server, settings, celery_workers, tasks_to
+    amo_hooked, amo_account, celery_workers, tasks_to
 ):
-    settings.PUBLIC_URL = live_server.url
-    portal = _import(amo_portal)
-    portal.application_token = TOKEN
-    portal.save()
-    adapter_for(portal).events_bind()
+    portal = amo_hooked
     info = amo_account.info
     celery_workers.start(
         AMOCRM_CLIENT_ID=info["client_id"],
