@@ -165,6 +165,8 @@ def _page_data(request: HttpRequest, name: str, scope: Scope) -> dict:
         return quality(scope, limit=LIST_LIMIT, details=True)
     if name == "marketing":
         return marketing(scope, lead_limit=LEAD_LIST_LIMIT)
+    if name == "plan":
+        return {}  # its page reads the plan's own selectors (_plan_context), not the rows
     return REPORTS[name](scope)
 
 
@@ -391,7 +393,10 @@ def _plan_context(request: HttpRequest, scope: Scope) -> dict:
     this_month = scope_resolve(
         scope.portal, viewer, start=today.replace(day=1), end=today, **scope.filters
     )
-    month_data = plan_fact(this_month)
+    # Each scope's plan_fact is read once and handed to every selector of it; the month
+    # view's period is this month itself.
+    period_data = plan_fact(scope)
+    month_data = period_data if this_month == scope else plan_fact(this_month)
     labels = plan_metric_labels(scope.portal)
     start = month_add(scope.end.replace(day=1), -11)
     history = scope_resolve(scope.portal, viewer, start=start, end=scope.end, **scope.filters)
@@ -400,11 +405,12 @@ def _plan_context(request: HttpRequest, scope: Scope) -> dict:
         scope.portal, viewer, start=month_add(today.replace(day=1), -1),
         end=today.replace(day=1) - timedelta(days=1), **scope.filters,
     )  # fmt: skip
+    month_table = plan_period(this_month, metric, data=month_data)
     return {
         "metric": metric,
         "grain": grain,
         "plan_metrics": list(labels.items()),
-        "table": plan_period(scope, metric),
+        "table": plan_period(scope, metric, data=period_data),
         "today": plan_today(this_month, metric, today=today, data=month_data),
         # The day of every plan metric at once: what a seller has to do today, and did.
         "today_metrics": [
@@ -413,9 +419,7 @@ def _plan_context(request: HttpRequest, scope: Scope) -> dict:
         ],
         "dynamics": dynamics,
         "can_edit": plan_rights(scope.portal, viewer).any,
-        "completion_charts": _completion_charts(
-            plan_period(this_month, metric), plan_period(last_month, metric)
-        ),
+        "completion_charts": _completion_charts(month_table, plan_period(last_month, metric)),
         "chart": json.dumps(
             {
                 "labels": [period(label) for label in dynamics["periods"]],

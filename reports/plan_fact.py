@@ -465,11 +465,12 @@ def plan(scope: Scope) -> dict:
     }
 
 
-def plan_period(scope: Scope, metric: str) -> dict:
+def plan_period(scope: Scope, metric: str, *, data: dict | None = None) -> dict:
     """The page's table: the period's months summed, departments (each with its direct
     employees) and the employees outside them, each with its pipelines; deals in work at
-    the period's end; new and repeat sales."""
-    data = plan_fact(scope)
+    the period's end; new and repeat sales. `data`, the scope's `plan_fact` when the
+    caller has it already."""
+    data = data or plan_fact(scope)
     summed: dict[tuple, _Numbers] = {}
     for _month, level, crm_id, pipeline, numbers in data["entries"]:
         summed.setdefault((level, crm_id, pipeline), _Numbers()).add(numbers)
@@ -611,9 +612,11 @@ def plan_today(scope: Scope, metric: str, *, today: date, data: dict | None = No
     }
 
 
-def plan_dynamics(scope: Scope, metric: str, *, grain: str = "month") -> dict:
+def plan_dynamics(
+    scope: Scope, metric: str, *, grain: str = "month", data: dict | None = None
+) -> dict:
     """Completion of the scope's plan month to month (or quarter to quarter)."""
-    data = plan_fact(scope)
+    data = data or plan_fact(scope)
     buckets = {bucket: _Numbers() for bucket in period_buckets(scope.start, scope.end, grain)}
     for month, numbers in data["totals"].items():
         buckets[period_bucket(month, grain)].add(numbers)
