@@ -39,14 +39,12 @@ from reports.marketing_tables import marketing_tables
 from reports.models import PlanMetric
 from reports.notify import forgotten_notify
 from reports.people import employee_labels
-from reports.plan_fact import (
-    plan_dynamics,
-    plan_fact,
-    plan_metric_labels,
-    plan_period,
-    plan_today,
-)
-from reports.plans import month_add
+from reports.plan_dynamics import plan_dynamics
+from reports.plan_fact import plan_fact
+from reports.plan_input import month_add
+from reports.plan_labels import plan_metric_labels
+from reports.plan_period import plan_period
+from reports.plan_today import plan_today
 from reports.quality import COUNTS as QUALITY_COUNTS
 from reports.quality import quality, quality_reasons
 from reports.scope import (
