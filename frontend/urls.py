@@ -34,6 +34,11 @@ urlpatterns = [
     ),
     path("app/reports/<slug:name>/", report_views.report_page, name="report"),
     path("app/reports/<slug:name>/drill/", report_views.report_drill, name="report-drill"),
+    path(
+        "app/reports/<slug:name>/block/<slug:block>/",
+        report_views.report_block,
+        name="report-block",
+    ),
     path("app/settings/", settings_views.report_settings, name="app-settings"),
     path("app/plan/", plan_editor_views.plan_editor, name="plan-editor"),
     path("app/plan/cell/", plan_editor_views.plan_cell_save, name="plan-cell"),

@@ -29,11 +29,14 @@ def working_days(month: date) -> list[date]:
     ]
 
 
-def plan_today(scope: Scope, metric: str, *, today: date, data: dict | None = None) -> dict:
+def plan_today(
+    scope: Scope, metric: str, *, today: date, data: dict | None = None, people: bool = True
+) -> dict:
     """Today in this month, by employee: the month's plan, the day plan, the fact today and
     so far, completion, pace (the fact so far against the plan for the working days gone)
     and the bonus. `scope` must cover this month (its first day to today); `data`, the
-    scope's `plan_fact` when the caller reads several metrics."""
+    scope's `plan_fact` when the caller reads several metrics; without `people`, only the
+    totals (the ranking's participants are a read of their own)."""
     month = today.replace(day=1)
     days = working_days(month)
     elapsed = sum(1 for day in days if day <= today)
@@ -63,6 +66,21 @@ def plan_today(scope: Scope, metric: str, *, today: date, data: dict | None = No
             "pace": round(100 * numbers.planned[metric] / expected, 2) if expected else None,
         }
 
+    employees = _ranking(scope, metric, data, month, key, figures, today_won) if people else []
+    totals_today = (sum(q for q, _c in today_won.values()), sum(c for _q, c in today_won.values()))
+    return {
+        "day": today.isoformat(),
+        "metric": metric,
+        "working_days": len(days),
+        "elapsed_working_days": elapsed,
+        "pace_from_working_day": PACE_FROM_WORKING_DAY,
+        "employees": employees,
+        "totals": figures(data["totals"].get(month, PlanNumbers()), totals_today),
+    }
+
+
+def _ranking(scope: Scope, metric: str, data: dict, month, key, figures, today_won) -> list:
+    """The month's employees with their figures, the best first."""
     mine = [
         (crm_id, numbers)
         for m, level, crm_id, pipeline, numbers in data["entries"]
@@ -78,13 +96,4 @@ def plan_today(scope: Scope, metric: str, *, today: date, data: dict | None = No
         if crm_id in shown
     ]
     employees.sort(key=lambda row: (-(row["fact"] or 0), row["name"]))
-    totals_today = (sum(q for q, _c in today_won.values()), sum(c for _q, c in today_won.values()))
-    return {
-        "day": today.isoformat(),
-        "metric": metric,
-        "working_days": len(days),
-        "elapsed_working_days": elapsed,
-        "pace_from_working_day": PACE_FROM_WORKING_DAY,
-        "employees": employees,
-        "totals": figures(data["totals"].get(month, PlanNumbers()), totals_today),
-    }
+    return employees
