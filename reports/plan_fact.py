@@ -76,6 +76,9 @@ def plan_fact(scope: Scope) -> dict:
             if pipeline is ALL or p == pipeline:
                 numbers.repeat_qty += qty
                 numbers.repeat_cents += cents
+        if (month, PlanLevel.EMPLOYEE, crm_id) not in planned_pipelines:
+            return numbers  # no plan: no completion and no bonus to work out
+        numbers.has_plans = True
         for metric in METRICS:
             plan = plans.get((month, PlanLevel.EMPLOYEE, crm_id, pipeline, metric))
             if plan is not None:

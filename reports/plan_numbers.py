@@ -30,10 +30,13 @@ class PlanNumbers:
 
     `planned` is the part of the fact that a plan covers: a total whose plan is typed for
     only some of its people is completed by their fact, not by everyone's (a company plan
-    of one department against the whole company's sales read 2 240 %)."""
+    of one department against the whole company's sales read 2 240 %).
 
-    __slots__ = ("bonus", "counted", "plan", "planned", "repeat_cents", "repeat_qty",
-                 "won_cents", "won_qty")  # fmt: skip
+    `has_plans` says whether any plan or bonus is set: most sums are of people without
+    one, and skipping their empty plans halves a year's table."""
+
+    __slots__ = ("bonus", "counted", "has_plans", "plan", "planned", "repeat_cents",
+                 "repeat_qty", "won_cents", "won_qty")  # fmt: skip
 
     def __init__(self) -> None:
         self.plan: dict[str, int | None] = dict.fromkeys(METRICS)
@@ -41,12 +44,15 @@ class PlanNumbers:
         self.bonus: dict[str, int | None] = dict.fromkeys(METRICS)
         self.counted: dict[str, int] = dict.fromkeys(COUNTED.values(), 0)
         self.won_qty = self.won_cents = self.repeat_qty = self.repeat_cents = 0
+        self.has_plans = False
 
     def add(self, other: PlanNumbers, *, plans: bool = True) -> None:
-        for metric in METRICS:
-            if plans:
-                self.plan_add(other, metric)
-            self.bonus[metric] = _add(self.bonus[metric], other.bonus[metric])
+        if other.has_plans:
+            self.has_plans = True
+            for metric in METRICS:
+                if plans:
+                    self.plan_add(other, metric)
+                self.bonus[metric] = _add(self.bonus[metric], other.bonus[metric])
         self.won_qty += other.won_qty
         self.won_cents += other.won_cents
         self.repeat_qty += other.repeat_qty
@@ -55,11 +61,14 @@ class PlanNumbers:
             self.counted[metric] += qty
 
     def plan_add(self, other: PlanNumbers, metric: str) -> None:
-        self.plan[metric] = _add(self.plan[metric], other.plan[metric])
-        self.planned[metric] += other.planned[metric]
+        if other.has_plans:
+            self.has_plans = True
+            self.plan[metric] = _add(self.plan[metric], other.plan[metric])
+            self.planned[metric] += other.planned[metric]
 
     def plan_type(self, metric: str, value: int) -> None:
         """A plan typed for this target itself: it covers all of its fact."""
+        self.has_plans = True
         self.plan[metric] = value
         self.planned[metric] = self.fact(metric)
 
