@@ -3,6 +3,8 @@ direct employees) and the employees outside them, each with its pipelines."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from crmapp.models import Pipeline
 from reports.efficiency import in_work
 from reports.models import PlanLevel
@@ -24,7 +26,12 @@ def plan_period(scope: Scope, metric: str, *, data: dict | None = None) -> dict:
     total = PlanNumbers()
     for numbers in data["totals"].values():
         total.add(numbers)
-    working = in_work(scope, "deal", by=("employee_crm_id", "pipeline_crm_id"))
+    working: dict[int, list[tuple]] = defaultdict(list)
+    # By employee: each line sums only its members' deals in work, not every employee's.
+    for (employee, pipeline), (qty, cents) in in_work(
+        scope, "deal", by=("employee_crm_id", "pipeline_crm_id")
+    ).items():
+        working[employee].append((pipeline, qty, cents))
     names = dict(Pipeline.objects.for_portal(scope.portal).values_list("crm_id", "name"))
     key = scope.pipeline if scope.pipeline is not None else ALL
 
@@ -72,12 +79,11 @@ def plan_period(scope: Scope, metric: str, *, data: dict | None = None) -> dict:
 
 def _line_figures(numbers: PlanNumbers, metric: str, working, members, pipeline) -> dict:
     count = cents = 0
-    for (employee, deal_pipeline), (qty, amount) in working.items():
-        if (members is None or employee in members) and (
-            pipeline is ALL or deal_pipeline == pipeline
-        ):
-            count += qty
-            cents += amount
+    for employee in working if members is None else set(members):
+        for deal_pipeline, qty, amount in working.get(employee, ()):
+            if pipeline is ALL or deal_pipeline == pipeline:
+                count += qty
+                cents += amount
     return plan_figures(numbers, metric) | {
         "in_work_count": count,
         "in_work_sum": round(cents / 100, 2),
