@@ -98,16 +98,16 @@ def _this_month(request: HttpRequest, scope: Scope):
 
 def _today_block(request, this_month: Scope, today, metric, data, query) -> dict:
     board = plan_today(this_month, metric, today=today, data=data)
-    rows, pager = _paged(request, board["employees"], "today", query)
-    return {"today": board, "today_people": rows, "today_pager": pager}
+    rows, paging = _paged(request, board["employees"], "today", query)
+    return {"today": board, "today_people": rows, "today_pager": paging}
 
 
 def _period_block(request, scope: Scope, metric: str, data: dict, query) -> dict:
     table = plan_period(scope, metric, data=data)
     people = [e for group in table["departments"] for e in group["employees"]]
     people += table["employees"]
-    number, pager = _page_number(request, len(people), "period", query)
-    return {"table": _period_page(table, number), "period_pager": pager}
+    number, paging = _page_number(request, len(people), "period", query)
+    return {"table": _period_page(table, number), "period_pager": paging}
 
 
 def _period_page(table: dict, number: int) -> dict:
@@ -129,8 +129,8 @@ def _period_page(table: dict, number: int) -> dict:
 
 
 def _paged(request, rows: list, table: str, query) -> tuple[list, dict | None]:
-    number, pager = _page_number(request, len(rows), table, query)
-    return page_rows(rows, number), pager
+    number, paging = _page_number(request, len(rows), table, query)
+    return page_rows(rows, number), paging
 
 
 def _page_number(request, total: int, table: str, query) -> tuple[int, dict | None]:
