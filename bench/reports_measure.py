@@ -362,6 +362,25 @@ def overview_timed(portal: Portal, client: Client, token: str, today) -> dict:
     return {"p50": p50, "p95": p95, "direct_p95": direct_p95}
 
 
+PLAN_BLOCKS = ("period", "today", "completion", "dynamics")
+
+
+def plan_blocks_timed(client: Client, token: str, first, today, label: str, direct_p95) -> dict:
+    """The plan page's blocks below the fold, each its own request once scrolled to."""
+    timings = {}
+    for block in PLAN_BLOCKS:
+        url = f"/app/reports/plan/block/{block}/?period=custom&from={first}&to={today}"
+
+        def render(url=url):
+            response = client.get(url, headers={"X-App-Session": token, "HX-Request": "true"})
+            assert response.status_code == 200, response.content[:300]
+
+        p50, p95 = timed(render)
+        timings[f"plan block {block}, {label}"] = {"p50": p50, "p95": p95,
+                                                   "direct_p95": direct_p95}  # fmt: skip
+    return timings
+
+
 def main() -> None:
     portal = portal_ready()
     # A kept portal outlives its 14-day trial: measure a year inside a 24-month window.
@@ -392,6 +411,8 @@ def main() -> None:
                 lambda report=report, s=start, e=end: direct[report](portal, s, e)
             )
             pages[f"{report}, {label}"] = {"p50": p50, "p95": p95, "direct_p95": direct_p95}
+            if report == "plan":
+                pages |= plan_blocks_timed(client, token, first, today, label, direct_p95)
     if not only or "overview" in only:
         pages["overview"] = overview_timed(portal, client, token, today)
     described = f"{DEALS // 1000}k deals, {ACTIVITIES // 1_000_000}M activities, PostgreSQL"

@@ -16,7 +16,7 @@ from frontend.templatetags.humanize_ru import period
 from reports.labels import column_label
 from reports.marketing import DYNAMICS_METRICS, ROW_FIGURES, STATES, marketing_dynamics
 from reports.marketing_tables import BLOCKS
-from reports.plans import month_add
+from reports.plan_input import month_add
 from reports.scope import UTM_FIELDS, Scope, scope_resolve, selection_token
 
 LEAD_COLUMNS = ("title", "source", "utm_source", "responsible", "status", "status_days",

@@ -11,7 +11,7 @@ from django.utils import timezone
 from crmapp.models import Portal
 from reports.labels import column_label
 from reports.overview import overview
-from reports.plan_fact import plan_metric_labels
+from reports.plan_labels import plan_metric_labels
 from reports.scope import Viewer
 
 

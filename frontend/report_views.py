@@ -7,7 +7,6 @@ while the session lasts) and goes through `scope_resolve`, where the role rules 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -17,12 +16,16 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import push_url
 
 from crmapp.models import Department, Employee, Pipeline
 from crmapp.selectors import import_progress, portal_page_summary
 from frontend.caveats import crm_caveats
 from frontend.dynamics_page import dynamics_context, dynamics_options
 from frontend.marketing_context import marketing_context
+from frontend.paging import page_number, page_rows, pager
+from frontend.plan_page import BLOCKS as PLAN_BLOCKS
+from frontend.plan_page import plan_block_context, plan_context
 from frontend.rendering import app_refusal, app_render
 from frontend.report_request import FILTERS, SOURCE, BadFilter, scope_from_query, viewer_of
 from frontend.session import DOWNLOAD_QUERY, Role, app_session_required, download_token_issue
@@ -36,17 +39,8 @@ from reports.forgotten import forgotten
 from reports.labels import MARKETING_LABELS, QUALITY_LABELS, column_label, report_title
 from reports.marketing import LEAD_LIST_LIMIT, marketing
 from reports.marketing_tables import marketing_tables
-from reports.models import PlanMetric
 from reports.notify import forgotten_notify
 from reports.people import employee_labels
-from reports.plan_fact import (
-    plan_dynamics,
-    plan_fact,
-    plan_metric_labels,
-    plan_period,
-    plan_today,
-)
-from reports.plans import month_add
 from reports.quality import COUNTS as QUALITY_COUNTS
 from reports.quality import quality, quality_reasons
 from reports.scope import (
@@ -55,7 +49,6 @@ from reports.scope import (
     ScopeRefused,
     Viewer,
     default_period,
-    plan_rights,
     scope_resolve,
     visible_departments,
 )
@@ -141,9 +134,9 @@ def report_page(request: HttpRequest, name: str) -> HttpResponse:
     if name == "efficiency":
         context |= _efficiency_context(request, scope, data)
     if name == "forgotten":
-        context |= _forgotten_context(data)
+        context |= _forgotten_context(request, data)
     if name == "plan":
-        context |= _plan_context(request, scope)
+        context |= plan_context(request, scope, _query)
     if name == "quality":
         context |= _quality_context(scope, data)
     template = f"frontend/report_{name}.html"
@@ -151,8 +144,21 @@ def report_page(request: HttpRequest, name: str) -> HttpResponse:
         template += "#report"
     response = _render(request, template, context)
     if request.htmx:
-        response["HX-Push-Url"] = f"{request.path}?{_query(request)}"
+        push_url(response, f"{request.path}?{_query(request)}")
     return response
+
+
+@require_GET
+@app_session_required
+@_guarded
+def report_block(request: HttpRequest, name: str, block: str) -> HttpResponse:
+    """One block of a report page alone, under the page's session, role and filters: one
+    loaded when scrolled to, or another page of a long table."""
+    if name != "plan" or block not in PLAN_BLOCKS:
+        raise Http404(block)
+    scope = _scope(request, name)
+    context = _links(request, name, scope) | plan_block_context(request, scope, block, _query)
+    return _render(request, f"frontend/report_{name}.html#{block}", context)
 
 
 def _page_data(request: HttpRequest, name: str, scope: Scope) -> dict:
@@ -165,6 +171,8 @@ def _page_data(request: HttpRequest, name: str, scope: Scope) -> dict:
         return quality(scope, limit=LIST_LIMIT, details=True)
     if name == "marketing":
         return marketing(scope, lead_limit=LEAD_LIST_LIMIT)
+    if name == "plan":
+        return {}  # its page reads the plan's own selectors (_plan_context), not the rows
     return REPORTS[name](scope)
 
 
@@ -303,11 +311,8 @@ def _context(request: HttpRequest, name: str, scope: Scope) -> dict:
             portal, viewer, start=scope.start, end=scope.end, department=department
         ).employees
         employees = employees.filter(crm_id__in=allowed)
-    return {
-        "portal": portal,
-        "report": name,
+    return _links(request, name, scope) | {
         "crm_caveats": crm_caveats(portal, name),
-        "scope": scope,
         "summary": portal_page_summary(portal, now=now),
         "progress": import_progress(portal, now=now),
         "session": request.app_session,
@@ -317,12 +322,29 @@ def _context(request: HttpRequest, name: str, scope: Scope) -> dict:
         "pipelines": Pipeline.objects.for_portal(portal).order_by("sort", "name"),
         "departments": visible_departments(portal, viewer),
         "employees": employees.filter(active=True),
-        "query": _query(request),
-        # Built once and without the session: a year's table has thousands of these links.
-        "drill_base": f"{reverse('report-drill', args=[name])}?{_query(request, session=False)}",
         "export_query": _download_query(request, format="xlsx"),
-        "filter_values": {key: request.GET.get(key, "") for key in PAGE_PARAMS},
         **_source_choices(portal, request.GET.getlist(SOURCE)),
+    }
+
+
+def _links(request: HttpRequest, name: str, scope: Scope) -> dict:
+    """What a page and each of its blocks link with: the filters, the session."""
+    page = reverse("report", args=[name])
+    plain = _query(request, session=False)
+    return {
+        "portal": request.portal,
+        "report": name,
+        "scope": scope,
+        "session": request.app_session,
+        "session_token": request.app_session_token,
+        "query": _query(request),
+        # HTMX sends the session as a header: its links need only the filters.
+        "hx_query": plain,
+        # Built once and without the session: a year's table has thousands of these links.
+        "drill_base": f"{reverse('report-drill', args=[name])}?{plain}",
+        "page_path": page,
+        "block_base": f"{page}block/",
+        "filter_values": {key: request.GET.get(key, "") for key in PAGE_PARAMS},
     }
 
 
@@ -380,99 +402,18 @@ def _efficiency_context(request: HttpRequest, scope: Scope, data: dict) -> dict:
     }
 
 
-def _plan_context(request: HttpRequest, scope: Scope) -> dict:
-    """The period's table, this month's score and today's pace, completion dynamics."""
-    metric = request.GET.get("metric") or PlanMetric.WON_SUM
-    grain = request.GET.get("grain") or "month"
-    if metric not in PlanMetric.values or grain not in ("month", "quarter"):
-        raise BadFilter(_("Unknown metric or grain"))
-    viewer = _viewer(request)
-    today = timezone.now().astimezone(scope.zone).date()
-    this_month = scope_resolve(
-        scope.portal, viewer, start=today.replace(day=1), end=today, **scope.filters
-    )
-    month_data = plan_fact(this_month)
-    labels = plan_metric_labels(scope.portal)
-    start = month_add(scope.end.replace(day=1), -11)
-    history = scope_resolve(scope.portal, viewer, start=start, end=scope.end, **scope.filters)
-    dynamics = plan_dynamics(history, metric, grain=grain)
-    last_month = scope_resolve(
-        scope.portal, viewer, start=month_add(today.replace(day=1), -1),
-        end=today.replace(day=1) - timedelta(days=1), **scope.filters,
-    )  # fmt: skip
-    return {
-        "metric": metric,
-        "grain": grain,
-        "plan_metrics": list(labels.items()),
-        "table": plan_period(scope, metric),
-        "today": plan_today(this_month, metric, today=today, data=month_data),
-        # The day of every plan metric at once: what a seller has to do today, and did.
-        "today_metrics": [
-            (labels[m], plan_today(this_month, m, today=today, data=month_data)["totals"])
-            for m in PlanMetric.values
-        ],
-        "dynamics": dynamics,
-        "can_edit": plan_rights(scope.portal, viewer).any,
-        "completion_charts": _completion_charts(
-            plan_period(this_month, metric), plan_period(last_month, metric)
-        ),
-        "chart": json.dumps(
-            {
-                "labels": [period(label) for label in dynamics["periods"]],
-                "datasets": [
-                    {"label": str(_("Plan")), "values": dynamics["plan"], "type": "bar"},
-                    {"label": str(_("Fact")), "values": dynamics["fact"], "type": "bar"},
-                    {
-                        "label": str(_("Completion, %")),
-                        "values": dynamics["completion"],
-                        "axis": "percent",
-                    },
-                ],
-            }
-        ),
-    }
-
-
-def _completion_charts(now: dict, before: dict) -> list[tuple[str, str]]:
-    """Completion this month beside last month's, by department and by employee: where a
-    plan exists in either month."""
-
-    def rows(table: dict) -> tuple[dict, dict]:
-        departments = {row["id"]: row for row in table["departments"]}
-        people = [*table["employees"]]
-        for group in table["departments"]:
-            people += group["employees"]
-        return departments, {row["id"]: row for row in people}
-
-    charts = []
-    for title, current, previous in zip(
-        (_("Completion by department"), _("Completion by employee")),
-        rows(now),
-        rows(before),
-        strict=True,
-    ):
-        planned = [
-            key
-            for key, row in current.items()
-            if row["plan"] is not None or previous.get(key, {}).get("plan") is not None
-        ]
-        if not planned:
-            continue
-        spec = {
-            "labels": [current[key]["name"] for key in planned],
-            "datasets": [
-                {"label": str(_("This month, %")), "type": "bar",
-                 "values": [current[key]["completion"] for key in planned]},
-                {"label": str(_("Last month, %")), "type": "bar",
-                 "values": [previous.get(key, {}).get("completion") for key in planned]},
-            ],
-        }  # fmt: skip
-        charts.append((title, json.dumps(spec)))
-    return charts
-
-
-def _forgotten_context(data: dict) -> dict:
+def _forgotten_context(request: HttpRequest, data: dict) -> dict:
     by_employee = _("By employee")
+    # A page of the employees at a time: 200 of them were two thirds of the page.
+    people = data["by_employee"]
+    number = page_number(request.GET, "page", len(people))
+
+    def link(page: int) -> tuple[str, str]:
+        return (
+            f"{request.path}?{_query(request, page=page)}",
+            f"{request.path}?{_query(request, session=False, page=page)}",
+        )
+
     departments = [row for row in data["by_department"] if row.get("id")]
     chart = {
         "labels": [row["name"] for row in departments],
@@ -483,7 +424,11 @@ def _forgotten_context(data: dict) -> dict:
         ],
     }  # fmt: skip
     return {
-        "tables": [(by_employee, data["by_employee"]), (_("By department"), data["by_department"])],
+        "tables": [
+            (by_employee, page_rows(people, number)),
+            (_("By department"), data["by_department"]),
+        ],
+        "employee_pager": pager("employees", number, len(people), target="#report", link=link),
         "by_employee_title": by_employee,
         "count_columns": [(key, column_label(key)) for key in FORGOTTEN_COUNTS],
         "department_chart": json.dumps(chart) if len(departments) > 1 else None,

@@ -1,5 +1,5 @@
 """The sales-floor screen: a read-only page for a TV in the office, opened by a secret link
-an admin creates and revokes (reports.plans.tv_link_*). It shows only the link's portal and
+an admin creates and revokes (reports.tv_links). It shows only the link's portal and
 refreshes itself every few seconds; a revoked link answers 404 at once."""
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ from django.views.decorators.http import require_GET
 
 from integrations.base import RUSSIAN_SPEAKING
 from reports.models import PlanMetric
-from reports.plan_fact import plan_fact, plan_metric_labels, plan_today
-from reports.plans import tv_link_portal
+from reports.plan_fact import plan_fact
+from reports.plan_labels import plan_metric_labels
+from reports.plan_today import plan_today
 from reports.scope import Viewer, scope_resolve
+from reports.tv_links import tv_link_portal
 
 REFRESH_SECONDS = 5
 # Today's counts beside the money: what each seller did today against his day plan.

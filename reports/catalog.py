@@ -11,7 +11,7 @@ from reports.efficiency import efficiency
 from reports.forgotten import forgotten
 from reports.marketing import marketing
 from reports.marketing_drill import marketing_drill, marketing_drill_known
-from reports.plan_fact import plan
+from reports.plan_report import plan
 from reports.quality import quality
 from reports.scope import Scope
 

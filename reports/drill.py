@@ -35,10 +35,10 @@ from reports.metrics import (
     won_in,
 )
 from reports.paging import rows_slice
-from reports.plan_fact import repeat_deal_ids
 from reports.quality import COUNTS as QUALITY_COUNTS
 from reports.quality import RULES as QUALITY_RULES
 from reports.quality import deals_failing
+from reports.repeat_sales import repeat_deal_ids
 from reports.scope import Scope, entities_selected
 
 ACTIVITY_KINDS = {"calls": "call", "meetings": "meeting", "emails": "email", "tasks": "task",

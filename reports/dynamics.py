@@ -36,7 +36,7 @@ from reports.metrics import (
 )
 from reports.models import NO_EMPLOYEE, NO_PIPELINE
 from reports.people import employee_labels, participants
-from reports.plan_fact import repeat_won_deals
+from reports.repeat_sales import repeat_won_deals
 from reports.rollup import facts_summed, facts_where
 from reports.scope import Scope
 

@@ -16,7 +16,8 @@ from crmapp.models import Portal
 from reports.efficiency import efficiency
 from reports.forgotten import forgotten
 from reports.models import PlanMetric
-from reports.plan_fact import plan_fact, plan_today
+from reports.plan_fact import plan_fact
+from reports.plan_today import plan_today
 from reports.quality import quality
 from reports.scope import Viewer, default_period, period_preset, scope_resolve
 
@@ -41,7 +42,13 @@ def overview(portal: Portal, viewer: Viewer, *, now: datetime) -> dict:
 
     month = scope(*period_preset("month", today))
     data = plan_fact(month)
-    plans = {metric: plan_today(month, metric, today=today, data=data) for metric in PlanMetric}
+    # Only the money's ranking is shown (top and bottom); the other metrics give their totals.
+    plans = {
+        metric: plan_today(
+            month, metric, today=today, data=data, people=metric == PlanMetric.WON_SUM
+        )
+        for metric in PlanMetric
+    }
     days = {key: efficiency(scope(day, day))["totals"] for key, day in
             (("today", today), ("yesterday", yesterday))}  # fmt: skip
     this_month = efficiency(month)

@@ -14,8 +14,9 @@ from django.db.models import Q
 from crmapp.models import Portal
 from reports.models import ALL_PIPELINES, Plan, PlanLevel, PlanMetric, ReportSettings
 from reports.people import employee_labels
-from reports.plan_fact import FACT_OF, fact_rows
-from reports.plans import Cell, PlanError, month_add, plan_set
+from reports.plan_edit import plan_set
+from reports.plan_input import Cell, PlanError, month_add
+from reports.plan_numbers import FACT_OF, fact_rows
 from reports.rollup import facts_summed
 from reports.scope import PlanRights
 

@@ -78,7 +78,7 @@ class Scope:
         ) % {"day": self.start.isoformat(), "asked": self.requested_start.isoformat()}
 
 
-# Plans are set up to a year ahead (reports/plans.py); no report reaches further, and none
+# Plans are set up to a year ahead (reports/plan_input.py); no report reaches further, and none
 # spans more than the longest history window plus that year: beyond is refused, not counted.
 MONTHS_AHEAD = 12
 MAX_PERIOD_DAYS = 4 * 366

@@ -20,7 +20,7 @@ from openpyxl import Workbook
 
 from crmapp.models import Portal, Source
 from reports.models import AdSpend, AdSpendChange
-from reports.plans import month_add, month_start, plan_months_allowed
+from reports.plan_input import month_add, month_start, plan_months_allowed
 from reports.sources import source_names
 from reports.workbook import WorkbookRefused, cell_read, workbook_rows
 

@@ -71,7 +71,9 @@ def test_big_numbers_stay_inside_their_cards(live_portal, browser_page, width):
 
     from crmapp.models import Employee, Portal
     from reports.models import ALL_PIPELINES
-    from reports.plans import Cell, plan_set, tv_link_create
+    from reports.plan_edit import plan_set
+    from reports.plan_input import Cell
+    from reports.tv_links import tv_link_create
 
     portal, now = Portal.objects.get(), timezone.now()
     month = now.astimezone(ZoneInfo(portal.time_zone)).date().replace(day=1)

@@ -14,8 +14,9 @@ from crmapp.models import Department, Employee
 from reports.efficiency import efficiency
 from reports.forgotten import forgotten
 from reports.overview import overview
-from reports.plan_fact import plan_today
-from reports.plans import Cell, plan_set
+from reports.plan_edit import plan_set
+from reports.plan_input import Cell
+from reports.plan_today import plan_today
 from reports.quality import quality
 from reports.scope import Viewer, scope_resolve
 from tests.conftest import open_app

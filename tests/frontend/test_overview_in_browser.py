@@ -10,8 +10,10 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from crmapp.models import Employee, Portal
-from reports.plan_fact import working_days
-from reports.plans import Cell, plan_set, tv_link_create
+from reports.plan_edit import plan_set
+from reports.plan_input import Cell
+from reports.plan_today import working_days
+from reports.tv_links import tv_link_create
 from tests.conftest import screenshot_path, wait_until
 from tests.frontend.test_plan_pages import _head
 from tests.frontend.test_report_pages import _manager

@@ -256,10 +256,18 @@ def test_the_plan_page_shows_plan_fact_pace_and_dynamics_to_each_role(client, in
     page = client.get("/app/reports/plan/?metric=won_count", headers={"X-App-Session": admin})
     assert page.status_code == 200
     body = page.content.decode()
-    assert "data-chart" in body and 'data-expands="d-' in body
+    assert 'data-expands="d-' in body
     assert 'data-note="no-plan"' not in body
+    # Below the fold, loaded when scrolled to: the charts are blocks of their own address.
+    assert 'hx-get="/app/reports/plan/block/completion/?&metric=won_count' in body
+    blocks = "".join(
+        client.get(f"/app/reports/plan/block/{block}/?metric=won_count",
+                   headers={"X-App-Session": admin, "HX-Request": "true"}).content.decode()
+        for block in ("completion", "dynamics")
+    )  # fmt: skip
+    assert "data-chart" in blocks
     # Completion by employee, this month beside last: the planned employee, 7 this month.
-    charts = dict(_charts(body))
+    charts = dict(_charts(blocks))
     by_employee = charts["Выполнение плана по сотрудникам"]
     assert [d["label"] for d in by_employee["datasets"]] == ["Этот месяц, %", "Прошлый месяц, %"]
     index = by_employee["labels"].index(manager.name)

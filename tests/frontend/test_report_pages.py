@@ -457,3 +457,29 @@ def test_exports_read_as_a_head_of_sales_reads_them(client, installed, bitrix24)
     title = sheet.column_dimensions["B"].width
     longest = max(len(str(sheet.cell(r, 2).value or "")) for r in range(header, sheet.max_row + 1))
     assert title >= min(60, longest)
+
+
+@pytest.mark.django_db
+def test_forgotten_pages_its_employees_and_exports_them_all(
+    client, installed, bitrix24, monkeypatch
+):
+    import html
+
+    monkeypatch.setattr("frontend.paging.PAGE_ROWS", 3)
+    admin = _token(open_app(client, bitrix24, 1))
+    everyone = _get(client, "/api/reports/forgotten/?period=all", admin).json()["by_employee"]
+    assert len(everyone) > 3, "the sandbox has forgotten deals of several employees"
+    url, seen = "/app/reports/forgotten/?period=all", []
+    while url:
+        body = _get(client, url, admin, HX_Request="true", HX_Target="report").text
+        table = body.split('data-pager="employees"')[0]
+        seen += re.findall(r'class="employee"[^>]*>([^<]+)</a>', table)
+        found = re.search(r'rel="next" href="([^"]+)" hx-get="([^"]+)"', body)
+        url = html.unescape(found.group(2)) if found else None
+        if found:  # without JS the same page is the address with its number
+            assert client.get(html.unescape(found.group(1))).status_code == 200
+    assert seen == [html.escape(row["name"]) for row in everyone if row.get("id")]
+    export = _get(client, "/app/reports/forgotten/?period=all&format=xlsx&page=2", admin)
+    book = load_workbook(BytesIO(export.content))
+    cells = {cell for sheet in book for row in sheet.iter_rows(values_only=True) for cell in row}
+    assert all(row["name"] in cells for row in everyone)

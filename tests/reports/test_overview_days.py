@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from crmapp.models import Deal
 from reports.overview import overview
-from reports.plan_fact import PACE_FROM_WORKING_DAY, working_days
-from reports.plans import Cell, month_add, plan_set
+from reports.plan_edit import plan_set
+from reports.plan_input import Cell, month_add
+from reports.plan_today import PACE_FROM_WORKING_DAY, working_days
 from reports.scope import Viewer
 
 

@@ -14,28 +14,24 @@ from openpyxl import load_workbook
 
 from crmapp.models import Deal, Department, Employee
 from reports.models import ALL_PIPELINES, Plan, PlanChange
-from reports.plan_fact import plan, plan_dynamics, plan_period, plan_today, working_days
-from reports.plans import (
+from reports.plan_bonus import bonus_earned, bonus_rule_set
+from reports.plan_dynamics import plan_dynamics
+from reports.plan_edit import plan_import, plan_month_copy, plan_row_fill, plan_set
+from reports.plan_grid import plan_grid
+from reports.plan_input import (
     Cell,
     PlanError,
-    bonus_earned,
-    bonus_rule_set,
     month_add,
     plan_cell_check,
-    plan_grid,
-    plan_import,
-    plan_month_copy,
     plan_month_parse,
-    plan_row_fill,
-    plan_set,
     plan_value_parse,
-    plan_xlsx,
-    plan_xlsx_read,
-    tv_link_create,
-    tv_link_portal,
-    tv_link_revoke,
 )
+from reports.plan_period import plan_period
+from reports.plan_report import plan
+from reports.plan_today import plan_today, working_days
+from reports.plan_xlsx import plan_xlsx, plan_xlsx_read
 from reports.scope import Viewer, plan_rights, scope_resolve
+from reports.tv_links import tv_link_create, tv_link_portal, tv_link_revoke
 
 
 @pytest.fixture(autouse=True)
@@ -633,7 +629,7 @@ def test_deals_reaching_the_named_stage_count_as_the_mirror_in_every_plan_view(i
     settings.plan_stages = {str(pipeline): stage}
     settings.save()
     from crmapp.models import Stage
-    from reports.plan_fact import plan_metric_labels
+    from reports.plan_labels import plan_metric_labels
 
     named = Stage.objects.for_portal(portal).get(pipeline__crm_id=pipeline, crm_id=stage)
     with translation.override("en"):

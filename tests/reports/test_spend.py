@@ -10,7 +10,7 @@ from crmapp.models import Deal, Source
 from crmapp.retention import portal_history_purge
 from reports.marketing import marketing
 from reports.models import AdSpend, AdSpendChange, ReportSettings
-from reports.plans import month_add
+from reports.plan_input import month_add
 from reports.scope import Viewer, scope_resolve
 from reports.spend import (
     SpendError,

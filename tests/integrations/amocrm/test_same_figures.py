@@ -48,7 +48,7 @@ from integrations.sandbox.amocrm import identity as ids
 from reports.efficiency import efficiency
 from reports.forgotten import forgotten
 from reports.models import Plan, ReportSettings
-from reports.plan_fact import plan
+from reports.plan_report import plan
 from reports.scope import Viewer, scope_resolve
 from tests.integrations.amocrm.test_import import _import
 
