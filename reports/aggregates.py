@@ -59,7 +59,7 @@ def _add_sql(model, rows: int | None) -> str:
     """INSERT that adds to the rows already there (both SQLite and PostgreSQL speak ON
     CONFLICT … DO UPDATE with `excluded`). `rows` VALUES rows of parameters, or (None, on
     PostgreSQL) one array parameter per column: psycopg parses a statement's text on every
-    call, and for thousands of placeholders that parse cost more than the database's work.
+    call, and for thousands of parameter markers that parse cost more than the database's work.
     Identifiers come from the model; values are parameters."""
     table, key = model._meta.db_table, ", ".join(["portal_id", *model.KEY])
     columns = ["portal", *model.KEY, "qty", "amount_cents", "seconds"]
@@ -176,15 +176,16 @@ def facts_add(portal: Portal, facts: Facts, *, prune: bool = True) -> None:
 
 def _upsert(model, rows: list[tuple]) -> None:
     # In key order, so concurrent writers lock shared rows in the same order (no deadlock).
+    rows = sorted(rows)
     with connection.cursor() as cursor:
         # Many rows a statement: one round trip per batch instead of one per key.
         if connection.vendor == "postgresql":
-            for batch in batched(sorted(rows), ROWS_PER_ARRAY):
+            for batch in batched(rows, ROWS_PER_ARRAY):
                 cursor.execute(
                     _add_sql(model, None), [list(column) for column in zip(*batch, strict=True)]
                 )
         else:
-            for batch in batched(sorted(rows), ROWS_PER_STATEMENT):
+            for batch in batched(rows, ROWS_PER_STATEMENT):
                 values = [value for row in batch for value in row]
                 cursor.execute(_add_sql(model, len(batch)), values)
 
@@ -258,12 +259,7 @@ def facts_rebuild_chunk(portal: Portal, entity_type: str, after_id: int) -> tupl
         .order_by("crm_id")
         .values_list("crm_id", flat=True)[:REBUILD_CHUNK]
     )
-    if ids and entity_type == "activity":
-        facts = facts_new()
-        where = Q(crm_id__gt=after_id, crm_id__lte=ids[-1])  # the chunk, without 5,000 params
-        _activities_facts(portal, where, portal_zone(portal), facts)
-        facts_add(portal, facts, prune=False)
-    elif ids:
+    if ids:
         facts_add(portal, facts_of(portal, {entity_type: set(ids)}), prune=False)
     return len(ids), ids[-1] if len(ids) == REBUILD_CHUNK else None
 
