@@ -121,6 +121,19 @@ def plan_editor(request: HttpRequest) -> HttpResponse:
     return app_render(request, request.portal, template, _context(request, selection))
 
 
+def _posted_cell(request: HttpRequest, data, selection: dict, month: date):
+    """The plan cell a posted row names for `month`, checked against the editor's rights."""
+    return plan_cell_check(
+        request.portal,
+        request.plan_rights,
+        month=month,
+        level=data.get("level", ""),
+        target=data.get("id"),
+        pipeline=selection["pipeline"],
+        metric=selection["metric"],
+    )
+
+
 @csrf_exempt  # authenticated by the X-App-Session header, which no other site can send
 @require_POST
 @app_session_required
@@ -131,15 +144,7 @@ def plan_cell_save(request: HttpRequest) -> HttpResponse:
     portal, data, now = request.portal, request.POST, timezone.now()
     selection = grid_selection(request, data)
     month = plan_month_parse(portal, data.get("month", ""), now=now)
-    cell = plan_cell_check(
-        portal,
-        request.plan_rights,
-        month=month,
-        level=data.get("level", ""),
-        target=data.get("id"),
-        pipeline=selection["pipeline"],
-        metric=selection["metric"],
-    )
+    cell = _posted_cell(request, data, selection, month)
     error, status = "", 200
     try:
         value = plan_value_parse(cell.metric, data.get("value", ""))
@@ -219,17 +224,7 @@ def plan_fill(request: HttpRequest) -> HttpResponse:
     this_month = timezone.localtime(now, ZoneInfo(portal.time_zone)).date().replace(day=1)
     months = [date(selection["year"], month, 1) for month in range(1, 13)]
     cells = [
-        plan_cell_check(
-            portal,
-            request.plan_rights,
-            month=month,
-            level=data.get("level", ""),
-            target=data.get("id"),
-            pipeline=selection["pipeline"],
-            metric=selection["metric"],
-        )
-        for month in months
-        if first <= month <= last
+        _posted_cell(request, data, selection, month) for month in months if first <= month <= last
     ]
     filled = plan_row_fill(
         portal, cells=cells, by=request.app_session.user_crm_id, now=now, since=this_month

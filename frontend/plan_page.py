@@ -104,18 +104,16 @@ def _today_block(request, this_month: Scope, today, metric, data, query) -> dict
 
 def _period_block(request, scope: Scope, metric: str, data: dict, query) -> dict:
     table = plan_period(scope, metric, data=data)
-    people = [e for group in table["departments"] for e in group["employees"]]
-    people += table["employees"]
-    number, paging = _page_number(request, len(people), "period", query)
-    return {"table": _period_page(table, number), "period_pager": paging}
+    total = sum(len(g["employees"]) for g in table["departments"]) + len(table["employees"])
+    number, paging = _page_number(request, total, "period", query)
+    return {"table": _period_page(table, number, total), "period_pager": paging}
 
 
-def _period_page(table: dict, number: int) -> dict:
+def _period_page(table: dict, number: int, total: int) -> dict:
     """The table with one page of its employees, each under his department's row (a
     department spanning two pages heads both; one without direct employees sits where the
     walk reaches it). The totals stay the whole period's."""
     low, high = (number - 1) * PAGE_ROWS, number * PAGE_ROWS
-    total = sum(len(g["employees"]) for g in table["departments"]) + len(table["employees"])
     seen, groups = 0, []
     for group in table["departments"]:
         employees = group["employees"]
