@@ -44,7 +44,8 @@ from crmapp.models import (  # noqa: E402  # noqa: E402
 )
 from frontend.session import AppSession, session_issue  # noqa: E402
 from reports.aggregates import REBUILD_CHUNK, facts_add, facts_clear, facts_of  # noqa: E402
-from reports.models import DayFact  # noqa: E402
+from reports.models import ALL_PIPELINES, DayFact, Plan, PlanLevel, PlanMetric  # noqa: E402
+from reports.plan_input import month_start  # noqa: E402
 
 KEY = "bench-reports-v1.example"
 DEALS, ACTIVITIES, LEADS, EMPLOYEES, MONTHS = 1_000_000, 5_000_000, 300_000, 200, 24
@@ -80,6 +81,33 @@ def portal_ready() -> Portal:
         import_phase=Portal.ImportPhase.DONE, data_as_of=timezone.now()
     )
     return Portal.objects.get(pk=portal.pk)
+
+
+def plans_ready(portal: Portal) -> None:
+    """What a head of sales types: every employee's money, count and calls plan for every
+    month, a money plan in one pipeline, and a department's own money plan (cheap, so it is
+    made on a kept portal that has none)."""
+    if Plan.objects.for_portal(portal).exists():
+        return
+    now, month, months = timezone.now(), month_start(timezone.now().date()), []
+    for _ in range(MONTHS):
+        months.append(month)
+        month = month_start(month - timedelta(days=1))
+    values = {PlanMetric.WON_SUM: 150_000_000, PlanMetric.WON_COUNT: 20, PlanMetric.CALLS: 300}
+    rows = [
+        Plan(portal=portal, month=month, level=PlanLevel.EMPLOYEE, target_crm_id=employee,
+             pipeline_crm_id=pipeline, metric=metric, value=value, updated_at=now)
+        for month in months
+        for employee in range(1, EMPLOYEES + 1)
+        for metric, value in values.items()
+        for pipeline in ((ALL_PIPELINES, 1) if metric == PlanMetric.WON_SUM else (ALL_PIPELINES,))
+    ] + [
+        Plan(portal=portal, month=month, level=PlanLevel.DEPARTMENT, target_crm_id=1,
+             metric=PlanMetric.WON_SUM, value=3_000_000_000, updated_at=now)
+        for month in months
+    ]  # fmt: skip
+    Plan.objects.bulk_create(rows, batch_size=5000)
+    log(f"typed {len(rows)} plans")
 
 
 def _facts_build(portal: Portal) -> None:
@@ -383,6 +411,7 @@ def plan_blocks_timed(client: Client, token: str, first, today, label: str, dire
 
 def main() -> None:
     portal = portal_ready()
+    plans_ready(portal)
     # A kept portal outlives its 14-day trial: measure a year inside a 24-month window.
     Portal.objects.filter(pk=portal.pk).update(tier_override=Portal.Tier.SUBSCRIPTION_24)
     token = session_issue(AppSession(portal_id=portal.pk, user_crm_id=1, role="admin"))

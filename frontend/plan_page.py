@@ -3,7 +3,9 @@ completion charts and dynamics, each a block of its own address.
 
 The page reads only what is on it (this month, and the period when it is not this month);
 the blocks below load when scrolled to (`hx-trigger="revealed"`), each reading its own
-scopes once. Long employee tables come a page at a time; the exports hold every row.
+scopes once. Long employee tables come a page at a time, and a line's pipelines when it
+is opened (a year's split into pipelines was most of the table's cost); the exports hold
+every row.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from reports.plan_period import plan_period
 from reports.plan_today import plan_today
 from reports.scope import Scope, plan_rights, scope_resolve
 
-BLOCKS = ("completion", "dynamics", "period", "today")
+BLOCKS = ("completion", "dynamics", "period", "pipelines", "today")
+LINES = ("employee", "department")  # the lines of the period table that open to pipelines
 # The page parameters of the two paged tables: the period's and today's.
 PAGED = {"period": "page", "today": "today_page"}
 
@@ -49,7 +52,7 @@ def plan_context(request: HttpRequest, scope: Scope, query: Callable[..., str]) 
     the page's query string builder (report_views._query)."""
     metric, grain = plan_options(request.GET)
     this_month, today = _this_month(request, scope)
-    month_data = plan_fact(this_month)
+    month_data = plan_fact(this_month, split=False)
     labels = plan_metric_labels(scope.portal)
     return {
         "metric": metric,
@@ -82,9 +85,13 @@ def plan_block_context(
     if block == "dynamics":
         return context | _dynamics_block(request, scope, metric, grain)
     if block == "period":
-        return context | _period_block(request, scope, metric, plan_fact(scope), query)
+        data = plan_fact(scope, split=False)
+        return context | _period_block(request, scope, metric, data, query)
+    if block == "pipelines":
+        return context | _pipelines_block(request, scope, metric)
     this_month, today = _this_month(request, scope)
-    return context | _today_block(request, this_month, today, metric, plan_fact(this_month), query)
+    month_data = plan_fact(this_month, split=False)
+    return context | _today_block(request, this_month, today, metric, month_data, query)
 
 
 def _this_month(request: HttpRequest, scope: Scope):
@@ -107,6 +114,22 @@ def _period_block(request, scope: Scope, metric: str, data: dict, query) -> dict
     total = sum(len(g["employees"]) for g in table["departments"]) + len(table["employees"])
     number, paging = _page_number(request, total, "period", query)
     return {"table": _period_page(table, number, total), "period_pager": paging}
+
+
+def _pipelines_block(request, scope: Scope, metric: str) -> dict:
+    """One line of the period table split into its pipelines: the scope is already
+    narrowed to the line's employee or department (its id is the filter of that name, under
+    the same rights as the page), so the line is the table's only one of its level."""
+    level = request.GET.get("line")
+    if level not in LINES or scope.filters.get(level) is None:
+        raise BadFilter(_("Name the employee or department whose pipelines to show"))
+    table = plan_period(scope, metric, data=plan_fact(scope))
+    crm_id = str(scope.filters[level])
+    rows = table["employees"] + [
+        row for group in table["departments"] for row in (group, *group["employees"])
+    ]
+    line = next((row for row in rows if row["level"] == level and row["id"] == crm_id), None)
+    return {"line": line, "line_parent": f"{level[0]}-{crm_id}", "line_drill": f"&{level}={crm_id}"}
 
 
 def _period_page(table: dict, number: int, total: int) -> dict:
@@ -154,7 +177,7 @@ def _dynamics_block(request, scope: Scope, metric: str, grain: str) -> dict:
     start = month_add(scope.end.replace(day=1), -11)
     viewer = viewer_of(request.app_session)
     history = scope_resolve(scope.portal, viewer, start=start, end=scope.end, **scope.filters)
-    dynamics = plan_dynamics(history, metric, grain=grain, data=plan_fact(history))
+    dynamics = plan_dynamics(history, metric, grain=grain, data=plan_fact(history, split=False))
     chart = {
         "labels": [period(label) for label in dynamics["periods"]],
         "datasets": [
@@ -179,8 +202,9 @@ def _completion_charts(request, scope: Scope, metric: str) -> list[tuple[str, st
         start=month_add(today.replace(day=1), -1),
         end=today.replace(day=1) - timedelta(days=1), **scope.filters,
     )  # fmt: skip
-    now = plan_period(this_month, metric, data=plan_fact(this_month))
-    before = plan_period(last_month, metric, data=plan_fact(last_month))
+    # The charts read each row's own figures, not its pipelines.
+    now = plan_period(this_month, metric, data=plan_fact(this_month, split=False))
+    before = plan_period(last_month, metric, data=plan_fact(last_month, split=False))
 
     def rows(table: dict) -> tuple[dict, dict]:
         departments = {row["id"]: row for row in table["departments"]}

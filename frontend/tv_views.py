@@ -37,7 +37,7 @@ def tv_board(request: HttpRequest, token: str) -> HttpResponse:
         scope = scope_resolve(
             portal, Viewer.operator(), start=today.replace(day=1), end=today, now=now
         )
-        data = plan_fact(scope)  # one read for every metric's board
+        data = plan_fact(scope, split=False)  # one read for every metric's board
         labels = plan_metric_labels(portal)
         money = plan_today(scope, PlanMetric.WON_SUM, today=today, data=data)
         by_metric = {

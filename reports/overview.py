@@ -41,7 +41,7 @@ def overview(portal: Portal, viewer: Viewer, *, now: datetime) -> dict:
         return scope_resolve(portal, viewer, start=start, end=end, now=now)
 
     month = scope(*period_preset("month", today))
-    data = plan_fact(month)
+    data = plan_fact(month, split=False)
     # Only the money's ranking is shown (top and bottom); the other metrics give their totals.
     plans = {
         metric: plan_today(

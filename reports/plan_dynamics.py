@@ -12,7 +12,7 @@ def plan_dynamics(
     scope: Scope, metric: str, *, grain: str = "month", data: dict | None = None
 ) -> dict:
     """Completion of the scope's plan month to month (or quarter to quarter)."""
-    data = data or plan_fact(scope)
+    data = data or plan_fact(scope, split=False)
     buckets = {bucket: PlanNumbers() for bucket in period_buckets(scope.start, scope.end, grain)}
     for month, numbers in data["totals"].items():
         buckets[period_bucket(month, grain)].add(numbers)

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 
+from django.db.models import Q
+
 from crmapp.models import Department, Employee
 from reports.efficiency import period_buckets
 from reports.metrics import DEAL_WON
@@ -25,24 +27,29 @@ from reports.models import (
 )
 from reports.plan_bonus import bonus_earned, bonus_rules
 from reports.plan_input import month_start
-from reports.plan_numbers import ALL, COUNTED, METRICS, PlanNumbers, fact_rows
+from reports.plan_numbers import ALL, COUNTED, PlanNumbers, fact_rows
 from reports.repeat_sales import repeat_by_month
 from reports.rollup import facts_summed, facts_where
 from reports.scope import Scope
 
 
-def plan_fact(scope: Scope) -> dict:
+def plan_fact(scope: Scope, *, split: bool = True) -> dict:
     """Every month × target × pipeline key of the scope with its numbers.
 
     entries: [(month, level, crm id, pipeline key, PlanNumbers)]; totals: {month: PlanNumbers},
-    the scope as a whole (its top departments' plans and everyone's facts)."""
+    the scope as a whole (its top departments' plans and everyone's facts). Without `split`,
+    only the scope's own key (all pipelines, or the scope's one) is worked out, not each
+    pipeline in it: the totals, the dynamics and today's board read nothing else."""
     portal, months = scope.portal, period_buckets(scope.start, scope.end, "month")
     employees = Employee.objects.for_portal(portal)
     if scope.employees is not None:
         employees = employees.filter(crm_id__in=scope.employees)
     people = {e.crm_id: e for e in employees.select_related("department")}
-    won, repeat, counted = _won(scope), repeat_by_month(scope), _counted(scope)
-    plans: dict[tuple, int] = {}
+    by_pipeline = split or scope.pipeline is not None
+    won, counted = _won(scope, by_pipeline), _counted(scope, by_pipeline)
+    repeat = repeat_by_month(scope)
+    key = scope.pipeline if scope.pipeline is not None else ALL
+    plans: dict[tuple, dict[str, int]] = defaultdict(dict)
     planned_pipelines: dict[tuple, set] = defaultdict(set)
     plan_rows = Plan.objects.for_portal(portal).filter(month__in=months)
     if scope.pipeline is not None:
@@ -50,15 +57,15 @@ def plan_fact(scope: Scope) -> dict:
     for month, level, target, pipeline, metric, value in plan_rows.values_list(
         "month", "level", "target_crm_id", "pipeline_crm_id", "metric", "value"
     ):
-        key = ALL if pipeline == ALL_PIPELINES else pipeline
-        plans[(month, level, target, key, metric)] = value
-        planned_pipelines[(month, level, target)].add(key)
+        pipeline_key = ALL if pipeline == ALL_PIPELINES else pipeline
+        plans[(month, level, target, pipeline_key)][metric] = value
+        planned_pipelines[(month, level, target)].add(pipeline_key)
     rules = bonus_rules(portal)
 
     def pipeline_keys(month: date, level: str, target: int, members: list[int]) -> list:
-        if scope.pipeline is not None:
-            return [scope.pipeline]
-        keys = planned_pipelines[(month, level, target)].copy()
+        if not split or scope.pipeline is not None:
+            return [key]
+        keys = set(planned_pipelines.get((month, level, target), ()))
         for member in members:
             keys |= set(won.get((month, member), ()))
             keys |= set(counted.get((month, member), ())) - {NO_PIPELINE}
@@ -76,19 +83,21 @@ def plan_fact(scope: Scope) -> dict:
             if pipeline is ALL or p == pipeline:
                 numbers.repeat_qty += qty
                 numbers.repeat_cents += cents
-        if (month, PlanLevel.EMPLOYEE, crm_id) not in planned_pipelines:
+        typed = plans.get((month, PlanLevel.EMPLOYEE, crm_id, pipeline))
+        if not typed:
             return numbers  # no plan: no completion and no bonus to work out
-        numbers.has_plans = True
-        for metric in METRICS:
-            plan = plans.get((month, PlanLevel.EMPLOYEE, crm_id, pipeline, metric))
-            if plan is not None:
-                numbers.plan_type(metric, plan)
-            numbers.bonus[metric] = bonus_earned(
-                rules.get(metric), plan=plan, fact=numbers.fact(metric)
-            )
+        for metric, plan in typed.items():
+            numbers.plan_type(metric, plan)
+            # Without a rule there is no bonus (bonus_earned's None, the default).
+            if rule := rules.get(metric):
+                numbers.bonus[metric] = bonus_earned(rule, plan=plan, fact=numbers.fact(metric))
         return numbers
 
     departments = _departments(scope, people) if scope.filters.get("employee") is None else []
+    ordered = _children_first(departments)
+    children = defaultdict(list)
+    for child, _members in departments:
+        children[child.parent_id].append(child.crm_id)
     active = {
         crm_id
         for crm_id, employee in people.items()
@@ -108,24 +117,18 @@ def plan_fact(scope: Scope) -> dict:
         found_departments: dict[tuple[int, object], PlanNumbers] = {}
         # Children first: a department's plan is its own typed plan, else its direct
         # employees' plans plus its sub-departments' (each typed or summed the same way).
-        for department, members in _children_first(departments):
+        for department, members in ordered:
             for pipeline in pipeline_keys(month, PlanLevel.DEPARTMENT, department.crm_id, members):
                 total = PlanNumbers()
                 for member in members:
                     own = numbers.get((member, pipeline)) or person(month, member, pipeline)
                     total.add(own, plans=people[member].department_id == department.pk)
-                for child, _members in departments:
-                    if child.parent_id == department.pk:
-                        below = found_departments.get((child.crm_id, pipeline))
-                        for metric in METRICS:
-                            if below:
-                                total.plan_add(below, metric)
-                for metric in METRICS:
-                    explicit = plans.get(
-                        (month, PlanLevel.DEPARTMENT, department.crm_id, pipeline, metric)
-                    )
-                    if explicit is not None:
-                        total.plan_type(metric, explicit)
+                for child in children[department.pk]:
+                    if below := found_departments.get((child, pipeline)):
+                        total.plans_add(below)
+                typed = plans.get((month, PlanLevel.DEPARTMENT, department.crm_id, pipeline), {})
+                for metric, explicit in typed.items():
+                    total.plan_type(metric, explicit)
                 found_departments[(department.crm_id, pipeline)] = total
         for department, members in departments:
             for pipeline in pipeline_keys(month, PlanLevel.DEPARTMENT, department.crm_id, members):
@@ -140,6 +143,9 @@ def plan_fact(scope: Scope) -> dict:
         "totals": totals,
         "people": people,
         "departments": departments,
+        "pipelined": _pipelined(scope, planned_pipelines, departments)
+        if not by_pipeline
+        else set(),
     }
 
 
@@ -160,8 +166,7 @@ def _scope_total(month, scope, entries, departments, numbers, facts) -> PlanNumb
     for _month, level, crm_id, pipeline, found in entries:
         if level == PlanLevel.DEPARTMENT and pipeline == key:
             if parents[crm_id] not in parents:
-                for metric in METRICS:
-                    total.plan_add(found, metric)
+                total.plans_add(found)
     if scope.employees is None:
         won, counted = facts
         for p, (qty, cents) in won.get((month, NO_EMPLOYEE), {}).items():
@@ -171,6 +176,26 @@ def _scope_total(month, scope, entries, departments, numbers, facts) -> PlanNumb
             if key is ALL or p == key:
                 total.counted_add(counts)
     return total
+
+
+def _pipelined(scope: Scope, planned_pipelines, departments) -> set[tuple[str, int]]:
+    """(level, crm id) of the employees and departments whose rows would break down into
+    pipelines (a win, a counted deal or a plan in one of them): what an unsplit read tells
+    of the split it skipped."""
+    planned = {
+        (level, target)
+        for (_month, level, target), keys in planned_pipelines.items()
+        if keys - {ALL}
+    }
+    # As in the split: a department's pipelines are its own plans' and its people's facts'.
+    employees = _pipelined_employees(scope)
+    found = {(PlanLevel.EMPLOYEE, employee) for employee in employees}
+    found |= {(level, target) for level, target in planned if level == PlanLevel.EMPLOYEE}
+    for department, members in departments:
+        key = (PlanLevel.DEPARTMENT, department.crm_id)
+        if key in planned or not employees.isdisjoint(members):
+            found.add(key)
+    return found
 
 
 def _children_first(departments: list[tuple[Department, list]]) -> list[tuple[Department, list]]:
@@ -217,32 +242,51 @@ def _departments(scope: Scope, people: dict[int, Employee]) -> list[tuple[Depart
     return result
 
 
-def _won(scope: Scope) -> dict[tuple[date, int], dict[int, tuple[int, int]]]:
-    """{(month, employee): {pipeline: (count, cents)}} won, from the aggregates."""
-    totals = facts_summed(
-        scope.portal, start=scope.start, end=scope.end,
-        where=facts_where(scope, [DEAL_WON]),
-        keys=("employee_crm_id", "pipeline_crm_id"), by_month=True,
-    )  # fmt: skip
+def _won(scope: Scope, by_pipeline: bool) -> dict[tuple[date, int], dict[int, tuple[int, int]]]:
+    """{(month, employee): {pipeline: (count, cents)}} won, from the aggregates (without
+    `by_pipeline`, all pipelines summed under ALL)."""
     won: dict[tuple[date, int], dict[int, tuple[int, int]]] = defaultdict(dict)
-    for (month, employee, pipeline), (qty, cents, _seconds) in totals.items():
+    for (month, employee, pipeline), (qty, cents) in _summed(
+        scope, facts_where(scope, [DEAL_WON]), by_pipeline
+    ):
         if qty or cents:
-            won[(month_start(month), employee)][pipeline] = (qty, cents)
+            won[(month, employee)][pipeline] = (qty, cents)
     return dict(won)
 
 
-def _counted(scope: Scope) -> dict[tuple[date, int], dict[int, dict[str, int]]]:
+def _counted(scope: Scope, by_pipeline: bool) -> dict[tuple[date, int], dict[int, dict]]:
     """{(month, employee): {pipeline: {plan metric: count}}} of the counted plan metrics
     (deals created, calls, meetings, the named stages reached), from the aggregates;
-    activities are NO_PIPELINE's."""
+    activities are NO_PIPELINE's (without `by_pipeline`, all pipelines summed under ALL)."""
+    where = facts_where(scope, list(COUNTED)) & fact_rows(scope.portal, COUNTED.values())
+    counted: dict[tuple[date, int], dict[int, dict[str, int]]] = defaultdict(dict)
+    for (month, employee, pipeline, fact), (qty, _cents) in _summed(
+        scope, where, by_pipeline, "metric"
+    ):
+        if qty:
+            by_key = counted[(month, employee)].setdefault(pipeline, {})
+            by_key[COUNTED[fact]] = by_key.get(COUNTED[fact], 0) + qty
+    return dict(counted)
+
+
+def _summed(scope: Scope, where, by_pipeline: bool, *keys: str):
+    """((month, employee, pipeline or ALL, *keys), (qty, cents)) of the aggregate rows:
+    summing the pipelines in the database halves the rows a year's table reads."""
+    group = ("employee_crm_id", *(("pipeline_crm_id",) if by_pipeline else ()), *keys)
+    totals = facts_summed(scope.portal, start=scope.start, end=scope.end, where=where,
+                          keys=group, by_month=True)  # fmt: skip
+    for (month, employee, *rest), (qty, cents, _seconds) in totals.items():
+        pipeline = rest.pop(0) if by_pipeline else ALL
+        yield (month_start(month), employee, pipeline, *rest), (qty, cents)
+
+
+def _pipelined_employees(scope: Scope) -> set[int]:
+    """The employees with a win or a counted deal in some pipeline in the scope."""
+    where = facts_where(scope, [DEAL_WON]) | (
+        facts_where(scope, list(COUNTED)) & fact_rows(scope.portal, COUNTED.values())
+    )
     totals = facts_summed(
         scope.portal, start=scope.start, end=scope.end,
-        where=facts_where(scope, list(COUNTED)) & fact_rows(scope.portal, COUNTED.values()),
-        keys=("employee_crm_id", "pipeline_crm_id", "metric"), by_month=True,
+        where=where & ~Q(pipeline_crm_id=NO_PIPELINE), keys=("employee_crm_id",),
     )  # fmt: skip
-    counted: dict[tuple[date, int], dict[int, dict[str, int]]] = defaultdict(dict)
-    for (month, employee, pipeline, fact), (qty, _cents, _seconds) in totals.items():
-        if qty:
-            by_pipeline = counted[(month_start(month), employee)]
-            by_pipeline.setdefault(pipeline, {})[COUNTED[fact]] = qty
-    return dict(counted)
+    return {employee for (employee,), (qty, cents, _s) in totals.items() if qty or cents}

@@ -49,22 +49,32 @@ class PlanNumbers:
     def add(self, other: PlanNumbers, *, plans: bool = True) -> None:
         if other.has_plans:
             self.has_plans = True
-            for metric in METRICS:
-                if plans:
-                    self.plan_add(other, metric)
-                self.bonus[metric] = _add(self.bonus[metric], other.bonus[metric])
+            bonus = self.bonus
+            for metric, value in other.bonus.items():
+                if value is not None:
+                    bonus[metric] = _add(bonus[metric], value)
+            if plans:
+                self.plans_add(other)
         self.won_qty += other.won_qty
         self.won_cents += other.won_cents
         self.repeat_qty += other.repeat_qty
         self.repeat_cents += other.repeat_cents
+        counted = self.counted
         for metric, qty in other.counted.items():
-            self.counted[metric] += qty
+            if qty:
+                counted[metric] += qty
 
-    def plan_add(self, other: PlanNumbers, metric: str) -> None:
+    def plans_add(self, other: PlanNumbers) -> None:
+        """Every metric's plan (and the fact it covers) of `other` added to this one's."""
         if other.has_plans:
             self.has_plans = True
-            self.plan[metric] = _add(self.plan[metric], other.plan[metric])
-            self.planned[metric] += other.planned[metric]
+            plan, planned = self.plan, self.planned
+            for metric, value in other.plan.items():
+                if value is not None:
+                    plan[metric] = _add(plan[metric], value)
+            for metric, value in other.planned.items():
+                if value:
+                    planned[metric] += value
 
     def plan_type(self, metric: str, value: int) -> None:
         """A plan typed for this target itself: it covers all of its fact."""

@@ -16,13 +16,18 @@ from reports.scope import Scope
 
 def plan_period(scope: Scope, metric: str, *, data: dict | None = None) -> dict:
     """The page's table: the period's months summed, departments (each with its direct
-    employees) and the employees outside them, each with its pipelines; deals in work at
-    the period's end; new and repeat sales. `data`, the scope's `plan_fact` when the
-    caller has it already."""
+    employees) and the employees outside them, each with its pipelines (or, from an
+    unsplit `plan_fact`, whether it has any); deals in work at the period's end; new and
+    repeat sales. `data`, the scope's `plan_fact` when the caller has it already."""
     data = data or plan_fact(scope)
     summed: dict[tuple, PlanNumbers] = {}
+    split: dict[tuple, list] = defaultdict(list)  # (level, crm id): its pipelines
     for _month, level, crm_id, pipeline, numbers in data["entries"]:
-        summed.setdefault((level, crm_id, pipeline), PlanNumbers()).add(numbers)
+        if (level, crm_id, pipeline) not in summed:
+            summed[(level, crm_id, pipeline)] = PlanNumbers()
+            if pipeline is not ALL:
+                split[(level, crm_id)].append(pipeline)
+        summed[(level, crm_id, pipeline)].add(numbers)
     total = PlanNumbers()
     for numbers in data["totals"].values():
         total.add(numbers)
@@ -39,12 +44,18 @@ def plan_period(scope: Scope, metric: str, *, data: dict | None = None) -> dict:
         pipelines = [
             {"pipeline_id": str(p), "name": names.get(p, "—")}
             | _line_figures(summed[(level, crm_id, p)], metric, working, members, p)
-            for (lv, c, p) in summed
-            if lv == level and c == crm_id and p is not ALL and key is ALL
+            for p in (split[(level, crm_id)] if key is ALL else ())
         ]
         numbers = summed.get((level, crm_id, key), PlanNumbers())
         figures = _line_figures(numbers, metric, working, members, ALL)
-        return {"level": level, "id": str(crm_id), "name": name, "pipelines": pipelines} | figures
+        return {
+            "level": level,
+            "id": str(crm_id),
+            "name": name,
+            "pipelines": pipelines,
+            # An unsplit read leaves the pipelines to be read when the line is opened.
+            "expandable": bool(pipelines) or (level, crm_id) in data.get("pipelined", ()),
+        } | figures
 
     people = data["people"]
     labels = employee_labels(scope.portal, people)

@@ -41,7 +41,7 @@ def plan_today(
     days = working_days(month)
     elapsed = sum(1 for day in days if day <= today)
     paced = elapsed >= PACE_FROM_WORKING_DAY
-    data = data or plan_fact(scope)
+    data = data or plan_fact(scope, split=False)
     key = scope.pipeline if scope.pipeline is not None else ALL
     today_won: dict[int, tuple[int, int]] = defaultdict(lambda: (0, 0))
     rows = DayFact.objects.for_portal(scope.portal).filter(

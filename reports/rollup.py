@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, timedelta
 
-from django.db.models import F, Q, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import BigIntegerField, F, Q, Sum
+from django.db.models.functions import Cast, TruncMonth
 
 from crmapp.models import Portal
 from reports.models import DayFact, MonthFact
@@ -41,7 +41,7 @@ def facts_summed(
             group.insert(0, "bucket")
         summed = (
             rows.values(*group)
-            .annotate(sum_qty=Sum("qty"), sum_cents=Sum("amount_cents"), sum_s=Sum("seconds"))
+            .annotate(sum_qty=_sum("qty"), sum_cents=_sum("amount_cents"), sum_s=_sum("seconds"))
             .values_list(*group, "sum_qty", "sum_cents", "sum_s")
         )
         width = len(group)
@@ -51,6 +51,12 @@ def facts_summed(
             values[1] += row[width + 1]
             values[2] += row[width + 2]
     return totals
+
+
+def _sum(field: str) -> Cast:
+    # PostgreSQL sums bigints as numeric, which the driver reads as Decimals (a year's
+    # plan reads ~20k rows); the sums fit a bigint by far.
+    return Cast(Sum(field), BigIntegerField())
 
 
 def facts_where(scope: Scope, metrics: list[str]) -> Q:

@@ -18,7 +18,11 @@ from crmapp.models import Department, Employee, Pipeline
 from frontend.paging import PAGE_ROWS
 from frontend.session import AppSession, session_issue
 from reports import plan_fact as plan_fact_module
+from reports.aggregates import facts_add
+from reports.metrics import DEAL_WON
 from reports.models import ALL_PIPELINES, Plan
+from reports.plan_period import plan_period
+from reports.scope import Viewer, scope_resolve
 
 EMPLOYEES = 130  # three pages of the period's table
 NAME = re.compile(r">(Продавец \d{3})</a>")
@@ -57,8 +61,12 @@ def _get(client, url: str, token: str, **headers):
     return client.get(url, headers={"X-App-Session": token, **headers})
 
 
+def _today(portal):
+    return timezone.now().astimezone(ZoneInfo(portal.time_zone)).date()
+
+
 def _year(portal) -> str:
-    today = timezone.now().astimezone(ZoneInfo(portal.time_zone)).date()
+    today = _today(portal)
     return f"period=custom&from={today - timedelta(days=365)}&to={today}"
 
 
@@ -66,9 +74,9 @@ def _year(portal) -> str:
 def test_it_reads_each_scopes_plan_fact_once(client, crowded, monkeypatch):
     reads = []
 
-    def counted(scope):
+    def counted(scope, **options):
         reads.append((scope.start, scope.end))
-        return plan_fact_module.plan_fact(scope)
+        return plan_fact_module.plan_fact(scope, **options)
 
     for module in ("frontend.plan_page", "reports.plan_period", "reports.plan_today",
                    "reports.plan_dynamics", "reports.plan_report"):  # fmt: skip
@@ -162,3 +170,66 @@ def test_its_blocks_refuse_another_portal_and_role(client, crowded, make_portal)
         assert answer.status_code == 200 and "Продавец" not in answer.content.decode()
     refused = _get(client, "/app/reports/plan/block/period/?department=1", stranger)
     assert refused.status_code == 400
+
+
+@pytest.mark.django_db
+def test_a_lines_pipelines_load_when_it_is_opened_with_the_tables_numbers(client, crowded):
+    token = _token(crowded)
+    for pipeline in (0, 1, 2):  # a seller of department 2 sold in every pipeline today
+        key = (_today(crowded), DEAL_WON, 4, pipeline, "", "")
+        facts_add(crowded, {key: [1, 5_000_00, 0]})
+    period = _get(client, f"/app/reports/plan/block/period/?{_year(crowded)}", token,
+                  HX_Request="true").content.decode()  # fmt: skip
+    assert 'class="level-pipeline"' not in period  # not read, not sent, until opened
+    opens = re.search(r'hx-get="(/app/reports/plan/block/pipelines/\?[^"]*)&line=employee'
+                      r'&employee=(\d+)"', period)  # fmt: skip
+    assert opens and "from=" in html.unescape(opens.group(1))
+    # The line's pipelines are those the whole table split into pipelines shows.
+    scope = scope_resolve(crowded, Viewer("admin", 1), start=_today(crowded) - timedelta(days=365),
+                          end=_today(crowded))  # fmt: skip
+    table = plan_period(scope, "won_sum", data=plan_fact_module.plan_fact(scope))
+    everyone = table["employees"] + [row for g in table["departments"] for row in g["employees"]]
+    employee = next(row for row in everyone if row["id"] == "4")
+    department = next(group for group in table["departments"] if group["id"] == "2")
+    assert len(employee["pipelines"]) == len(department["pipelines"]) == 3
+    # The table read without the split: the same lines and figures, and a chevron exactly
+    # where the split has pipelines.
+    lazy = plan_period(scope, "won_sum", data=plan_fact_module.plan_fact(scope, split=False))
+    split_lines, lazy_lines = _lines(table), _lines(lazy)
+    assert split_lines.keys() == lazy_lines.keys() and len(lazy_lines) > EMPLOYEES
+    for key, row in lazy_lines.items():
+        full = split_lines[key]
+        assert row["expandable"] == full["expandable"] == bool(full["pipelines"]), key
+        assert row["pipelines"] == []
+        assert row | {"pipelines": None} == full | {"pipelines": None}, key
+    assert lazy["totals"] == table["totals"]
+    for level, line in (("employee", employee), ("department", department)):
+        url = (
+            f"/app/reports/plan/block/pipelines/?{_year(crowded)}&line={level}&{level}={line['id']}"
+        )
+        answer = _get(client, url, token, HX_Request="true")
+        assert answer.status_code == 200
+        assert answer.context["line"]["pipelines"] == line["pipelines"]
+        rows = answer.content.decode().count(f'data-parent="{level[0]}-{line["id"]}"')
+        assert rows == 3 and " hidden" not in answer.content.decode()
+
+    # Under the page's rights: a manager opens his own line only; a line must be named.
+    manager = _token(crowded, role="manager", user=5)
+    mine = "/app/reports/plan/block/pipelines/?line=employee&employee="
+    assert _get(client, f"{mine}5", manager, HX_Request="true").status_code == 200
+    assert _get(client, f"{mine}6", manager, HX_Request="true").status_code == 403
+    for query in ("line=employee", "line=pipeline&employee=5", "employee=5"):
+        url = f"/app/reports/plan/block/pipelines/?{query}"
+        assert _get(client, url, token, HX_Request="true").status_code == 400, query
+
+
+def _lines(table: dict) -> dict:
+    """Every line of a period table by (level, id), the departments' without their people."""
+    rows = table["employees"] + [
+        row for group in table["departments"] for row in (group, *group["employees"])
+    ]
+    return {(row["level"], row["id"]): _line(row) for row in rows}
+
+
+def _line(row: dict) -> dict:
+    return {key: value for key, value in row.items() if key not in ("employees", "depth")}
