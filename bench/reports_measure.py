@@ -369,13 +369,24 @@ def timed(action) -> tuple[float, float]:
     return statistics.median(samples), percentile(samples, 95)
 
 
+def page_timed(client: Client, url: str, headers: dict, direct) -> dict:
+    """p50 and p95 of rendering `url`, the p95 of `direct` (its numbers from the mirror) and
+    the page's size in KB."""
+    sizes = []
+
+    def render() -> None:
+        response = client.get(url, headers=headers)
+        assert response.status_code == 200, response.content[:300]
+        sizes.append(len(response.content))
+
+    p50, p95 = timed(render)
+    _, direct_p95 = timed(direct)
+    return {"p50": p50, "p95": p95, "direct_p95": direct_p95, "kb": max(sizes) / 1024}
+
+
 def overview_timed(portal: Portal, client: Client, token: str, today) -> dict:
     """The morning screen against the mirror baselines of the reports it reads: this month's
     plan, efficiency and quality, the forgotten report's 90 days."""
-
-    def render() -> None:
-        response = client.get("/app/", headers={"X-App-Session": token})
-        assert response.status_code == 200, response.content[:300]
 
     def direct() -> None:
         end = datetime.combine(today, datetime.max.time(), UTC)
@@ -385,27 +396,24 @@ def overview_timed(portal: Portal, client: Client, token: str, today) -> dict:
             measure(portal, month, end)
         forgotten_from_mirror(portal, days90, end)
 
-    p50, p95 = timed(render)
-    _, direct_p95 = timed(direct)
-    return {"p50": p50, "p95": p95, "direct_p95": direct_p95}
+    return page_timed(client, "/app/", {"X-App-Session": token}, direct)
 
 
 PLAN_BLOCKS = ("period", "today", "completion", "dynamics")
 
 
-def plan_blocks_timed(client: Client, token: str, first, today, label: str, direct_p95) -> dict:
-    """The plan page's blocks below the fold, each its own request once scrolled to."""
-    timings = {}
+def plan_blocks_timed(client: Client, token: str, first, today, label: str, direct) -> dict:
+    """The plan page's blocks below the fold, each its own request once scrolled to, and a
+    line of the period table opened to its pipelines."""
+    timings, headers = {}, {"X-App-Session": token, "HX-Request": "true"}
+    query = f"period=custom&from={first}&to={today}"
     for block in PLAN_BLOCKS:
-        url = f"/app/reports/plan/block/{block}/?period=custom&from={first}&to={today}"
-
-        def render(url=url):
-            response = client.get(url, headers={"X-App-Session": token, "HX-Request": "true"})
-            assert response.status_code == 200, response.content[:300]
-
-        p50, p95 = timed(render)
-        timings[f"plan block {block}, {label}"] = {"p50": p50, "p95": p95,
-                                                   "direct_p95": direct_p95}  # fmt: skip
+        url = f"/app/reports/plan/block/{block}/?{query}"
+        timings[f"plan block {block}, {label}"] = page_timed(client, url, headers, direct)
+    url = f"/app/reports/plan/block/pipelines/?{query}&line=department&department=1"
+    timings[f"plan block a department's pipelines, {label}"] = page_timed(
+        client, url, headers, direct
+    )
     return timings
 
 
@@ -428,20 +436,16 @@ def main() -> None:
     for report in direct:
         for label, first in periods.items():
             url = f"/app/reports/{report}/?period=custom&from={first}&to={today}"
-
-            def render(url=url):
-                response = client.get(url, headers={"X-App-Session": token})
-                assert response.status_code == 200, response.content[:300]
-
             start = datetime.combine(first, datetime.min.time(), UTC)
             end = datetime.combine(today, datetime.max.time(), UTC)
-            p50, p95 = timed(render)
-            _, direct_p95 = timed(
-                lambda report=report, s=start, e=end: direct[report](portal, s, e)
-            )
-            pages[f"{report}, {label}"] = {"p50": p50, "p95": p95, "direct_p95": direct_p95}
+
+            def baseline(report=report, s=start, e=end):
+                direct[report](portal, s, e)
+
+            headers = {"X-App-Session": token}
+            pages[f"{report}, {label}"] = page_timed(client, url, headers, baseline)
             if report == "plan":
-                pages |= plan_blocks_timed(client, token, first, today, label, direct_p95)
+                pages |= plan_blocks_timed(client, token, first, today, label, baseline)
     if not only or "overview" in only:
         pages["overview"] = overview_timed(portal, client, token, today)
     described = f"{DEALS // 1000}k deals, {ACTIVITIES // 1_000_000}M activities, PostgreSQL"

@@ -150,3 +150,38 @@ def test_a_won_deal_moves_the_fact_and_the_sales_floor_screen_within_seconds(
     app.locator("#tv button", has_text="Отозвать").first.click()
     app.locator("#tv").get_by_text("Ссылок пока нет.").wait_for(timeout=60_000)
     tv.get_by_text("отозвана").wait_for(timeout=60_000)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_head_opens_a_department_then_a_seller_to_his_pipelines(live_portal, browser_page):
+    page = browser_page
+    app = _open_plan(page, live_portal.url, 1)
+    # 90 days, whatever the day of the month: the table loads when scrolled to.
+    app.locator("select[name=period]").select_option("last_90")
+    app.locator("#plan-period.lazy-block").wait_for(timeout=60_000)  # the new period's page
+    app.locator("#plan-period").scroll_into_view_if_needed()
+    table = app.locator("#plan-period table")
+    table.wait_for(timeout=60_000)
+    assert table.locator("tr.level-pipeline").count() == 0  # read when a line is opened
+    # A department with a seller who sold in some pipeline (his line has the chevron).
+    seller_row = table.locator("tr.level-employee[data-parent]", has=page.locator("button[hx-get]"))
+    parent = seller_row.first.get_attribute("data-parent")
+    department = table.locator(f"button[data-expands='{parent}']")
+    department.click()
+    seller = seller_row.first.locator("button[hx-get]")
+    expect(seller).to_be_visible()
+    line = seller.get_attribute("data-expands")
+    with page.expect_response(lambda r: "/block/pipelines/" in r.url):
+        seller.click()
+    pipelines = table.locator(f"tr.level-pipeline[data-parent='{line}']")
+    expect(pipelines.first).to_be_visible(timeout=30_000)
+    assert pipelines.count() >= 1
+    page.screenshot(path=screenshot_path("plan-pipelines-opened.png"), full_page=True)
+    seller.click()  # closes without asking again
+    expect(pipelines.first).to_be_hidden()
+    seller.click()
+    expect(pipelines.first).to_be_visible()
+    assert table.locator(f"tr.level-pipeline[data-parent='{line}']").count() == pipelines.count()
+    # Closing the department closes its seller's pipelines too.
+    department.click()
+    expect(pipelines.first).to_be_hidden()
