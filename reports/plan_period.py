@@ -21,7 +21,7 @@ def plan_period(scope: Scope, metric: str, *, data: dict | None = None) -> dict:
     repeat sales. `data`, the scope's `plan_fact` when the caller has it already."""
     data = data or plan_fact(scope)
     summed: dict[tuple, PlanNumbers] = {}
-    split: dict[tuple, list] = defaultdict(list)  # (level, crm id): its pipelines
+    split: dict[tuple, list] = defaultdict(list)  # (level, crm id): its pipelines, by id
     for _month, level, crm_id, pipeline, numbers in data["entries"]:
         if (level, crm_id, pipeline) not in summed:
             summed[(level, crm_id, pipeline)] = PlanNumbers()
@@ -44,7 +44,7 @@ def plan_period(scope: Scope, metric: str, *, data: dict | None = None) -> dict:
         pipelines = [
             {"pipeline_id": str(p), "name": names.get(p, "—")}
             | _line_figures(summed[(level, crm_id, p)], metric, working, members, p)
-            for p in (split[(level, crm_id)] if key is ALL else ())
+            for p in (sorted(split[(level, crm_id)]) if key is ALL else ())
         ]
         numbers = summed.get((level, crm_id, key), PlanNumbers())
         figures = _line_figures(numbers, metric, working, members, ALL)
