@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from crmapp.models import Activity, Deal, Lead, Stage, StageChange
-from reports.marketing import marketing
+from reports.marketing import marketing, source_calls
 from reports.marketing_drill import marketing_drill
 from reports.scope import Viewer, scope_resolve
 
@@ -253,3 +253,22 @@ def test_the_cli_prints_the_report_in_reports_md_shape(installed, period):
     assert {"id", "title", "source", "responsible", "status", "status_days", "idle_days",
             "no_next_step"} <= set(printed["leads"][0])  # fmt: skip
     assert {"utm_source", "utm_medium", "utm_campaign"} <= set(printed["utm"][0])
+
+
+@pytest.mark.django_db
+def test_calls_count_by_the_month_and_the_source_of_the_lead_or_deal_they_are_bound_to(
+    installed, period
+):
+    start, end = period
+    scope = scope_resolve(installed, Viewer.operator(), start=start, end=end)
+    zone = ZoneInfo(installed.time_zone)
+    sources = {kind: dict(model.objects.for_portal(installed).values_list("crm_id", "source"))
+               for kind, model in (("lead", Lead), ("deal", Deal))}  # fmt: skip
+    expected: Counter = Counter()
+    for kind, owner, completed in source_calls(scope).values_list(
+        "owner_type", "owner_crm_id", "completed_at"
+    ):
+        expected[(completed.astimezone(zone).strftime("%Y-%m"), sources[kind][owner])] += 1
+    rows = marketing(scope)["calls"]
+    assert {(row["month"], row["id"]): row["calls"] for row in rows} == expected
+    assert len(expected) > 1
