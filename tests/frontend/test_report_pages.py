@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import html
 import re
 from io import BytesIO
 from zoneinfo import ZoneInfo
@@ -9,6 +10,10 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from crmapp.models import Department, Employee
+from frontend.paging import PAGE_ROWS
+from frontend.session import AppSession, session_issue
+from reports.aggregates import facts_add
+from reports.metrics import DEAL_WON
 from tests.conftest import open_app
 from tests.frontend.test_app_page import _token
 
@@ -483,3 +488,29 @@ def test_forgotten_pages_its_employees_and_exports_them_all(
     book = load_workbook(BytesIO(export.content))
     cells = {cell for sheet in book for row in sheet.iter_rows(values_only=True) for cell in row}
     assert all(row["name"] in cells for row in everyone)
+
+
+@pytest.mark.django_db
+def test_the_efficiency_table_of_many_sellers_comes_a_page_at_a_time(client, make_portal):
+    portal = make_portal()
+    today = timezone.now().astimezone(ZoneInfo(portal.time_zone)).date()
+    for crm_id in range(1, 121):  # each sold crm_id roubles today: the order is known
+        Employee.objects.create(portal=portal, crm_id=crm_id, name=f"Продавец {crm_id:03d}")
+        facts_add(portal, {(today, DEAL_WON, crm_id, 0, "", ""): [1, crm_id * 100, 0]})
+    token = session_issue(AppSession(portal_id=portal.pk, user_crm_id=1, role="admin"))
+    seen, url = [], "/app/reports/efficiency/"
+    while url:
+        page = _get(client, url, token, HX_Request="true", HX_Target="report")
+        body = page.content.decode()
+        names = re.findall(r'class="employee"[^>]*>(Продавец \d{3})<', body)
+        assert 0 < len(names) <= PAGE_ROWS
+        seen += names
+        # The totals are the whole table's on every page.
+        assert re.search(r"<tfoot>.*?7\xa0260", body, re.S), "the total of 120 sellers"
+        found = re.search(r'rel="next" href="[^"]*" hx-get="([^"]+)"', body)
+        url = html.unescape(found.group(1)) if found else None
+    assert seen == [f"Продавец {crm_id:03d}" for crm_id in range(120, 0, -1)]  # best first
+    export = _get(client, "/app/reports/efficiency/?format=xlsx", token)
+    cells = {c for row in load_workbook(BytesIO(export.content)).active.iter_rows(values_only=True)
+             for c in row}  # fmt: skip
+    assert {f"Продавец {crm_id:03d}" for crm_id in range(1, 121)} <= cells
