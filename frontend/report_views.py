@@ -138,7 +138,7 @@ def report_page(request: HttpRequest, name: str) -> HttpResponse:
     if name == "plan":
         context |= plan_context(request, scope, _query)
     if name == "quality":
-        context |= _quality_context(scope, data)
+        context |= _quality_context(request, scope, data)
     template = f"frontend/report_{name}.html"
     if request.htmx and request.htmx.target == "report":
         template += "#report"
@@ -432,12 +432,16 @@ def _forgotten_context(request: HttpRequest, data: dict) -> dict:
     }
 
 
-def _quality_context(scope: Scope, data: dict) -> dict:
-    """The summary's columns, the split by rule and each listed deal's cells: one per
-    enabled rule, failing ones with the reason said in words (the cell's title)."""
+def _quality_context(request: HttpRequest, scope: Scope, data: dict) -> dict:
+    """The summary's columns (a page of its employees), the split by rule and each listed
+    deal's cells: one per enabled rule, failing ones with the reason said in words (the
+    cell's title)."""
     rules = data["rules"]
     people = data["employees"][:CHART_PEOPLE]
+    employee_rows, employee_pager = _employee_page(request, data["employees"])
     return {
+        "employee_rows": employee_rows,
+        "employee_pager": employee_pager,
         "columns": [(key, QUALITY_LABELS[key]) for key in (*QUALITY_COUNTS, "share", *rules)],
         "rule_columns": [(rule, QUALITY_LABELS[rule]) for rule in rules],
         "rule_rows": [row | {"label": QUALITY_LABELS[row["rule"]]} for row in data["by_rule"]],

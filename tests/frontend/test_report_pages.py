@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from crmapp.models import Department, Employee
+from crmapp.models import Deal, Department, Employee
 from frontend.paging import PAGE_ROWS
 from frontend.session import AppSession, session_issue
 from reports.aggregates import facts_add
@@ -491,26 +491,34 @@ def test_forgotten_pages_its_employees_and_exports_them_all(
 
 
 @pytest.mark.django_db
-def test_the_efficiency_table_of_many_sellers_comes_a_page_at_a_time(client, make_portal):
+@pytest.mark.parametrize("report", ["efficiency", "quality"])
+def test_a_table_of_many_sellers_comes_a_page_at_a_time(client, make_portal, report):
     portal = make_portal()
-    today = timezone.now().astimezone(ZoneInfo(portal.time_zone)).date()
-    for crm_id in range(1, 121):  # each sold crm_id roubles today: the order is known
-        Employee.objects.create(portal=portal, crm_id=crm_id, name=f"Продавец {crm_id:03d}")
+    now = timezone.now()
+    today = now.astimezone(ZoneInfo(portal.time_zone)).date()
+    for crm_id in range(1, 121):  # each sold crm_id roubles today, and has crm_id open deals
+        seller = Employee.objects.create(portal=portal, crm_id=crm_id,
+                                         name=f"Продавец {crm_id:03d}")  # fmt: skip
         facts_add(portal, {(today, DEAL_WON, crm_id, 0, "", ""): [1, crm_id * 100, 0]})
+        Deal.objects.bulk_create(
+            Deal(portal=portal, crm_id=crm_id * 1000 + n, semantic="open", responsible=seller,
+                 created_at=now, modified_at=now, last_touch_at=now)
+            for n in range(crm_id)
+        )  # fmt: skip
     token = session_issue(AppSession(portal_id=portal.pk, user_crm_id=1, role="admin"))
-    seen, url = [], "/app/reports/efficiency/"
+    seen, url = [], f"/app/reports/{report}/"
     while url:
-        page = _get(client, url, token, HX_Request="true", HX_Target="report")
-        body = page.content.decode()
-        names = re.findall(r'class="employee"[^>]*>(Продавец \d{3})<', body)
+        body = _get(client, url, token, HX_Request="true", HX_Target="report").content.decode()
+        table = body if report == "efficiency" else body.split("quality-rules")[0]
+        names = re.findall(r'class="employee"[^>]*>(Продавец \d{3})<', table)
         assert 0 < len(names) <= PAGE_ROWS
         seen += names
-        # The totals are the whole table's on every page.
-        assert re.search(r"<tfoot>.*?7\xa0260", body, re.S), "the total of 120 sellers"
+        if report == "efficiency":  # the totals are the whole table's on every page
+            assert re.search(r"<tfoot>.*?7\xa0260", body, re.S)
         found = re.search(r'rel="next" href="[^"]*" hx-get="([^"]+)"', body)
         url = html.unescape(found.group(1)) if found else None
-    assert seen == [f"Продавец {crm_id:03d}" for crm_id in range(120, 0, -1)]  # best first
-    export = _get(client, "/app/reports/efficiency/?format=xlsx", token)
-    cells = {c for row in load_workbook(BytesIO(export.content)).active.iter_rows(values_only=True)
-             for c in row}  # fmt: skip
+    assert seen == [f"Продавец {crm_id:03d}" for crm_id in range(120, 0, -1)]  # most first
+    export = _get(client, f"/app/reports/{report}/?format=xlsx", token)
+    sheet = load_workbook(BytesIO(export.content)).worksheets[0]
+    cells = {cell for row in sheet.iter_rows(values_only=True) for cell in row}
     assert {f"Продавец {crm_id:03d}" for crm_id in range(1, 121)} <= cells
