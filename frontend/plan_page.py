@@ -123,13 +123,19 @@ def _pipelines_block(request, scope: Scope, metric: str) -> dict:
     level = request.GET.get("line")
     if level not in LINES or scope.filters.get(level) is None:
         raise BadFilter(_("Name the employee or department whose pipelines to show"))
-    table = plan_period(scope, metric, data=plan_fact(scope))
+    departments, people = _lines_by_id(plan_period(scope, metric, data=plan_fact(scope)))
     crm_id = str(scope.filters[level])
-    rows = table["employees"] + [
-        row for group in table["departments"] for row in (group, *group["employees"])
-    ]
-    line = next((row for row in rows if row["level"] == level and row["id"] == crm_id), None)
+    line = (departments if level == "department" else people).get(crm_id)
     return {"line": line, "line_parent": f"{level[0]}-{crm_id}", "line_drill": f"&{level}={crm_id}"}
+
+
+def _lines_by_id(table: dict) -> tuple[dict, dict]:
+    """A period table's department lines and employee lines, each by id."""
+    departments = {row["id"]: row for row in table["departments"]}
+    people = [*table["employees"]]
+    for group in table["departments"]:
+        people += group["employees"]
+    return departments, {row["id"]: row for row in people}
 
 
 def _period_page(table: dict, number: int, total: int) -> dict:
@@ -206,18 +212,11 @@ def _completion_charts(request, scope: Scope, metric: str) -> list[tuple[str, st
     now = plan_period(this_month, metric, data=plan_fact(this_month, split=False))
     before = plan_period(last_month, metric, data=plan_fact(last_month, split=False))
 
-    def rows(table: dict) -> tuple[dict, dict]:
-        departments = {row["id"]: row for row in table["departments"]}
-        people = [*table["employees"]]
-        for group in table["departments"]:
-            people += group["employees"]
-        return departments, {row["id"]: row for row in people}
-
     charts = []
     for title, current, previous in zip(
         (_("Completion by department"), _("Completion by employee")),
-        rows(now),
-        rows(before),
+        _lines_by_id(now),
+        _lines_by_id(before),
         strict=True,
     ):
         planned = [

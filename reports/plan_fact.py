@@ -258,15 +258,17 @@ def _counted(scope: Scope, by_pipeline: bool) -> dict[tuple[date, int], dict[int
     """{(month, employee): {pipeline: {plan metric: count}}} of the counted plan metrics
     (deals created, calls, meetings, the named stages reached), from the aggregates;
     activities are NO_PIPELINE's (without `by_pipeline`, all pipelines summed under ALL)."""
-    where = facts_where(scope, list(COUNTED)) & fact_rows(scope.portal, COUNTED.values())
     counted: dict[tuple[date, int], dict[int, dict[str, int]]] = defaultdict(dict)
     for (month, employee, pipeline, fact), (qty, _cents) in _summed(
-        scope, where, by_pipeline, "metric"
+        scope, _counted_where(scope), by_pipeline, "metric"
     ):
         if qty:
-            by_key = counted[(month, employee)].setdefault(pipeline, {})
-            by_key[COUNTED[fact]] = by_key.get(COUNTED[fact], 0) + qty
+            counted[(month, employee)].setdefault(pipeline, {})[COUNTED[fact]] = qty
     return dict(counted)
+
+
+def _counted_where(scope: Scope):
+    return facts_where(scope, list(COUNTED)) & fact_rows(scope.portal, COUNTED.values())
 
 
 def _summed(scope: Scope, where, by_pipeline: bool, *keys: str):
@@ -282,9 +284,7 @@ def _summed(scope: Scope, where, by_pipeline: bool, *keys: str):
 
 def _pipelined_employees(scope: Scope) -> set[int]:
     """The employees with a win or a counted deal in some pipeline in the scope."""
-    where = facts_where(scope, [DEAL_WON]) | (
-        facts_where(scope, list(COUNTED)) & fact_rows(scope.portal, COUNTED.values())
-    )
+    where = facts_where(scope, [DEAL_WON]) | _counted_where(scope)
     totals = facts_summed(
         scope.portal, start=scope.start, end=scope.end,
         where=where & ~Q(pipeline_crm_id=NO_PIPELINE), keys=("employee_crm_id",),
