@@ -70,14 +70,14 @@ def _speed(measured: dict) -> Result:
     figures = {
         "entities": f"{total} ({', '.join(f'{n} {name}' for name, n in rows.items())})",
         "ours": f"{seconds:.0f} s = {total / seconds:.0f}/s" if done else measured["error"],
-        "all fetched after": f"{reached['derive']:.0f} s = {total / reached['derive']:.0f}/s"
-        if "derive" in reached
+        "all fetched after": f"{reached['fetched']:.0f} s = {total / reached['fetched']:.0f}/s"
+        if "fetched" in reached
         else "-",
         "limit": f"{LIMIT:.0f}/s",
         "with burst": f"{limit_seconds(rows) / seconds:.2f}" if done else "-",
         "phases": _phases(reached),
-        # The efficiency report reads leads, deals and activities, and the facts pass counts
-        # activities last, this month's last of all: the report is true only once it is done.
+        # The efficiency report reads leads, deals and activities: it is true only once every
+        # lane has counted, that is at done.
         "this month's efficiency true after": f"{reached.get('done', 0):.0f} s (at done)",
         "sandbox": sandbox,
     }
@@ -91,13 +91,14 @@ def _speed(measured: dict) -> Result:
 
 
 def _phases(reached: dict[str, float]) -> str:
-    """Seconds in each phase: from the milestone that began it (the start, for the directory)
-    to the next one (`reached` holds them in order)."""
-    parts, phase, began = [], "directory", 0.0
-    for milestone, at in reached.items():
-        parts.append(f"{phase} {at - began:.0f} s")
-        phase, began = milestone, at
-    return ", ".join(parts)
+    """Seconds in the directory and in the sources, then when each lane's step ended, counted
+    from the moment everything was fetched (the lanes run side by side)."""
+    sources, fetched = reached.get("sources", 0.0), reached.get("fetched")
+    if fetched is None:
+        return f"directory {sources:.0f} s"
+    lanes = [f"{name} +{at - fetched:.0f} s" for name, at in reached.items()
+             if name not in ("sources", "fetched")]  # fmt: skip
+    return f"directory {sources:.0f} s, sources {fetched - sources:.0f} s; then " + ", ".join(lanes)
 
 
 def _memory(measured: dict) -> Result:

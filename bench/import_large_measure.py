@@ -25,29 +25,47 @@ from bench.workers import (  # noqa: E402
     workers_ready,
 )
 from crmapp.hooks import facts_writer  # noqa: E402
-from crmapp.models import Portal  # noqa: E402
-from integrations.importer import DERIVE, DONE, FACTS, SOURCES, portal_import_begin  # noqa: E402
+from crmapp.models import ImportLane, Portal  # noqa: E402
+from integrations.importer import (  # noqa: E402
+    DERIVED,
+    DONE,
+    FACTS,
+    SOURCES,
+    portal_import_begin,
+)
 from integrations.tasks import portal_import  # noqa: E402
 
 SCALE = os.environ.get("BENCH_IMPORT_LARGE_SCALE", "large")
 WORKERS = 2
 TIMEOUT = 8 * 3600
-ENTITY_TYPES = facts_writer().ENTITY_TYPES  # the facts pass counts them in this order
-MILESTONES = [SOURCES, DERIVE, *(f"facts_{t}" for t in ENTITY_TYPES), DONE]
+ENTITY_TYPES = facts_writer().ENTITY_TYPES
 
 
 def log(message: str) -> None:
     print(f"   ({message})", file=sys.stderr, flush=True)
 
 
-def milestone(portal: Portal) -> str:
-    """Where the import is: its cursor's phase, and in the facts pass the type being counted."""
-    cursor = portal.import_cursor
-    phase = cursor.get("phase", "")
-    if phase == FACTS and cursor.get("facts"):
-        index = cursor["facts"][0]
-        return f"facts_{ENTITY_TYPES[index]}" if index < len(ENTITY_TYPES) else DONE
-    return phase
+def milestones(portal: Portal) -> list[str]:
+    """What the import has reached: every source in ("fetched"), then each lane's derived
+    fields (a lane without them starts counting at once) and aggregates, then done."""
+    phase = portal.import_cursor.get("phase", "")
+    if portal.import_phase == Portal.ImportPhase.DONE:
+        lanes = [(t, ImportLane.Step.DONE) for t in ENTITY_TYPES]
+        return [SOURCES, "fetched", *_lanes_reached(lanes), DONE]
+    if phase != FACTS:
+        return [SOURCES] if phase == SOURCES else []
+    lanes = ImportLane.objects.for_portal(portal).values_list("entity_type", "step")
+    return [SOURCES, "fetched", *_lanes_reached(lanes)]
+
+
+def _lanes_reached(lanes) -> list[str]:
+    reached = []
+    for entity_type, step in lanes:
+        if entity_type in DERIVED and step != ImportLane.Step.DERIVE:
+            reached.append(f"{entity_type} derived")
+        if step == ImportLane.Step.DONE:
+            reached.append(f"{entity_type} counted")
+    return reached
 
 
 def import_watched(portal: Portal) -> dict[str, float]:
@@ -63,12 +81,10 @@ def import_watched(portal: Portal) -> dict[str, float]:
         elapsed = time.monotonic() - started
         if elapsed > TIMEOUT:
             raise TimeoutError(f"import of {portal} did not finish in {TIMEOUT} s")
-        current = milestone(portal)
-        if current in MILESTONES:
-            for name in MILESTONES[: MILESTONES.index(current) + 1]:
-                if name not in reached:
-                    reached[name] = elapsed
-                    log(f"{name} reached at {elapsed:.0f} s, {portal.import_done} counted")
+        for name in milestones(portal):
+            if name not in reached:
+                reached[name] = elapsed
+                log(f"{name} at {elapsed:.0f} s, {portal.import_done} counted")
     return reached
 
 

@@ -2,8 +2,9 @@
 
 After the directory (employees, pipelines, stages), every history source (leads, deals,
 activities, stage history …) is walked by its own chain of chunk tasks, so the CRM's rate
-limit, not our database, bounds the speed; when all are through, the derived fields (last
-touch, win time, next step) are computed in one more chain.
+limit, not our database, bounds the speed. When all are through, each entity type runs its
+own lane (crmapp.ImportLane) side by side with the others: its derived fields (last touch,
+win time, next step), then its share of the aggregates.
 
 Each chunk fetches one page from the CRM outside any transaction (a token refresh must commit
 on its own), then, in one transaction, checks that the run and its own cursor are still where
@@ -21,10 +22,12 @@ from datetime import datetime, timedelta
 from itertools import islice
 
 from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from crmapp.hooks import facts_writer
-from crmapp.models import Deal, Lead, Portal
+from crmapp.models import Deal, ImportLane, Lead, Portal
 from crmapp.tiers import WINDOW_MONTHS, portal_tier, window_grows, window_start
 from integrations import mirror
 from integrations.registry import adapter_for
@@ -34,7 +37,7 @@ log = logging.getLogger(__name__)
 CHUNK = 5000
 TASK_SECONDS = 60
 DERIVE_CHUNK = 2000
-DIRECTORY, SOURCES, DERIVE, FACTS, DONE = "directory", "sources", "derive", "facts", "done"
+DIRECTORY, SOURCES, FACTS, DONE = "directory", "sources", "facts", "done"
 FINISHED = -1  # a source cursor that has reached the end
 # During an import the derived fields wait for the last step, when all history is in.
 UPSERT = {
@@ -51,17 +54,23 @@ UPSERT = {
     ),
 }
 # Every lead and deal is visited once more at the end to derive its last touch.
-DERIVE_STEPS = [
-    ("derive_deals", Deal, mirror.deals_derived_refresh),
-    ("derive_leads", Lead, mirror.leads_derived_refresh),
-]
+DERIVED = {
+    "deal": (Deal, mirror.deals_derived_refresh),
+    "lead": (Lead, mirror.leads_derived_refresh),
+}
+DERIVE, COUNT, COUNTED = ImportLane.Step.DERIVE, ImportLane.Step.FACTS, ImportLane.Step.DONE
+
+
+def lane_part(entity_type: str) -> str:
+    """The task part that runs an entity type's lane."""
+    return f"{FACTS}:{entity_type}"
 
 
 def portal_import_begin(portal: Portal, *, now: datetime) -> str:
     """Start a new import run (superseding any unfinished one); returns the run id."""
     run = uuid.uuid4().hex
     with transaction.atomic():
-        portal = Portal.objects.select_for_update().get(pk=portal.pk)
+        portal = Portal.objects.select_for_update(no_key=True).get(pk=portal.pk)
         # The aggregates are recounted at the end; until then events leave them alone.
         facts_writer().facts_clear(portal)
         portal.import_phase = Portal.ImportPhase.RUNNING
@@ -78,10 +87,10 @@ def portal_import_begin(portal: Portal, *, now: datetime) -> str:
             "since": window_start(portal, now=now).isoformat(),
             "phase": DIRECTORY,
             "sources": {},
-            "derive": [0, 0],
-            "facts": None,
         }
         portal.save()
+        # Waits for a lane chunk of an earlier run still in flight, so nothing of it is left.
+        ImportLane.objects.for_portal(portal).delete()
     return run
 
 
@@ -89,7 +98,7 @@ def portal_history_backfill_begin(portal: Portal, *, now: datetime) -> str | Non
     """After an upgrade, import again from the longer window's start (with the progress bar);
     returns the run id, or None when the mirror already holds the window or is importing."""
     with transaction.atomic():
-        portal = Portal.objects.select_for_update().get(pk=portal.pk)
+        portal = Portal.objects.select_for_update(no_key=True).get(pk=portal.pk)
         if not window_grows(portal, now=now):
             return None
         log.info("backfilling %s to %s", portal, window_start(portal, now=now).date())
@@ -97,20 +106,18 @@ def portal_history_backfill_begin(portal: Portal, *, now: datetime) -> str | Non
 
 
 def portal_import_chunk(portal: Portal, *, run: str, part: str = DIRECTORY) -> list[str]:
-    """Do the next piece of `part` (the directory, a source's name, or "derive").
+    """Do the next piece of `part` (the directory, a source's name, or a lane_part).
 
     Returns the parts that should run next (each as its own task): the same part while it has
-    more, every source after the directory, "derive" after the last source, nothing at the end.
+    more, every source after the directory, every lane after the last source, nothing at the end.
     """
     cursor = portal.import_cursor
     if cursor.get("run") != run or portal.import_phase != Portal.ImportPhase.RUNNING:
         return []
     if part == DIRECTORY:
         return _import_directory(portal, run) if cursor["phase"] == DIRECTORY else []
-    if part == DERIVE:
-        return _derive(portal, run) if cursor["phase"] == DERIVE else []
-    if part == FACTS:
-        return _count_facts(portal, run) if cursor["phase"] == FACTS else []
+    if part.startswith(f"{FACTS}:"):
+        return _lane(portal, run, part.split(":", 1)[1]) if cursor["phase"] == FACTS else []
     return _import_source(portal, run, part)
 
 
@@ -142,11 +149,18 @@ def _import_source(portal: Portal, run: str, part: str) -> list[str]:
 
 
 def _after_sources(portal: Portal) -> list[str]:
-    """Once every source is through, the derive phase (call where the cursor is locked)."""
-    if all(after == FINISHED for after in portal.import_cursor["sources"].values()):
-        portal.import_cursor["phase"] = DERIVE
-        return [DERIVE]
-    return []
+    """Once every source is through, the lanes (call where the cursor is locked)."""
+    if not all(after == FINISHED for after in portal.import_cursor["sources"].values()):
+        return []
+    mirror.mirror_statistics_refresh()
+    portal.import_cursor["phase"] = FACTS
+    types = facts_writer().ENTITY_TYPES
+    ImportLane.objects.bulk_create(
+        ImportLane(portal=portal, run=portal.import_cursor["run"], entity_type=entity_type,
+                   step=DERIVE if entity_type in DERIVED else COUNT)
+        for entity_type in types
+    )  # fmt: skip
+    return [lane_part(entity_type) for entity_type in types]
 
 
 def _sources(portal: Portal, adapter=None) -> dict:
@@ -182,60 +196,71 @@ def _import_directory(portal: Portal, run: str) -> list[str]:
     return following
 
 
-def _derive(portal: Portal, run: str) -> list[str]:
-    step, after_id = portal.import_cursor["derive"]
-    if (step, after_id) == (0, 0):
-        mirror.mirror_statistics_refresh()
-    if step >= len(DERIVE_STEPS):
-        with transaction.atomic():
-            if not _lock_if_unmoved(portal, run, ("phase",), DERIVE):
-                return []
-            portal.import_cursor["phase"] = FACTS
-            portal.import_cursor["facts"] = [0, 0]
-            _save_progress(portal, step=FACTS)
-        return [FACTS]
-    name, model, refresh = DERIVE_STEPS[step]
-    ids = list(
-        model.objects.for_portal(portal)
-        .filter(crm_id__gt=after_id)
-        .order_by("crm_id")
-        .values_list("crm_id", flat=True)[:DERIVE_CHUNK]
-    )
-    with transaction.atomic():
-        if not _lock_if_unmoved(portal, run, ("derive",), [step, after_id]):
-            return []
-        refresh(portal, ids)
-        position = [step + 1, 0] if len(ids) < DERIVE_CHUNK else [step, ids[-1]]
-        portal.import_cursor["derive"] = position
-        _save_progress(portal, added=len(ids), step=name)
-    return [DERIVE]
-
-
-def _count_facts(portal: Portal, run: str) -> list[str]:
-    """Count the mirror into the aggregates, type by type in id order, for up to
-    TASK_SECONDS. Events meanwhile keep counted entities in step (facts_tracking)."""
-    started = time.monotonic()
-    writer = facts_writer()
+def _lane(portal: Portal, run: str, entity_type: str) -> list[str]:
+    """Move an entity type's lane on chunk by chunk for up to TASK_SECONDS, each chunk in one
+    transaction with the lane row locked (never the portal row: a mirror write holds that
+    while it waits for the lanes). A second task on the same lane finds it moved and stops."""
+    started, left_at = time.monotonic(), None
     while True:
-        position = portal.import_cursor["facts"]
-        index, after_id = position
-        if index >= len(writer.ENTITY_TYPES):
-            return _finish(portal, run)
         with transaction.atomic():
-            if not _lock_if_unmoved(portal, run, ("facts",), position):
+            lane = (
+                ImportLane.objects.for_portal(portal)
+                .select_for_update()
+                .filter(run=run, entity_type=entity_type)
+                .first()
+            )
+            if lane is None or (left_at is not None and (lane.step, lane.after_id) != left_at):
                 return []
-            entity_type = writer.ENTITY_TYPES[index]
-            counted, last_id = writer.facts_rebuild_chunk(portal, entity_type, after_id)
-            portal.import_cursor["facts"] = [index + 1, 0] if last_id is None else [index, last_id]
-            _save_progress(portal, added=counted, step=f"facts_{entity_type}")
+            if lane.step == COUNTED:
+                break
+            step, added = lane.step, _lane_chunk(portal, lane)
+            lane.save(update_fields=["step", "after_id"])
+            left_at = (lane.step, lane.after_id)
+        _progress(portal, added=added, step=f"{step}_{entity_type}")
+        if lane.step == COUNTED:
+            break
         if time.monotonic() - started > TASK_SECONDS:
-            return [FACTS]
+            return [lane_part(entity_type)]
+    return _finish(portal, run)
+
+
+def _lane_chunk(portal: Portal, lane: ImportLane) -> int:
+    """One chunk of the lane's step; moves the lane on (unsaved), returns entities visited."""
+    if lane.step == DERIVE:
+        model, refresh = DERIVED[lane.entity_type]
+        ids = list(
+            model.objects.for_portal(portal)
+            .filter(crm_id__gt=lane.after_id)
+            .order_by("crm_id")
+            .values_list("crm_id", flat=True)[:DERIVE_CHUNK]
+        )
+        refresh(portal, ids)
+        lane.step, lane.after_id = (COUNT, 0) if len(ids) < DERIVE_CHUNK else (DERIVE, ids[-1])
+        return len(ids)
+    counted, last_id = facts_writer().facts_rebuild_chunk(portal, lane.entity_type, lane.after_id)
+    lane.step, lane.after_id = (COUNTED, lane.after_id) if last_id is None else (COUNT, last_id)
+    return counted
+
+
+def _progress(portal: Portal, *, added: int, step: str) -> None:
+    """Count a lane's chunk in the progress bar, after its commit (lanes hold no portal lock)."""
+    Portal.objects.filter(pk=portal.pk).update(
+        import_done=F("import_done") + added,
+        import_total=Greatest("import_total", F("import_done") + added),
+        import_step=step,
+        import_beat_at=timezone.now(),
+    )
 
 
 def _finish(portal: Portal, run: str) -> list[str]:
+    """Done once every lane is through (the last lane to get here finds them all so)."""
     with transaction.atomic():
         if not _lock_if_unmoved(portal, run, ("phase",), FACTS):
             return []
+        lanes = ImportLane.objects.for_portal(portal).filter(run=run)
+        if lanes.exclude(step=COUNTED).exists():
+            return []
+        lanes.delete()
         now = timezone.now()
         portal.import_cursor["phase"] = DONE
         Portal.objects.filter(pk=portal.pk).update(
@@ -255,7 +280,7 @@ def _lock_if_unmoved(portal: Portal, run: str, path: tuple[str, ...], expected) 
     """Lock the portal row; true if the run is current and the cursor at `path` still holds
     `expected` (where this chunk started). Refreshes the in-memory cursor and counters from
     the row. Call inside atomic."""
-    fresh = Portal.objects.select_for_update().get(pk=portal.pk)
+    fresh = Portal.objects.select_for_update(no_key=True).get(pk=portal.pk)
     portal.import_cursor = fresh.import_cursor
     portal.import_done, portal.import_total = fresh.import_done, fresh.import_total
     value = fresh.import_cursor
@@ -282,6 +307,13 @@ def portal_import_unfinished_parts(portal: Portal) -> list[str]:
     cursor = portal.import_cursor
     if cursor.get("phase") == SOURCES:
         return [name for name, after in cursor["sources"].items() if after != FINISHED]
+    if cursor.get("phase") == FACTS:
+        lanes = ImportLane.objects.for_portal(portal).filter(run=cursor["run"])
+        running = [
+            lane_part(t) for t in lanes.exclude(step=COUNTED).values_list("entity_type", flat=True)
+        ]
+        # All through but not finished (killed in between): any lane finishes the import.
+        return running or [lane_part(facts_writer().ENTITY_TYPES[0])]
     return [cursor.get("phase", DIRECTORY)]
 
 
@@ -296,7 +328,7 @@ def portals_import_stalled(*, now: datetime, after: timedelta) -> list[Portal]:
 
 def portal_import_fail(portal: Portal, *, run: str, reason: str) -> None:
     with transaction.atomic():
-        fresh = Portal.objects.select_for_update().get(pk=portal.pk)
+        fresh = Portal.objects.select_for_update(no_key=True).get(pk=portal.pk)
         if fresh.import_cursor.get("run") == run:
             Portal.objects.filter(pk=portal.pk).update(
                 import_phase=Portal.ImportPhase.FAILED, import_error=reason

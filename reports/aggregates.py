@@ -3,8 +3,8 @@
 `facts_tracking` wraps a mirror write: it takes the named entities' contribution before and
 after, and adds the difference, in the writer's transaction. The full rebuild adds every
 entity's contribution chunk by chunk through the same functions. While a portal's history
-import runs, only entities the import's aggregate pass has already counted are tracked; the
-rest are counted when the pass reaches them.
+import runs, only entities its lanes have already counted are tracked; the rest are counted
+when their lane reaches them.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDate
 
-from crmapp.models import Activity, Deal, Lead, Portal, StageChange
+from crmapp.models import Activity, Deal, ImportLane, Lead, Portal, StageChange
 from crmapp.tiers import window_first_day_start
 from reports.facts import (
     STATE_DAY,
@@ -51,30 +51,38 @@ HISTORY_FIELDS = ("owner_crm_id", "kind", "pipeline_crm_id", "stage_crm_id", "se
 REBUILD_CHUNK = 5000
 
 ROWS_PER_STATEMENT = 500  # SQLite: 10 parameters a row, well under its 32,766
-ROWS_PER_ARRAY = 5000  # PostgreSQL: 10 array parameters a statement, whatever the rows
+# PostgreSQL: up to this many rows go as one statement of 10 array parameters; more (a
+# rebuild's chunk holds about ten rows per lead or deal) are copied into a scratch table and
+# added from there, which spares the client quoting every array element.
+ROWS_PER_ARRAY = 5000
 
 
 @functools.cache
-def _add_sql(model, rows: int | None) -> str:
-    """INSERT that adds to the rows already there (both SQLite and PostgreSQL speak ON
-    CONFLICT … DO UPDATE with `excluded`). `rows` VALUES rows of parameters, or (None, on
-    PostgreSQL) one array parameter per column: psycopg parses a statement's text on every
-    call, and for thousands of parameter markers that parse cost more than the database's work.
-    Identifiers come from the model; values are parameters."""
+def _add_sql(model, source: str) -> str:
+    """INSERT of the rows `source` selects that adds to the rows already there (both SQLite
+    and PostgreSQL speak ON CONFLICT … DO UPDATE with `excluded`). Identifiers come from the
+    model; values are parameters or the scratch table's rows."""
     table, key = model._meta.db_table, ", ".join(["portal_id", *model.KEY])
-    columns = ["portal", *model.KEY, "qty", "amount_cents", "seconds"]
-    if rows is None:
-        types = [model._meta.get_field(c).db_type(connection).split("(")[0] for c in columns]
-        arrays = ", ".join(f"%s::{t}[]" for t in types)
-        source = f"SELECT * FROM unnest({arrays})"  # noqa: S608 (types from the model)
-    else:
-        source = "VALUES " + ", ".join([f"({', '.join(['%s'] * len(columns))})"] * rows)
     return (
         f"INSERT INTO {table} ({key}, qty, amount_cents, seconds) {source} "
         f"ON CONFLICT ({key}) DO UPDATE SET qty = {table}.qty + excluded.qty, "
         f"amount_cents = {table}.amount_cents + excluded.amount_cents, "
         f"seconds = {table}.seconds + excluded.seconds"
     )
+
+
+@functools.cache
+def _values(rows: int) -> str:
+    return "VALUES " + ", ".join([f"({', '.join(['%s'] * 10)})"] * rows)
+
+
+@functools.cache
+def _arrays(model) -> str:
+    """PostgreSQL: one array parameter per column. psycopg parses a statement's text on every
+    call, and for thousands of parameter markers that parse cost more than the database's work."""
+    fields = ["portal", *model.KEY, "qty", "amount_cents", "seconds"]
+    types = [model._meta.get_field(c).db_type(connection).split("(")[0] for c in fields]
+    return f"SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in types)})"  # noqa: S608
 
 
 Refs = dict[str, set[int]]
@@ -177,17 +185,37 @@ def facts_add(portal: Portal, facts: Facts, *, prune: bool = True) -> None:
 def _upsert(model, rows: list[tuple]) -> None:
     # In key order, so concurrent writers lock shared rows in the same order (no deadlock).
     rows = sorted(rows)
+    if connection.vendor == "postgresql" and len(rows) > ROWS_PER_ARRAY:
+        _upsert_copied(model, rows)
+        return
     with connection.cursor() as cursor:
         # Many rows a statement: one round trip per batch instead of one per key.
         if connection.vendor == "postgresql":
-            for batch in batched(rows, ROWS_PER_ARRAY):
-                cursor.execute(
-                    _add_sql(model, None), [list(column) for column in zip(*batch, strict=True)]
-                )
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            cursor.execute(_add_sql(model, _arrays(model)), columns)
         else:
             for batch in batched(rows, ROWS_PER_STATEMENT):
                 values = [value for row in batch for value in row]
-                cursor.execute(_add_sql(model, len(batch)), values)
+                cursor.execute(_add_sql(model, _values(len(batch))), values)
+
+
+def _upsert_copied(model, rows: list[tuple]) -> None:
+    """PostgreSQL: COPY the rows into the session's scratch table, add them from there in key
+    order, and empty it (it may serve twice in one transaction)."""
+    scratch, key = f"{model._meta.db_table}_added", ", ".join(["portal_id", *model.KEY])
+    columns = f"{key}, qty, amount_cents, seconds"
+    connection.ensure_connection()
+    with connection.connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {scratch} ON COMMIT DELETE ROWS "  # noqa: S608
+            f"AS SELECT {columns} FROM {model._meta.db_table} WITH NO DATA"
+        )
+        with cursor.copy(f"COPY {scratch} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        added = f"SELECT {columns} FROM {scratch} ORDER BY {key}"  # noqa: S608 (the model's)
+        cursor.execute(_add_sql(model, added))
+        cursor.execute(f"TRUNCATE {scratch}")
 
 
 def facts_clear(portal: Portal) -> None:
@@ -218,8 +246,8 @@ def facts_forget_before(portal: Portal, day: date) -> int:
 def facts_tracking(portal: Portal, refs: Refs) -> Iterator[None]:
     """Keep the aggregates in step with a mirror write of the named entities.
 
-    Call inside the writer's transaction, with the portal row locked (the import's aggregate
-    pass takes the same lock, so the two never interleave).
+    Call inside the writer's transaction, with the portal row locked (FOR NO KEY UPDATE, so
+    a lane's fact rows, whose foreign key shares that row, can still commit).
     """
     tracked = _tracked(portal, refs)
     before = facts_of(portal, tracked)
@@ -229,20 +257,29 @@ def facts_tracking(portal: Portal, refs: Refs) -> Iterator[None]:
 
 
 def _tracked(portal: Portal, refs: Refs) -> Refs:
-    """The named entities the aggregates already count (all, once the import is done)."""
+    """The named entities the aggregates already count (all, once the import is done).
+
+    While an import's lanes run, every lane of the portal is locked first (the caller holds
+    the portal row): a lane's chunk, which derives fields or counts entities of its own type
+    from rows this write may change, then runs before or after the write, never across it.
+    """
     if portal.import_phase == Portal.ImportPhase.DONE:
         return {entity_type: set(ids) for entity_type, ids in refs.items()}
-    position = portal.import_cursor.get("facts")
-    if not position:
-        return {}
-    index, after_id = position
+    lanes = {
+        lane.entity_type: lane
+        for lane in ImportLane.objects.for_portal(portal)
+        .select_for_update()
+        .order_by("entity_type")
+    }
     tracked = {}
     for entity_type, ids in refs.items():
-        done = ENTITY_TYPES.index(entity_type)
-        if done < index:
+        lane = lanes.get(entity_type)
+        if lane is None or lane.step == ImportLane.Step.DERIVE:
+            continue
+        if lane.step == ImportLane.Step.DONE:
             tracked[entity_type] = set(ids)
-        elif done == index:
-            tracked[entity_type] = {crm_id for crm_id in ids if crm_id <= after_id}
+        else:
+            tracked[entity_type] = {crm_id for crm_id in ids if crm_id <= lane.after_id}
     return tracked
 
 
@@ -267,7 +304,7 @@ def facts_rebuild_chunk(portal: Portal, entity_type: str, after_id: int) -> tupl
 @transaction.atomic
 def facts_rebuild(portal: Portal) -> None:
     """Recount a portal's aggregates from the mirror (operator command, time-zone change)."""
-    Portal.objects.select_for_update().get(pk=portal.pk)
+    Portal.objects.select_for_update(no_key=True).get(pk=portal.pk)
     facts_clear(portal)
     for entity_type in ENTITY_TYPES:
         after_id = 0
@@ -423,7 +460,7 @@ def facts_check(portal: Portal, *, now: datetime, sample: int = 7, rng=None) -> 
 
     The portal row is locked so no event lands between the recount and the read.
     """
-    portal = Portal.objects.select_for_update().get(pk=portal.pk)
+    portal = Portal.objects.select_for_update(no_key=True).get(pk=portal.pk)
     today = now.astimezone(portal_zone(portal)).date()
     # Days before the tier's window are never read (periods are clamped) and are purged
     # nightly; until then an event may leave a partial difference there. The state day is

@@ -13,7 +13,7 @@ from crmapp.models.mirror import (
     Stage,
     StageChange,
 )
-from crmapp.models.portal import InstallRecord, Portal
+from crmapp.models.portal import ImportLane, InstallRecord, Portal
 
 __all__ = [
     "Activity",
@@ -21,6 +21,7 @@ __all__ = [
     "Department",
     "Employee",
     "EntityType",
+    "ImportLane",
     "InstallRecord",
     "Lead",
     "Pipeline",

@@ -6,6 +6,7 @@ from django.db import models
 from django.utils import timezone
 
 from crmapp.fields import EncryptedTextField
+from crmapp.scoping import PortalOwned
 
 
 class Portal(models.Model):
@@ -121,3 +122,31 @@ class InstallRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.member_id}"
+
+
+class ImportLane(PortalOwned):
+    """One entity type's last leg of a history import, once every source is in: its derived
+    fields, then its share of the aggregates, chunk by chunk up from `after_id`.
+
+    Each type is its own row, so the lanes run side by side in separate workers without the
+    portal row; a mirror write of the portal locks every lane (after the portal row, in type
+    order), so a write and a lane's chunk never interleave.
+    """
+
+    class Step(models.TextChoices):
+        DERIVE = "derive", "deriving fields"
+        FACTS = "facts", "counting aggregates"
+        DONE = "done", "done"
+
+    run = models.CharField(max_length=32)
+    entity_type = models.CharField(max_length=16)
+    step = models.CharField(max_length=16, choices=Step.choices)
+    after_id = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["portal", "entity_type"], name="importlane_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity_type}: {self.step} after {self.after_id}"

@@ -10,9 +10,15 @@ import pytest
 from django.db.models import Q
 from django.utils import timezone
 
-from crmapp.models import Activity, Deal, Lead, Portal, StageChange
+from crmapp.models import Activity, Deal, ImportLane, Lead, Portal, StageChange
 from integrations import importer
-from integrations.importer import DIRECTORY, FACTS, portal_import_begin, portal_import_chunk
+from integrations.importer import (
+    DIRECTORY,
+    FACTS,
+    lane_part,
+    portal_import_begin,
+    portal_import_chunk,
+)
 from integrations.sync import entities_refresh
 from reports import aggregates
 from reports.aggregates import (
@@ -240,31 +246,49 @@ def test_shuffled_duplicated_events_leave_the_aggregates_equal_to_a_recount(
     assert sum(won_today.values_list("qty", flat=True)) >= 1
 
 
+def _chunk(portal: Portal, run: str, part: str) -> list[str]:
+    return portal_import_chunk(Portal.objects.get(pk=portal.pk), run=run, part=part)
+
+
+def _lane(portal: Portal, entity_type: str) -> ImportLane:
+    return ImportLane.objects.for_portal(portal).get(entity_type=entity_type)
+
+
 @pytest.mark.django_db
-def test_events_during_the_aggregate_pass_are_counted_once(portal, bitrix24, monkeypatch):
+def test_events_while_the_lanes_run_are_counted_once(portal, bitrix24, monkeypatch):
     monkeypatch.setattr(aggregates, "REBUILD_CHUNK", 100)
+    monkeypatch.setattr(importer, "DERIVE_CHUNK", 100)
     monkeypatch.setattr(importer, "TASK_SECONDS", 0)  # one chunk per task
     run = portal_import_begin(portal, now=timezone.now())
     queue = [DIRECTORY]
-    while queue and queue[0] != FACTS:
-        queue += portal_import_chunk(Portal.objects.get(pk=portal.pk), run=run, part=queue.pop(0))
-    # Into the deals: leads are counted, deals partly.
-    while Portal.objects.get(pk=portal.pk).import_cursor["facts"][0] < 1:
-        portal_import_chunk(Portal.objects.get(pk=portal.pk), run=run, part=FACTS)
-    portal_import_chunk(Portal.objects.get(pk=portal.pk), run=run, part=FACTS)
-    _, counted_up_to = Portal.objects.get(pk=portal.pk).import_cursor["facts"]
+    while queue and not queue[0].startswith(f"{FACTS}:"):
+        queue += _chunk(portal, run, queue.pop(0))
+    assert sorted(queue) == sorted(lane_part(t) for t in ("lead", "deal", "activity"))
+    # The deals' lane partly counted, the leads' still deriving, the activities' not begun.
+    while _lane(portal, "deal").step != ImportLane.Step.FACTS or not _lane(portal, "deal").after_id:
+        _chunk(portal, run, lane_part("deal"))
+    _chunk(portal, run, lane_part("lead"))
+    assert _lane(portal, "lead").step == ImportLane.Step.DERIVE
+    counted_up_to = _lane(portal, "deal").after_id
     ids = sorted(Deal.objects.for_portal(portal).values_list("crm_id", flat=True))
     before, after = (
         [i for i in ids if i <= counted_up_to][:3],
         [i for i in ids if i > counted_up_to][:3],
     )
+    assert len(before) == len(after) == 3
     for deal_id in before + after:
         bitrix24.control.update("deals", deal_id, {"OPPORTUNITY": "4242.00", "STAGE_ID": "WON"})
-    entities_refresh(Portal.objects.get(pk=portal.pk), {"deal": set(before + after)})
+    leads = sorted(Lead.objects.for_portal(portal).values_list("crm_id", flat=True))[:2]
+    for lead_id in leads:
+        bitrix24.control.update("leads", lead_id, {"STATUS_ID": "JUNK"})
+    entities_refresh(
+        Portal.objects.get(pk=portal.pk), {"deal": set(before + after), "lead": set(leads)}
+    )
 
-    while queue := portal_import_chunk(Portal.objects.get(pk=portal.pk), run=run, part=FACTS):
-        pass
+    while queue:
+        queue += _chunk(portal, run, queue.pop(0))
     assert Portal.objects.get(pk=portal.pk).import_phase == Portal.ImportPhase.DONE
+    assert not ImportLane.objects.for_portal(portal).exists()
     assert_facts_are_a_recount(portal)
 
 
