@@ -185,6 +185,8 @@ def facts_add(portal: Portal, facts: Facts, *, prune: bool = True) -> None:
 def _upsert(model, rows: list[tuple]) -> None:
     # In key order, so concurrent writers lock shared rows in the same order (no deadlock).
     rows = sorted(rows)
+    if not rows:
+        return
     if connection.vendor == "postgresql" and len(rows) > ROWS_PER_ARRAY:
         _upsert_copied(model, rows)
         return

@@ -157,8 +157,10 @@ def test_a_head_opens_a_department_then_a_seller_to_his_pipelines(live_portal, b
     page = browser_page
     app = _open_plan(page, live_portal.url, 1)
     # 90 days, whatever the day of the month: the table loads when scrolled to.
-    app.locator("select[name=period]").select_option("last_90")
-    app.locator("#plan-period.lazy-block").wait_for(timeout=60_000)  # the new period's page
+    with page.expect_response(lambda r: "/app/reports/plan/" in r.url):
+        app.locator("select[name=period]").select_option("last_90")
+    # The new period's page (before, the old page's block could answer and then be swapped out).
+    app.locator("select[name=period] option[value=last_90][selected]").wait_for(state="attached")
     app.locator("#plan-period").scroll_into_view_if_needed()
     table = app.locator("#plan-period table")
     table.wait_for(timeout=60_000)

@@ -5,6 +5,7 @@ file attachments, text notes, select-field enums) the fixture's key is named as 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -68,8 +69,17 @@ def _missing(fixture: Any, ours: Any, path: str = "") -> set[str]:
 
 @pytest.fixture
 def prepared(amocrm_api: AmoAPI) -> AmoAPI:
-    """An account with one hook, a trashed lead and moves of each kind."""
+    """An account with one hook, a trashed lead and moves of each kind; `api.ids` names a lead
+    with every embedded kind ("full") and the one with most notes ("noted"), found by what they hold
+    (the account's history is generated up to today, so fixed ids would hold other things)."""
     api = amocrm_api
+    leads = api.all("leads", "leads", {"with": "contacts,loss_reason"})
+    kinds = ("loss_reason", "companies", "contacts")
+    notes = Counter(note["entity_id"] for note in api.all("leads/notes", "notes"))
+    api.ids = {
+        "full": next(lead["id"] for lead in leads if all(lead["_embedded"].get(k) for k in kinds)),
+        "noted": notes.most_common(1)[0][0],
+    }
     api.call(
         "POST", "webhooks", json={"destination": "https://x.example/h", "settings": ["add_lead"]}
     )
@@ -106,7 +116,7 @@ API_FIXTURES = {
         NO_ENUMS | {"._embedded.leads[]._embedded.tags[]"},
     ),
     "amocrm_api_v4_lead_by_id_with_contacts_loss_reason.json": (
-        "leads/20000002?with=contacts,loss_reason,source_id",
+        "leads/{full}?with=contacts,loss_reason,source_id",
         {"._embedded.tags[]", "._embedded.catalog_elements"},
     ),
     "amocrm_api_v4_lead_tracking_data_real.json": ("leads?limit=1&page=2", NO_ENUMS),
@@ -142,7 +152,7 @@ API_FIXTURES = {
         set(),
     ),
     "amocrm_api_v4_lead_notes_by_entity.json": (
-        "leads/20000010/notes?limit=1",
+        "leads/{noted}/notes?limit=1",
         {"._embedded.notes[].params.text"},  # a common text note
     ),
     "amocrm_api_v4_events_list_lead_added.json": (
@@ -166,7 +176,7 @@ API_FIXTURES = {
 @pytest.mark.parametrize("name", sorted(API_FIXTURES))
 def test_api_answers_have_the_fixtures_keys(prepared: AmoAPI, name: str) -> None:
     path, not_applicable = API_FIXTURES[name]
-    response = prepared.get(path)
+    response = prepared.get(path.format(**prepared.ids))
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"].startswith("application/hal+json")
     assert _missing(_shape(_fixture(name)), _shape(response.json())) == not_applicable
