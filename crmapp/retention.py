@@ -47,7 +47,7 @@ def _raw_delete(queryset) -> int:
 def portal_history_purge(portal: Portal, *, now: datetime) -> dict[str, int]:
     """Delete the portal's history from before its tier's window; returns rows deleted per
     table. A running import is left alone (it may be backfilling that very history)."""
-    portal = Portal.objects.select_for_update(no_key=True).get(pk=portal.pk)
+    portal = Portal.objects.select_for_update().get(pk=portal.pk)
     if portal.import_phase != Portal.ImportPhase.DONE:
         return {}
     cutoff = window_first_day_start(portal, now=now)

@@ -26,12 +26,12 @@ from integrations.registry import crm
 from reports.quality import errors_to_fix
 
 log = logging.getLogger(__name__)
-# The import's own steps; the history sources between them are labelled by the CRM.
+# The import's own steps; the history sources between them are labelled by the CRM, and
+# the lanes after them name the last chunk's step and type (integrations.importer._lane).
 IMPORT_STEPS = {
     "directory": gettext_lazy("employees and pipelines"),
-    "derive_deals": gettext_lazy("last touches of deals"),
-    "derive_leads": gettext_lazy("last touches of leads"),
-    "facts": gettext_lazy("report totals"),
+    "derive_deal": gettext_lazy("last touches of deals"),
+    "derive_lead": gettext_lazy("last touches of leads"),
     "facts_lead": gettext_lazy("report totals of leads"),
     "facts_deal": gettext_lazy("report totals of deals"),
     "facts_activity": gettext_lazy("report totals of activities"),

@@ -70,7 +70,7 @@ def portal_import_begin(portal: Portal, *, now: datetime) -> str:
     """Start a new import run (superseding any unfinished one); returns the run id."""
     run = uuid.uuid4().hex
     with transaction.atomic():
-        portal = Portal.objects.select_for_update(no_key=True).get(pk=portal.pk)
+        portal = Portal.objects.select_for_update().get(pk=portal.pk)
         # The aggregates are recounted at the end; until then events leave them alone.
         facts_writer().facts_clear(portal)
         portal.import_phase = Portal.ImportPhase.RUNNING
@@ -98,7 +98,7 @@ def portal_history_backfill_begin(portal: Portal, *, now: datetime) -> str | Non
     """After an upgrade, import again from the longer window's start (with the progress bar);
     returns the run id, or None when the mirror already holds the window or is importing."""
     with transaction.atomic():
-        portal = Portal.objects.select_for_update(no_key=True).get(pk=portal.pk)
+        portal = Portal.objects.select_for_update().get(pk=portal.pk)
         if not window_grows(portal, now=now):
             return None
         log.info("backfilling %s to %s", portal, window_start(portal, now=now).date())
@@ -280,7 +280,7 @@ def _lock_if_unmoved(portal: Portal, run: str, path: tuple[str, ...], expected) 
     """Lock the portal row; true if the run is current and the cursor at `path` still holds
     `expected` (where this chunk started). Refreshes the in-memory cursor and counters from
     the row. Call inside atomic."""
-    fresh = Portal.objects.select_for_update(no_key=True).get(pk=portal.pk)
+    fresh = Portal.objects.select_for_update().get(pk=portal.pk)
     portal.import_cursor = fresh.import_cursor
     portal.import_done, portal.import_total = fresh.import_done, fresh.import_total
     value = fresh.import_cursor
@@ -328,7 +328,7 @@ def portals_import_stalled(*, now: datetime, after: timedelta) -> list[Portal]:
 
 def portal_import_fail(portal: Portal, *, run: str, reason: str) -> None:
     with transaction.atomic():
-        fresh = Portal.objects.select_for_update(no_key=True).get(pk=portal.pk)
+        fresh = Portal.objects.select_for_update().get(pk=portal.pk)
         if fresh.import_cursor.get("run") == run:
             Portal.objects.filter(pk=portal.pk).update(
                 import_phase=Portal.ImportPhase.FAILED, import_error=reason

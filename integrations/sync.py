@@ -55,7 +55,7 @@ def entities_apply(portal: Portal, state: CurrentState) -> None:
     """Write the current state in one transaction, so a reader never sees a deal without its
     new history or an aggregate out of step with the mirror; ids the CRM no longer returned
     were deleted."""
-    portal = Portal.objects.select_for_update(no_key=True).get(pk=portal.pk)
+    portal = Portal.objects.select_for_update().get(pk=portal.pk)
     with facts_writer().facts_tracking(portal, state.refs()):
         for entity_type, (wanted, records, history, owned) in state.owners.items():
             UPSERT[entity_type](portal, records, derive=False)
@@ -73,6 +73,6 @@ def entities_apply(portal: Portal, state: CurrentState) -> None:
 @transaction.atomic
 def entities_delete(portal: Portal, entity_type: str, crm_ids: set[int]) -> None:
     """Remove entities the CRM no longer has, with their share of the aggregates."""
-    portal = Portal.objects.select_for_update(no_key=True).get(pk=portal.pk)
+    portal = Portal.objects.select_for_update().get(pk=portal.pk)
     with facts_writer().facts_tracking(portal, {entity_type: crm_ids}):
         mirror.mirror_delete(portal, entity_type, crm_ids)

@@ -42,7 +42,7 @@ def portal_tokens_refresh(
     """
     refused: ReauthorisationRequired | None = None
     with transaction.atomic():
-        portal = Portal.objects.select_for_update(no_key=True).get(pk=portal_id)
+        portal = Portal.objects.select_for_update().get(pk=portal_id)
         if portal.access_token != failed_access_token:
             return TokenPair(portal.access_token, portal.refresh_token, portal.token_expires_at)
         if portal.status == Portal.Status.NEEDS_REAUTH:

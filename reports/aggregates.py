@@ -248,8 +248,7 @@ def facts_forget_before(portal: Portal, day: date) -> int:
 def facts_tracking(portal: Portal, refs: Refs) -> Iterator[None]:
     """Keep the aggregates in step with a mirror write of the named entities.
 
-    Call inside the writer's transaction, with the portal row locked (FOR NO KEY UPDATE, so
-    a lane's fact rows, whose foreign key shares that row, can still commit).
+    Call inside the writer's transaction, with the portal row locked.
     """
     tracked = _tracked(portal, refs)
     before = facts_of(portal, tracked)
@@ -306,7 +305,7 @@ def facts_rebuild_chunk(portal: Portal, entity_type: str, after_id: int) -> tupl
 @transaction.atomic
 def facts_rebuild(portal: Portal) -> None:
     """Recount a portal's aggregates from the mirror (operator command, time-zone change)."""
-    Portal.objects.select_for_update(no_key=True).get(pk=portal.pk)
+    Portal.objects.select_for_update().get(pk=portal.pk)
     facts_clear(portal)
     for entity_type in ENTITY_TYPES:
         after_id = 0
@@ -462,7 +461,7 @@ def facts_check(portal: Portal, *, now: datetime, sample: int = 7, rng=None) -> 
 
     The portal row is locked so no event lands between the recount and the read.
     """
-    portal = Portal.objects.select_for_update(no_key=True).get(pk=portal.pk)
+    portal = Portal.objects.select_for_update().get(pk=portal.pk)
     today = now.astimezone(portal_zone(portal)).date()
     # Days before the tier's window are never read (periods are clamped) and are purged
     # nightly; until then an event may leave a partial difference there. The state day is
