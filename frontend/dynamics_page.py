@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import json
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from frontend.report_request import BadFilter
 from frontend.templatetags.humanize_ru import period
-from reports.dynamics import DEAL_SORTS, EMPLOYEE_COLUMNS
+from reports.dynamics import DEAL_SORTS, EMPLOYEE_COLUMNS, stage_durations
 from reports.efficiency import DYNAMICS
 from reports.labels import column_label
+from reports.models import NO_PIPELINE
+from reports.scope import Scope
 
 GRAINS = ("month", "year")
+STAGE_BLOCK = "stage"  # a stage of the time in stages, opened to its employees
 # The deals list's columns, the sortable ones with their sort key.
 DEAL_HEADERS = [("title", "title"), ("responsible", ""), ("pipeline", ""), ("stage", ""),
                 ("amount", "amount"), ("created", "created"), ("closed", "closed"),
@@ -112,3 +116,14 @@ def _stages_by_pipeline(data: dict) -> list[tuple[dict, list[dict]]]:
     for row in data["stages"]:
         stages.setdefault(row["pipeline_id"], []).append(row)
     return [(pipeline, stages.get(pipeline["id"], [])) for pipeline in data["stage_pipelines"]]
+
+
+def dynamics_stage_context(query, scope: Scope) -> dict:
+    """One stage of the time in stages split into its employees: `entity` (deal or lead),
+    `pipeline` (none for leads) and `stage`, as the stage's row names them."""
+    entity, pipeline, stage = (query.get(key, "") for key in ("entity", "pipeline", "stage"))
+    if entity not in ("deal", "lead") or not stage or (pipeline and not pipeline.isdigit()):
+        raise BadFilter(_("Name the stage to open: deals or leads, the pipeline and the stage"))
+    key = (int(pipeline) if pipeline else NO_PIPELINE, stage)
+    rows = stage_durations(scope, entity, now=timezone.now(), stage=key)
+    return {"entity": entity, "rows": rows}

@@ -21,7 +21,12 @@ from django_htmx.http import push_url
 from crmapp.models import Department, Employee, Pipeline
 from crmapp.selectors import import_progress, portal_page_summary
 from frontend.caveats import crm_caveats
-from frontend.dynamics_page import dynamics_context, dynamics_options
+from frontend.dynamics_page import (
+    STAGE_BLOCK,
+    dynamics_context,
+    dynamics_options,
+    dynamics_stage_context,
+)
 from frontend.marketing_context import marketing_context
 from frontend.paging import page_number, page_rows, pager
 from frontend.plan_page import BLOCKS as PLAN_BLOCKS
@@ -58,6 +63,8 @@ from reports.sources import source_names
 PAGE_PARAMS = (*FILTERS, "sort", "lsort", "age_min", "age_max")
 # What a drill-down's address adds to name a cell of a table wider than an employee.
 DRILL_OPTIONS = ("stage", "entity", "state")
+# A page's blocks of their own address (report_block).
+BLOCKS = {"plan": PLAN_BLOCKS, "dynamics": (STAGE_BLOCK,)}
 LIST_LIMIT = 200
 # The reports that count from the mirror, where the leads' and deals' UTM fields are; the
 # aggregates the others read have no UTM dimension.
@@ -154,10 +161,14 @@ def report_page(request: HttpRequest, name: str) -> HttpResponse:
 def report_block(request: HttpRequest, name: str, block: str) -> HttpResponse:
     """One block of a report page alone, under the page's session, role and filters: one
     loaded when scrolled to, or another page of a long table."""
-    if name != "plan" or block not in PLAN_BLOCKS:
+    if block not in BLOCKS.get(name, ()):
         raise Http404(block)
     scope = _scope(request, name)
-    context = _links(request, name, scope) | plan_block_context(request, scope, block, _query)
+    if name == "plan":
+        context = plan_block_context(request, scope, block, _query)
+    else:
+        context = dynamics_stage_context(request.GET, scope)
+    context = _links(request, name, scope) | context
     return _render(request, f"frontend/report_{name}.html#{block}", context)
 
 
@@ -166,7 +177,8 @@ def _page_data(request: HttpRequest, name: str, scope: Scope) -> dict:
     if name == "forgotten":
         return forgotten(scope, limit=LIST_LIMIT)
     if name == "dynamics":
-        return dynamics(scope, limit=LIST_LIMIT, **dynamics_options(request.GET))
+        options = dynamics_options(request.GET)
+        return dynamics(scope, limit=LIST_LIMIT, stage_employees=False, **options)
     if name == "quality":
         return quality(scope, limit=LIST_LIMIT, details=True)
     if name == "marketing":

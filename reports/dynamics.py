@@ -60,8 +60,10 @@ def dynamics(
     age_min: float | None = None,
     age_max: float | None = None,
     metric: str = "won_sum",
+    stage_employees: bool = True,
 ) -> dict:
-    """The report; `limit` caps the deals list (a page shows its first rows), never a count."""
+    """The report; `limit` caps the deals list (a page shows its first rows), never a count;
+    without `stage_employees` the time in stages holds each stage's total alone."""
     now = now or timezone.now()
     deals = period_deals(scope, now=now, age_min=age_min, age_max=age_max)
     stats = stage_statistics(scope, now=now)
@@ -84,7 +86,10 @@ def dynamics(
         "stage_pipelines": stats["pipelines"],
         "stage_totals": stats["totals"],
         "long_cycles": long_cycles(scope, now=now),
-        "durations": {kind: stage_durations(scope, kind, now=now) for kind in ("deal", "lead")},
+        "durations": {
+            kind: stage_durations(scope, kind, now=now, split=stage_employees)
+            for kind in ("deal", "lead")
+        },
     }
 
 
@@ -440,11 +445,16 @@ def _seconds(value) -> float:
 # -- stage durations ---------------------------------------------------------------------------
 
 
-def stage_durations(scope: Scope, entity_type: str, *, now: datetime) -> list[dict]:
+def stage_durations(
+    scope: Scope, entity_type: str, *, now: datetime, split: bool = True, stage=None
+) -> list[dict]:
     """Per stage × employee (the responsible now): the stays that ended in P and their mean
     length; the entities sitting in the stage now and their mean days there so far. A total
-    row per stage (`employee_id` None) follows its employees; a cell is `slow` when its mean
-    exceeds the stage's total mean by SLOW_FACTOR."""
+    row per stage (`employee_id` None, `employees` the rows it splits into) follows its
+    employees; a cell is `slow` when its mean exceeds the stage's total mean by SLOW_FACTOR.
+    Without `split` only the totals; with `stage` (pipeline id, stage id) only that stage's
+    rows (a page opens a stage to its employees on demand: 200 sellers × every stage were
+    most of its HTML)."""
     keys = ("employee_crm_id", "pipeline_crm_id", "stage_crm_id")
     exits = _summed(scope, [fact_key(entity_type, "stage_out")], keys=keys)
     sitting = _summed(
@@ -452,28 +462,30 @@ def stage_durations(scope: Scope, entity_type: str, *, now: datetime) -> list[di
     )
     cells: dict[tuple, dict] = {}
     for source, names in ((exits, ("exits", "exit_seconds")), (sitting, ("now", "since"))):
-        for (employee, pipeline, stage), (qty, _cents, seconds) in source.items():
+        for (employee, *where), (qty, _cents, seconds) in source.items():
             if qty:
-                cell = cells.setdefault((pipeline, stage), {}).setdefault(employee, {})
+                cell = cells.setdefault(tuple(where), {}).setdefault(employee, {})
                 cell[names[0]], cell[names[1]] = qty, seconds
-    labels = employee_labels(scope.portal, {e for stage in cells.values() for e in stage})
+    if stage is not None:
+        cells = {stage: cells[stage]} if stage in cells else {}
+    labels = employee_labels(scope.portal, {e for cell in cells.values() for e in cell})
     chosen = participants(scope.portal)
     order, pipeline_names, stage_names = _stage_order(scope, entity_type)
     moment = now.timestamp()
     rows = []
-    for pipeline, stage in sorted(cells, key=lambda key: order.get(key, (9999, 9999, key[1]))):
-        by_employee = cells[(pipeline, stage)]
+    for pipeline, stage_id in sorted(cells, key=lambda key: order.get(key, (9999, 9999, key[1]))):
+        by_employee = cells[(pipeline, stage_id)]
         total = _duration_figures(_cells_summed(by_employee.values()), moment)
         where = {
             "pipeline": pipeline_names.get(pipeline, ""),
             "pipeline_id": None if pipeline == NO_PIPELINE else str(pipeline),
-            "stage": stage_names.get(stage, stage),
-            "stage_id": stage,
+            "stage": stage_names.get(stage_id, stage_id),
+            "stage_id": stage_id,
         }
-        named = sorted(by_employee.items(), key=lambda i: (labels.get(i[0], "—").casefold(), i[0]))
-        for employee, cell in named:
-            if chosen is not None and employee not in chosen:
-                continue  # not taking part (Settings); his stays still count in the total
+        # Not taking part (Settings): his stays still count in the total.
+        named = [(e, cell) for e, cell in by_employee.items() if chosen is None or e in chosen]
+        named.sort(key=lambda item: (labels.get(item[0], "—").casefold(), item[0]))
+        for employee, cell in named if split else ():
             figures = _duration_figures(cell, moment)
             slow = {
                 key: bool(figures[key] and total[key] and figures[key] > SLOW_FACTOR * total[key])
@@ -488,7 +500,8 @@ def stage_durations(scope: Scope, entity_type: str, *, now: datetime) -> list[di
                     "slow": slow,
                 }
             )
-        rows.append({"employee": None, "employee_id": None, **where, **total, "slow": {}})
+        total_row = {"employee": None, "employee_id": None, **where, **total, "slow": {}}
+        rows.append(total_row | {"employees": len(named)})
     return rows
 
 
@@ -560,7 +573,7 @@ def dynamics_tables(data: dict, table: str | None = None) -> dict[str, list[dict
 
 
 def _flat(row: dict) -> dict:
-    flat = {key: value for key, value in row.items() if key != "slow"}
+    flat = {key: value for key, value in row.items() if key not in ("slow", "employees")}
     if flat["employee_id"] is None:
         flat["employee"] = "Σ"
     return flat

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from openpyxl import load_workbook
+from playwright.sync_api import expect
 
 from tests.conftest import screenshot_path
 from tests.frontend.test_reports_in_browser import _open_report, _people
@@ -42,6 +43,18 @@ def test_the_admin_sorts_deals_by_age_drills_a_duration_cell_and_exports(
         "cells => cells.map(c => c.dataset.age)")]  # fmt: skip
     assert ages and ages == sorted(ages)
     page.screenshot(path=screenshot_path("dynamics-sorted.png"), full_page=True)
+
+    # A stage's total opens to its employees when asked, and closes again.
+    chevron = app.locator("table.durations-table button[data-expands]").first
+    line = chevron.get_attribute("data-expands")
+    with page.expect_response(lambda r: "/block/stage/" in r.url):
+        chevron.click()
+    employees = app.locator(f"table.durations-table tr[data-parent='{line}']")
+    expect(employees.first).to_be_visible()
+    table = app.locator(f"table.durations-table:has(button[data-expands='{line}'])")
+    table.screenshot(path=screenshot_path("dynamics-stage-opened.png"))
+    chevron.click()
+    expect(employees.first).to_be_hidden()
 
     # A duration cell lists the stays it counts.
     cells = app.locator("table.durations-table a[hx-get*='what=stage_exits']")

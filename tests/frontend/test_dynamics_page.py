@@ -3,6 +3,7 @@ from __future__ import annotations
 import html
 import re
 from io import BytesIO
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from openpyxl import load_workbook
@@ -51,7 +52,6 @@ def test_the_admin_sees_every_block_and_every_number_drills_to_as_many(client, i
                 assert _listed(client, url, token) == shown, url
                 checked += 1
     assert checked >= 8
-    assert 'class="num slow"' in body  # a bottleneck is marked
     assert body.count('<tr class="total">') >= 2  # a total row per stage
 
     # A click on an employee rebuilds the whole page for him.
@@ -59,6 +59,46 @@ def test_the_admin_sees_every_block_and_every_number_drills_to_as_many(client, i
     rebuilt = _get(client, f"{URL}?{PERIOD}&employee={employee}", token,
                    HX_Request="true", HX_Target="report")  # fmt: skip
     assert set(re.findall(r"employee=(\d+)", rebuilt.content.decode())) == {employee}
+
+
+def _stage_blocks(client, body: str, token: str) -> list[tuple[dict, str]]:
+    """Each stage's employees as its row's button loads them: (the block's query, its HTML)."""
+    urls = re.findall(r'hx-get="(/app/reports/dynamics/block/stage/\?[^"]*)"', body)
+    blocks = []
+    for url in map(html.unescape, urls):
+        block = _get(client, url, token, HX_Request="true")
+        assert block.status_code == 200, block.content[:300]
+        query = {k: v[0] for k, v in parse_qs(urlsplit(url).query, keep_blank_values=True).items()}
+        blocks.append((query, block.content.decode()))
+    return blocks
+
+
+@pytest.mark.django_db
+def test_a_stage_opens_to_its_employees_as_the_api_splits_it(client, installed, bitrix24):
+    token = _token(open_app(client, bitrix24, user_id=1))
+    body = _get(client, f"{URL}?{PERIOD}", token).content.decode()
+    durations = body[body.index("durations-table") :]
+    assert "data-parent=" not in durations  # the stages' totals alone
+    api = client.get(f"/api/reports/dynamics/?{PERIOD}", headers={"X-App-Session": token}).json()
+    blocks = _stage_blocks(client, body, token)
+    assert len(blocks) >= 4
+    for query, block in blocks:
+        split = [
+            row
+            for row in api["durations"][query["entity"]]
+            if row["employee_id"] is not None
+            and (row["pipeline_id"] or "") == query["pipeline"]
+            and row["stage_id"] == query["stage"]
+        ]
+        shown = re.findall(r'data-parent="[^"]*"[^>]*>.*?</tr>', block, re.S)
+        assert len(shown) == len(split) >= 1, query
+        for row, html_row in zip(split, shown, strict=True):
+            assert f"employee={row['employee_id']}" in html_row or row["employee_id"] == "0"
+    assert any('class="num slow"' in block for _, block in blocks)  # a bottleneck is marked
+
+    unknown = _get(client, f"{URL}block/stage/?{PERIOD}&entity=task&stage=NEW", token)
+    assert unknown.status_code == 400
+    assert "стадию" in unknown.content.decode()
 
 
 @pytest.mark.django_db
@@ -112,6 +152,8 @@ def test_a_manager_sees_his_own_dynamics_and_the_api_gives_the_same_data(
     assert {row["id"] for row in data["employees"]} <= {str(manager.crm_id)}
     for rows in data["durations"].values():
         assert {row["employee_id"] for row in rows} <= {str(manager.crm_id), None}
+    for _query, block in _stage_blocks(client, body, token):
+        assert set(re.findall(r"&(?:amp;)?employee=(\d+)", block)) <= {str(manager.crm_id)}
     other = _get(client, f"{URL}?{PERIOD}&employee=1", token)
     assert other.status_code == 403
     drill = client.get(

@@ -125,8 +125,37 @@ def test_stage_durations_list_only_those_taking_part_and_total_everyone(installe
     chosen.save()
     after = stage_durations(scope, "deal", now=now)
     assert {int(row["employee_id"]) for row in after if row["employee_id"]} <= set(people[:2])
-    totals = [row for row in before if row["employee_id"] is None]
-    assert [row for row in after if row["employee_id"] is None] == totals
+    assert _totals(after) == _totals(before)
+    assert {row["employees"] for row in after if row["employee_id"] is None} <= {0, 1, 2}
+
+
+def _totals(rows: list[dict]) -> list[dict]:
+    """The stages' total rows, without the count of rows they split into."""
+    return [
+        {key: value for key, value in row.items() if key != "employees"}
+        for row in rows
+        if row["employee_id"] is None
+    ]
+
+
+@pytest.mark.django_db
+def test_stage_durations_come_as_totals_then_one_stage_at_a_time(installed, period):
+    scope, now = _scope(installed, period), timezone.now()
+    for entity_type in ("deal", "lead"):
+        whole = stage_durations(scope, entity_type, now=now)
+        totals = stage_durations(scope, entity_type, now=now, split=False)
+        assert totals == [row for row in whole if row["employee_id"] is None]
+        assert len(totals) >= 2
+        for total in totals:
+            pipeline = int(total["pipeline_id"]) if total["pipeline_id"] else NO_PIPELINE
+            stage = stage_durations(
+                scope, entity_type, now=now, stage=(pipeline, total["stage_id"])
+            )
+            split = [row for row in whole if row["stage_id"] == total["stage_id"]
+                     and row["pipeline_id"] == total["pipeline_id"]]  # fmt: skip
+            assert stage == split
+            assert total["employees"] == len(split) - 1
+    assert stage_durations(scope, "deal", now=now, stage=(NO_PIPELINE, "NO SUCH")) == []
 
 
 @pytest.mark.django_db
