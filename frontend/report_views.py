@@ -136,6 +136,8 @@ def report_page(request: HttpRequest, name: str) -> HttpResponse:
     context = _context(request, name, scope) | {"data": data}
     if name == "dynamics":
         context |= dynamics_context(request.GET, data) | {"sort_query": _query(request, sort="")}
+        rows, employee_pager = _employee_page(request, data["employees"])
+        context |= {"employee_rows": rows, "employee_pager": employee_pager}
     if name == "marketing":
         context |= marketing_context(request, scope, data, _query)
     if name == "efficiency":
