@@ -71,17 +71,20 @@ def _add_sql(model, source: str) -> str:
     )
 
 
+def _fields(model) -> list[str]:
+    return ["portal", *model.KEY, "qty", "amount_cents", "seconds"]
+
+
 @functools.cache
-def _values(rows: int) -> str:
-    return "VALUES " + ", ".join([f"({', '.join(['%s'] * 10)})"] * rows)
+def _values(model, rows: int) -> str:
+    return "VALUES " + ", ".join([f"({', '.join(['%s'] * len(_fields(model)))})"] * rows)
 
 
 @functools.cache
 def _arrays(model) -> str:
     """PostgreSQL: one array parameter per column. psycopg parses a statement's text on every
     call, and for thousands of parameter markers that parse cost more than the database's work."""
-    fields = ["portal", *model.KEY, "qty", "amount_cents", "seconds"]
-    types = [model._meta.get_field(c).db_type(connection).split("(")[0] for c in fields]
+    types = [model._meta.get_field(c).db_type(connection).split("(")[0] for c in _fields(model)]
     return f"SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in types)})"  # noqa: S608
 
 
@@ -198,7 +201,7 @@ def _upsert(model, rows: list[tuple]) -> None:
         else:
             for batch in batched(rows, ROWS_PER_STATEMENT):
                 values = [value for row in batch for value in row]
-                cursor.execute(_add_sql(model, _values(len(batch))), values)
+                cursor.execute(_add_sql(model, _values(model, len(batch))), values)
 
 
 def _upsert_copied(model, rows: list[tuple]) -> None:

@@ -57,6 +57,8 @@ def test_an_event_waits_for_a_lane_chunk_and_neither_deadlocks(portal, bitrix24,
     if connection.vendor != "postgresql":
         pytest.skip("row locks need PostgreSQL (the CI's second pass)")
     monkeypatch.setattr(aggregates, "REBUILD_CHUNK", 100)
+    # A chunk's fact rows go through the scratch table, an event's few as arrays.
+    monkeypatch.setattr(aggregates, "ROWS_PER_ARRAY", 50)
     monkeypatch.setattr(importer, "TASK_SECONDS", 0)  # one chunk per task
     run = portal_import_begin(portal, now=timezone.now())
     queue = [DIRECTORY]
