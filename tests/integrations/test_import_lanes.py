@@ -7,15 +7,17 @@ import time
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 
 from crmapp.models import Deal, ImportLane, Portal
 from integrations import importer
-from integrations.importer import DIRECTORY, FACTS, lane_part, portal_import_begin
-from integrations.importer import portal_import_chunk as chunk
+from integrations.importer import lane_part
 from integrations.sync import entities_refresh
 from reports import aggregates
-from tests.reports.test_aggregates import assert_facts_are_a_recount
+from tests.reports.test_aggregates import (
+    assert_facts_are_a_recount,
+    import_chunk,
+    import_to_the_lanes,
+)
 
 
 @pytest.fixture
@@ -60,13 +62,10 @@ def test_an_event_waits_for_a_lane_chunk_and_neither_deadlocks(portal, bitrix24,
     # A chunk's fact rows go through the scratch table, an event's few as arrays.
     monkeypatch.setattr(aggregates, "ROWS_PER_ARRAY", 50)
     monkeypatch.setattr(importer, "TASK_SECONDS", 0)  # one chunk per task
-    run = portal_import_begin(portal, now=timezone.now())
-    queue = [DIRECTORY]
-    while queue and not queue[0].startswith(f"{FACTS}:"):
-        queue += chunk(Portal.objects.get(pk=portal.pk), run=run, part=queue.pop(0))
+    run, _lanes = import_to_the_lanes(portal)
     deals = ImportLane.objects.for_portal(portal).filter(entity_type="deal")
     while deals.get().step != ImportLane.Step.FACTS:
-        chunk(Portal.objects.get(pk=portal.pk), run=run, part=lane_part("deal"))
+        import_chunk(portal, run, lane_part("deal"))
 
     # A deal chunk that has written its fact rows and holds them, with its lane, uncommitted.
     counted, release, real = threading.Event(), threading.Event(), aggregates.facts_rebuild_chunk
@@ -79,9 +78,7 @@ def test_an_event_waits_for_a_lane_chunk_and_neither_deadlocks(portal, bitrix24,
 
     monkeypatch.setattr(aggregates, "facts_rebuild_chunk", held)
     errors: list[Exception] = []
-    lane = _in_thread(
-        lambda: chunk(Portal.objects.get(pk=portal.pk), run=run, part=lane_part("deal")), errors
-    )
+    lane = _in_thread(lambda: import_chunk(portal, run, lane_part("deal")), errors)
     assert counted.wait(30)
     deal_id = (
         Deal.objects.for_portal(portal).order_by("-crm_id").values_list("crm_id", flat=True)[0]
@@ -103,6 +100,6 @@ def test_an_event_waits_for_a_lane_chunk_and_neither_deadlocks(portal, bitrix24,
     monkeypatch.setattr(aggregates, "facts_rebuild_chunk", real)
     queue = [lane_part(t) for t in aggregates.ENTITY_TYPES]
     while queue:
-        queue += chunk(Portal.objects.get(pk=portal.pk), run=run, part=queue.pop(0))
+        queue += import_chunk(portal, run, queue.pop(0))
     assert Portal.objects.get(pk=portal.pk).import_phase == Portal.ImportPhase.DONE
     assert_facts_are_a_recount(portal)

@@ -246,8 +246,17 @@ def test_shuffled_duplicated_events_leave_the_aggregates_equal_to_a_recount(
     assert sum(won_today.values_list("qty", flat=True)) >= 1
 
 
-def _chunk(portal: Portal, run: str, part: str) -> list[str]:
+def import_chunk(portal: Portal, run: str, part: str) -> list[str]:
     return portal_import_chunk(Portal.objects.get(pk=portal.pk), run=run, part=part)
+
+
+def import_to_the_lanes(portal: Portal) -> tuple[str, list[str]]:
+    """Begin an import and run it inline until its lanes are all that is left: (run, lanes)."""
+    run = portal_import_begin(portal, now=timezone.now())
+    queue = [DIRECTORY]
+    while queue and not queue[0].startswith(f"{FACTS}:"):
+        queue += import_chunk(portal, run, queue.pop(0))
+    return run, queue
 
 
 def _lane(portal: Portal, entity_type: str) -> ImportLane:
@@ -259,15 +268,12 @@ def test_events_while_the_lanes_run_are_counted_once(portal, bitrix24, monkeypat
     monkeypatch.setattr(aggregates, "REBUILD_CHUNK", 100)
     monkeypatch.setattr(importer, "DERIVE_CHUNK", 100)
     monkeypatch.setattr(importer, "TASK_SECONDS", 0)  # one chunk per task
-    run = portal_import_begin(portal, now=timezone.now())
-    queue = [DIRECTORY]
-    while queue and not queue[0].startswith(f"{FACTS}:"):
-        queue += _chunk(portal, run, queue.pop(0))
+    run, queue = import_to_the_lanes(portal)
     assert sorted(queue) == sorted(lane_part(t) for t in ("lead", "deal", "activity"))
     # The deals' lane partly counted, the leads' still deriving, the activities' not begun.
     while _lane(portal, "deal").step != ImportLane.Step.FACTS or not _lane(portal, "deal").after_id:
-        _chunk(portal, run, lane_part("deal"))
-    _chunk(portal, run, lane_part("lead"))
+        import_chunk(portal, run, lane_part("deal"))
+    import_chunk(portal, run, lane_part("lead"))
     assert _lane(portal, "lead").step == ImportLane.Step.DERIVE
     counted_up_to = _lane(portal, "deal").after_id
     ids = sorted(Deal.objects.for_portal(portal).values_list("crm_id", flat=True))
@@ -286,7 +292,7 @@ def test_events_while_the_lanes_run_are_counted_once(portal, bitrix24, monkeypat
     )
 
     while queue:
-        queue += _chunk(portal, run, queue.pop(0))
+        queue += import_chunk(portal, run, queue.pop(0))
     assert Portal.objects.get(pk=portal.pk).import_phase == Portal.ImportPhase.DONE
     assert not ImportLane.objects.for_portal(portal).exists()
     assert_facts_are_a_recount(portal)
