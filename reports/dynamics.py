@@ -131,12 +131,12 @@ def month_to_date(today: date) -> tuple[tuple[date, date], tuple[date, date]]:
 # -- figures ---------------------------------------------------------------------------------
 
 
-def _summed(scope: Scope, metrics: list[str], keys=("metric",), **kwargs) -> dict:
+def _summed(scope: Scope, metrics: list[str], keys=("metric",), narrow=None, **kwargs) -> dict:
     return facts_summed(
         scope.portal,
         start=kwargs.pop("start", scope.start),
         end=kwargs.pop("end", scope.end),
-        where=facts_where(scope, metrics),
+        where=facts_where(scope, metrics) & (narrow or Q()),
         keys=keys,
         **kwargs,
     )
@@ -456,18 +456,16 @@ def stage_durations(
     rows (a page opens a stage to its employees on demand: 200 sellers × every stage were
     most of its HTML)."""
     keys = ("employee_crm_id", "pipeline_crm_id", "stage_crm_id")
-    exits = _summed(scope, [fact_key(entity_type, "stage_out")], keys=keys)
-    sitting = _summed(
-        scope, [fact_key(entity_type, "stage_now")], keys=keys, start=STATE_DAY, end=STATE_DAY
-    )
+    narrow = None if stage is None else Q(pipeline_crm_id=stage[0], stage_crm_id=stage[1])
+    exits = _summed(scope, [fact_key(entity_type, "stage_out")], keys=keys, narrow=narrow)
+    sitting = _summed(scope, [fact_key(entity_type, "stage_now")], keys=keys, narrow=narrow,
+                      start=STATE_DAY, end=STATE_DAY)  # fmt: skip
     cells: dict[tuple, dict] = {}
     for source, names in ((exits, ("exits", "exit_seconds")), (sitting, ("now", "since"))):
         for (employee, *where), (qty, _cents, seconds) in source.items():
             if qty:
                 cell = cells.setdefault(tuple(where), {}).setdefault(employee, {})
                 cell[names[0]], cell[names[1]] = qty, seconds
-    if stage is not None:
-        cells = {stage: cells[stage]} if stage in cells else {}
     labels = employee_labels(scope.portal, {e for cell in cells.values() for e in cell})
     chosen = participants(scope.portal)
     order, pipeline_names, stage_names = _stage_order(scope, entity_type)
