@@ -381,6 +381,8 @@ def page_timed(client: Client, url: str, headers: dict, direct) -> dict:
 
     p50, p95 = timed(render)
     _, direct_p95 = timed(direct)
+    log(f"{url}: p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, mirror p95 "
+        f"{direct_p95 * 1000:.0f} ms, {max(sizes) / 1024:.0f} KB")  # fmt: skip
     return {"p50": p50, "p95": p95, "direct_p95": direct_p95, "kb": max(sizes) / 1024}
 
 
