@@ -45,7 +45,7 @@ from reports.labels import MARKETING_LABELS, QUALITY_LABELS, column_label, repor
 from reports.marketing import LEAD_LIST_LIMIT, marketing
 from reports.marketing_tables import marketing_tables
 from reports.notify import forgotten_notify
-from reports.people import employee_labels
+from reports.people import employee_labels, sellers_read_once
 from reports.quality import COUNTS as QUALITY_COUNTS
 from reports.quality import quality, quality_reasons
 from reports.scope import (
@@ -101,6 +101,18 @@ def _guarded(view):
     return wrapped
 
 
+def _sellers_once(view):
+    """A page composes several reports (a table and its dynamics): they name their people
+    from one read of the portal's sellers."""
+
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        with sellers_read_once():
+            return view(request, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    return wrapped
+
+
 def _download_query(request: HttpRequest, **changes) -> str:
     """The current filters for a file download of this address: a short-lived token for that
     download only, not the session."""
@@ -123,6 +135,7 @@ def _query(request: HttpRequest, *, session: bool = True, **changes) -> str:
 @require_GET
 @app_session_required
 @_guarded
+@_sellers_once
 def report_page(request: HttpRequest, name: str) -> HttpResponse:
     if name not in REPORTS:
         raise Http404(name)

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import date
 
 from django.db.models import Q
 from django.utils import timezone
 
 from crmapp.models import Department, Employee, Portal
 from crmapp.tiers import window_start
-from reports.metrics import DEAL_CREATED, DEAL_LOST, DEAL_WON, LEAD_CREATED
+from reports.metrics import ACTIVITY_KEYS, DEAL_CREATED, DEAL_LOST, DEAL_WON, LEAD_CREATED
 from reports.models import NO_EMPLOYEE, MonthFact, ReportSettings
 from reports.scope import Scope
 
 # What makes an employee a seller by default: a lead, a deal or an activity of his own.
-_SELLING = Q(metric__in=[LEAD_CREATED, DEAL_CREATED, DEAL_WON, DEAL_LOST]) | Q(
-    metric__startswith="activity_"
-)
+_SELLING = [LEAD_CREATED, DEAL_CREATED, DEAL_WON, DEAL_LOST, *ACTIVITY_KEYS.values()]
+# The window's sellers already read in this request, by (portal, window start).
+_sellers_read: ContextVar[dict | None] = ContextVar("sellers_read", default=None)
 
 
 def employee_labels(portal: Portal, crm_ids: Iterable[int]) -> dict[int, str]:
@@ -79,14 +82,38 @@ def report_people(scope: Scope, with_numbers: set[int]) -> dict[int, str]:
         )
     else:
         since = window_start(scope.portal, now=timezone.now()).date().replace(day=1)
-        sellers = (
-            MonthFact.objects.for_portal(scope.portal)
-            .filter(_SELLING, month__gte=since)
-            .values("employee_crm_id")
-        )
+        sellers = _window_sellers(scope.portal, since)
         listed = employees.filter(Q(active=True, crm_id__in=sellers) | Q(crm_id__in=with_numbers))
     labels = employee_labels(scope.portal, listed.values_list("crm_id", flat=True))
     names = dict(sorted(labels.items(), key=lambda item: (item[1].casefold(), item[0])))
     if NO_EMPLOYEE in with_numbers and scope.employees is None:
         names[NO_EMPLOYEE] = "—"
     return names
+
+
+@contextmanager
+def sellers_read_once() -> Iterator[None]:
+    """Within it, each portal's sellers are read once: a page that composes several reports
+    (the overview four, the efficiency table and its dynamics two) names its people from
+    one scan of the window's monthly aggregates (about 50 ms on a 200-seller portal)."""
+    token = _sellers_read.set({})
+    try:
+        yield
+    finally:
+        _sellers_read.reset(token)
+
+
+def _window_sellers(portal: Portal, since: date) -> set[int]:
+    """The employees with a selling aggregate from `since` on."""
+    read = _sellers_read.get()
+    if read is not None and (portal.pk, since) in read:
+        return read[(portal.pk, since)]
+    sellers = set(
+        MonthFact.objects.for_portal(portal)
+        .filter(metric__in=_SELLING, month__gte=since)
+        .values_list("employee_crm_id", flat=True)
+        .distinct()
+    )
+    if read is not None:
+        read[(portal.pk, since)] = sellers
+    return sellers

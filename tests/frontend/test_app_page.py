@@ -115,6 +115,11 @@ def test_the_overviews_counts_follow_the_import_to_its_end(client, installed, bi
     assert leads and "hx-trigger" not in poll
     shown = re.search(r"Лиды</div><div class=\"value\">([^<]+)<", poll).group(1)
     assert int(shown.replace("\u00a0", "").replace(" ", "")) == leads
+    # Once it is done, the page shows its figures first and fetches the counts when the
+    # progress block is scrolled to.
+    page = client.get("/app/", headers={"X-App-Session": token}).content.decode()
+    assert "compact-counts" not in page
+    assert re.search(r'hx-get="/app/progress/" hx-trigger="revealed"', page)
     # The portal's record counts are the administrator's alone.
     manager = Employee.objects.for_portal(installed).exclude(crm_id=1).filter(active=True).first()
     own = _token(open_app(client, bitrix24, user_id=manager.crm_id))
