@@ -213,6 +213,11 @@ class Deal(PortalOwned, Utm):
             models.Index(fields=["portal", "company_crm_id", "closed_at"], name="deal_company"),
             models.Index(fields=["portal", "contact_crm_id", "closed_at"], name="deal_contact"),
             models.Index(fields=["portal", "modified_at"], name="deal_modified"),
+            # The marketing cohort: the won deals of a period's received leads.
+            models.Index(
+                fields=["portal", "lead_crm_id"], condition=models.Q(lead_crm_id__isnull=False),
+                name="deal_lead",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -238,6 +243,16 @@ class Activity(PortalOwned):
     completed = models.BooleanField(default=False)
     # When a completed activity "happens" (its end or completion time: each CRM's normalize).
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Its lead or deal (as owner_type says) to join in a query, neither a column nor a
+    # constraint: an activity may come before its owner, or outlive it.
+    owner_lead = models.ForeignObject(
+        Lead, on_delete=models.DO_NOTHING, from_fields=["portal", "owner_crm_id"],
+        to_fields=["portal", "crm_id"], related_name="+", null=True,
+    )  # fmt: skip
+    owner_deal = models.ForeignObject(
+        Deal, on_delete=models.DO_NOTHING, from_fields=["portal", "owner_crm_id"],
+        to_fields=["portal", "crm_id"], related_name="+", null=True,
+    )  # fmt: skip
 
     class Meta:
         constraints = _unique_crm_id("activity")
