@@ -19,7 +19,6 @@ from django.db.models import (
     F,
     OuterRef,
     Q,
-    Subquery,
     Sum,
 )
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek

@@ -16,8 +16,8 @@ from crmapp.models import Portal
 from reports.efficiency import efficiency
 from reports.forgotten import forgotten
 from reports.models import PlanMetric
-from reports.plan_fact import plan_fact
 from reports.people import sellers_read_once
+from reports.plan_fact import plan_fact
 from reports.plan_today import plan_today
 from reports.quality import quality
 from reports.scope import Viewer, default_period, period_preset, scope_resolve

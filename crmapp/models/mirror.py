@@ -215,7 +215,8 @@ class Deal(PortalOwned, Utm):
             models.Index(fields=["portal", "modified_at"], name="deal_modified"),
             # The marketing cohort: the won deals of a period's received leads.
             models.Index(
-                fields=["portal", "lead_crm_id"], condition=models.Q(lead_crm_id__isnull=False),
+                fields=["portal", "lead_crm_id"],
+                condition=models.Q(lead_crm_id__isnull=False),
                 name="deal_lead",
             ),
         ]
