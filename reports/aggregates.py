@@ -12,6 +12,7 @@ from __future__ import annotations
 import calendar
 import functools
 import logging
+import operator
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -21,7 +22,7 @@ from itertools import batched
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Q, Sum, Value
 from django.db.models.functions import TruncDate
 
 from crmapp.models import Activity, Deal, ImportLane, Lead, Portal, StageChange
@@ -34,7 +35,14 @@ from reports.facts import (
     facts_nonzero,
     owner_facts,
 )
-from reports.metrics import ACTIVITY_KEYS, DEAL_OPEN_NOW, IS_OPEN, LEAD_OPEN_NOW, fact_key
+from reports.metrics import (
+    ACTIVITY_KEYS,
+    DEAL_OPEN_NOW,
+    IS_OPEN,
+    LEAD_OPEN_NOW,
+    OWNER_CALLS,
+    fact_key,
+)
 from reports.models import NO_EMPLOYEE, NO_PIPELINE, DayFact, FactCheck, MonthFact
 from reports.rollup import month_after
 
@@ -160,6 +168,21 @@ def _activities_facts(portal: Portal, where: Q, tz: ZoneInfo, facts: Facts) -> N
     )
     for day, kind, employee, qty in counted:
         facts[(day, ACTIVITY_KEYS[kind], employee or NO_EMPLOYEE, NO_PIPELINE, "", "")][0] += qty
+    for owner_type, metric in OWNER_CALLS.items():
+        owner = f"owner_{owner_type}"
+        pipeline = F(f"{owner}__pipeline__crm_id") if owner_type == "deal" else Value(NO_PIPELINE)
+        calls = (
+            Activity.objects.for_portal(portal)
+            .filter(where, kind=Activity.Kind.CALL, owner_type=owner_type, completed=True,
+                    completed_at__isnull=False, **{f"{owner}__id__isnull": False})
+            .annotate(day=TruncDate("completed_at", tzinfo=tz), owner_pipeline=pipeline)
+            .values_list("day", "responsible__crm_id", "owner_pipeline", f"{owner}__source")
+            .annotate(qty=Count("pk"))
+            .order_by()
+        )  # fmt: skip
+        for day, employee, in_pipeline, source, qty in calls:
+            in_pipeline = NO_PIPELINE if in_pipeline is None else in_pipeline
+            facts[(day, metric, employee or NO_EMPLOYEE, in_pipeline, source, "")][0] += qty
 
 
 # -- writing ---------------------------------------------------------------------------------
@@ -253,11 +276,30 @@ def facts_tracking(portal: Portal, refs: Refs) -> Iterator[None]:
 
     Call inside the writer's transaction, with the portal row locked.
     """
-    tracked = _tracked(portal, refs)
+    tracked = _tracked(portal, _with_owned_calls(portal, refs))
     before = facts_of(portal, tracked)
     yield
     if any(tracked.values()):
         facts_add(portal, facts_merge(facts_of(portal, tracked), before, sign=-1))
+
+
+def _with_owned_calls(portal: Portal, refs: Refs) -> Refs:
+    """`refs` and the completed calls of its leads and deals: an owner's source and pipeline
+    are part of its calls' contribution, so writing the owner counts them again."""
+    owners = [
+        Q(owner_type=owner_type, owner_crm_id__in=list(refs[owner_type]))
+        for owner_type in OWNER_CALLS
+        if refs.get(owner_type)
+    ]
+    if not owners:
+        return refs
+    calls = Activity.objects.for_portal(portal).filter(
+        functools.reduce(operator.or_, owners), kind=Activity.Kind.CALL, completed=True
+    )
+    found = set(calls.values_list("crm_id", flat=True))
+    if not found:
+        return refs
+    return {**refs, "activity": set(refs.get("activity", ())) | found}
 
 
 def _tracked(portal: Portal, refs: Refs) -> Refs:

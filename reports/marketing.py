@@ -35,6 +35,7 @@ from reports.metrics import (
     LEAD_LOST,
     LEAD_RECEIVED,
     LEAD_WON,
+    OWNER_CALLS,
     closed_in,
     created_in,
     in_scope_pipeline,
@@ -442,10 +443,19 @@ def _owners(scope: Scope, owner_type: str):
 
 
 def calls_by_source(scope: Scope, names: dict[str, str]) -> list[dict]:
-    """Completed calls per month and source of the lead or deal they are bound to, counted
-    by the database, each owner type joined to its own table (a big portal's year has about
-    a million calls to cross otherwise)."""
+    """Completed calls per month and source of the lead or deal they are bound to: from the
+    aggregates (a big portal's year has about a million calls), or with a UTM filter (the
+    aggregates know no UTM) counted by the database, each owner type joined to its table."""
     counts: Counter = Counter()
+    if not scope.utm:  # the aggregates hold the calls by their owner's source
+        summed = facts_summed(
+            scope.portal, start=scope.start, end=scope.end, keys=("source_crm_id",),
+            where=facts_where(scope, list(OWNER_CALLS.values())), by_month=True,
+        )  # fmt: skip
+        for (bucket, source), (qty, _cents, _seconds) in summed.items():
+            if qty:
+                counts[(_month(bucket), source)] += qty
+        return _calls_rows(counts, names)
     for owner_type in ("lead", "deal"):
         rows = (
             source_calls(scope, (owner_type,))
@@ -456,6 +466,10 @@ def calls_by_source(scope: Scope, names: dict[str, str]) -> list[dict]:
         )
         for bucket, source, n in rows:
             counts[(_month(bucket), source)] += n
+    return _calls_rows(counts, names)
+
+
+def _calls_rows(counts: Counter, names: dict[str, str]) -> list[dict]:
     return [
         {"month": month.strftime("%Y-%m"), "id": source, "name": names.get(source, source),
          "calls": n}

@@ -89,6 +89,10 @@ ACTIVITY_KEYS = {
     "other": "activity_other",
 }
 
+# Completed calls bound to a lead or a deal, on the call's day, for its responsible, filed
+# under the owner's source (and the deal's pipeline): the marketing report's calls by source.
+OWNER_CALLS = {"lead": "lead_calls", "deal": "deal_calls"}
+
 # The keys of a lead's or a deal's contribution by what it says (reports.facts writes these).
 FACT_KEYS = {
     "deal": {

@@ -26,6 +26,10 @@ FORGOTTEN_DEAL_COLUMNS = ["id", "crm_id", "responsible", "pipeline", "last_touch
 # the report scans this index alone instead of the wide deal rows.
 QUALITY_DEAL_COLUMNS = ["id", "crm_id", "responsible", "pipeline", "amount", "company_crm_id",
                         "contact_crm_id", "source", "close_date", "has_next_step"]  # fmt: skip
+# What the sales dynamics read of a period's deals (created in it, or closed in it): their
+# stage now, amount and age, from the creation index and the closing (quality) index alone.
+PERIOD_DEAL_COLUMNS = ["id", "crm_id", "responsible", "pipeline", "stage", "amount",
+                       "created_at", "closed_at", "semantic"]  # fmt: skip
 
 
 class EntityType(models.TextChoices):
@@ -196,7 +200,11 @@ class Deal(PortalOwned, Utm):
         constraints = _unique_crm_id("deal")
         indexes = [
             models.Index(fields=["portal", "semantic", "closed_at"], name="deal_closed"),
-            models.Index(fields=["portal", "created_at"], name="deal_created"),
+            models.Index(
+                fields=["portal", "created_at"],
+                include=[c for c in PERIOD_DEAL_COLUMNS if c != "created_at"],
+                name="deal_created",
+            ),
             models.Index(
                 fields=["portal", "created_at"],
                 include=FORGOTTEN_DEAL_COLUMNS,
@@ -206,7 +214,7 @@ class Deal(PortalOwned, Utm):
             models.Index(fields=["portal", "semantic", "last_touch_at"], name="deal_open_touch"),
             models.Index(
                 fields=["portal", "semantic", "closed_at"],
-                include=QUALITY_DEAL_COLUMNS,
+                include=list(dict.fromkeys(QUALITY_DEAL_COLUMNS + ["stage", "created_at"])),
                 name="deal_quality",
             ),
             models.Index(fields=["portal", "responsible", "semantic"], name="deal_resp_semantic"),

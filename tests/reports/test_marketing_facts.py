@@ -3,15 +3,16 @@ now, kept equal to a recount through lead events."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
 
-from crmapp.models import Lead
+from crmapp.models import Deal, Lead, Source
 from reports.facts import facts_new, owner_facts
-from reports.marketing import marketing
+from reports.marketing import marketing, source_calls
 from reports.scope import Viewer, scope_resolve
 from tests.reports.test_aggregates import MSK, assert_facts_are_a_recount, at, change
 from tests.reports.test_marketing import _assert_rows_match, _expected_by_source
@@ -73,4 +74,49 @@ def test_the_migration_counts_received_leads_for_portals_imported_before_it(inst
         model.objects.for_portal(installed).filter(metric="lead_received").delete()
     migration = import_module("reports.migrations.0011_lead_received_facts")
     migration.lead_received_backfill(None, None)
+    assert_facts_are_a_recount(installed)
+
+
+@pytest.mark.django_db
+def test_a_deal_given_another_source_takes_its_calls_there_and_a_deleted_one_drops_them(
+    client, installed, bitrix24, django_capture_on_commit_callbacks
+):
+    installed.application_token = APP_TOKEN
+    installed.save()
+    today = timezone.localdate(timezone=ZoneInfo(installed.time_zone))
+    scope = scope_resolve(
+        installed, Viewer.operator(), start=today - timedelta(days=365), end=today
+    )
+    called = Counter(
+        source_calls(scope, ("deal",)).values_list("owner_crm_id", flat=True)
+    ).most_common(2)
+    (moved, moved_calls), (deleted, deleted_calls) = called
+    was = Deal.objects.for_portal(installed).get(crm_id=moved).source
+    other = next(s for s in Source.objects.for_portal(installed).values_list("crm_id", flat=True)
+                 if s != was)  # fmt: skip
+
+    def by_source() -> Counter:
+        totals = Counter()
+        for row in marketing(scope)["calls"]:
+            totals[row["id"]] += row["calls"]
+        return totals
+
+    before = by_source()
+    bitrix24.control.update("deals", moved, {"SOURCE_ID": other})
+    with django_capture_on_commit_callbacks(execute=True):
+        body = event_body(installed, "bitrix24_event_ONCRMDEALUPDATE.txt", entity_id=moved)
+        assert post(client, body).status_code == 200
+    assert Deal.objects.for_portal(installed).get(crm_id=moved).source == other
+    moved_to = by_source()
+    assert moved_to[other] - before[other] == moved_calls
+    assert before[was] - moved_to[was] == moved_calls
+    assert_facts_are_a_recount(installed)
+
+    # The owner gone, its calls are bound to nothing the report counts.
+    gone = Deal.objects.for_portal(installed).get(crm_id=deleted).source
+    bitrix24.control.delete("deals", deleted)
+    with django_capture_on_commit_callbacks(execute=True):
+        body = event_body(installed, "bitrix24_event_ONCRMDEALDELETE.txt", entity_id=deleted)
+        assert post(client, body).status_code == 200
+    assert moved_to[gone] - by_source()[gone] == deleted_calls
     assert_facts_are_a_recount(installed)
