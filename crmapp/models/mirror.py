@@ -214,7 +214,7 @@ class Deal(PortalOwned, Utm):
             models.Index(fields=["portal", "semantic", "last_touch_at"], name="deal_open_touch"),
             models.Index(
                 fields=["portal", "semantic", "closed_at"],
-                include=list(dict.fromkeys(QUALITY_DEAL_COLUMNS + ["stage", "created_at"])),
+                include=list(dict.fromkeys([*QUALITY_DEAL_COLUMNS, "stage", "created_at"])),
                 name="deal_quality",
             ),
             models.Index(fields=["portal", "responsible", "semantic"], name="deal_resp_semantic"),
