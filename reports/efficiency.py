@@ -27,6 +27,9 @@ COLUMN_GROUPS = {
 }
 COLUMNS = [column for columns in COLUMN_GROUPS.values() for column in columns]
 ACTIVITY_FACTS = [ACTIVITY_KEYS[kind] for kind in KINDS]
+# What happened in a period (as against what is in work at its end).
+HAPPENED = [DEAL_WON, DEAL_LOST, *ACTIVITY_FACTS]
+IN_WORK_COLUMNS = ("in_work_count", "in_work_sum", "leads_in_work")
 # Metrics whose month-to-month dynamics can be charted, and the aggregates each is made of.
 DYNAMICS = {
     "won_sum": [DEAL_WON],
@@ -71,8 +74,7 @@ def in_work(
 def efficiency(scope: Scope) -> dict:
     weights = ReportSettings.of(scope.portal).weights
     raw: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    period_metrics = [DEAL_WON, DEAL_LOST, *ACTIVITY_FACTS]
-    for (employee, metric), values in _period_facts(scope, period_metrics).items():
+    for (employee, metric), values in _period_facts(scope, HAPPENED).items():
         _count_in(raw[employee], metric, values)
     for entity_type in ("deal", "lead"):
         for (employee,), (qty, cents) in in_work(scope, entity_type).items():
@@ -101,6 +103,19 @@ def efficiency(scope: Scope) -> dict:
         "currency": scope.portal.currency,
         "employees": [{"id": r.pop("id"), "name": r.pop("name"), **r} for r in rows],
         "totals": totals,
+    }
+
+
+def happened_totals(scope: Scope) -> dict:
+    """The totals row of `efficiency(scope)` but for what is in work and the activity
+    index: what happened in the period, summed over everyone. The overview's today and
+    yesterday read no more, and skip the people and the four reads of what is open."""
+    total: dict[str, float] = defaultdict(float)
+    for (_employee, metric), values in _period_facts(scope, HAPPENED).items():
+        _count_in(total, metric, values)
+    row = _row(total, ReportSettings.of(scope.portal).weights)
+    return {
+        key: value for key, value in row.items() if key not in (*IN_WORK_COLUMNS, "activity_index")
     }
 
 

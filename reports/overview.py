@@ -2,9 +2,10 @@
 
 Every figure is read from the report it links to, for the scope and period that report opens
 with, so the overview can never say one number and the report another: the plan this month
-(plan_fact, read once for both metrics), won today and yesterday and the activity index
-(efficiency, from the aggregates), the forgotten leads and deals (forgotten, its default
-period), the data-quality errors (quality, this month).
+(plan_fact, read once for both metrics), won today and yesterday (efficiency's totals of
+what happened) and the activity index (efficiency, from the aggregates), the forgotten
+leads and deals (forgotten, its default period), the data-quality errors (quality, this
+month).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from crmapp.models import Portal
-from reports.efficiency import efficiency
+from reports.efficiency import efficiency, happened_totals
 from reports.forgotten import forgotten
 from reports.models import PlanMetric
 from reports.people import sellers_read_once
@@ -55,7 +56,7 @@ def _overview(portal: Portal, viewer: Viewer, *, now: datetime) -> dict:
         )
         for metric in PlanMetric
     }
-    days = {key: efficiency(scope(day, day))["totals"] for key, day in
+    days = {key: happened_totals(scope(day, day)) for key, day in
             (("today", today), ("yesterday", yesterday))}  # fmt: skip
     this_month = efficiency(month)
     forgotten_scope = scope(*period_preset(default_period("forgotten"), today))

@@ -82,6 +82,9 @@ def test_the_overview_figures_are_the_reports_figures_for_each_role(installed, r
     for key, day in (("today", today), ("yesterday", data["yesterday"])):
         totals = efficiency(scope_resolve(portal, viewer, start=day, end=day))["totals"]
         assert data["won"][key] == {"count": totals["won_count"], "sum": totals["won_sum"]}
+        assert {row["column"]: row[key] for row in data["changes"]} == {
+            row["column"]: totals[row["column"]] for row in data["changes"]
+        }
     lost = forgotten(scope_resolve(portal, viewer, start=data["forgotten"]["from"], end=today),
                      now=now)  # fmt: skip
     assert data["forgotten"]["deals"] == sum(r["forgotten_deals"] for r in lost["by_employee"])
