@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 
+from django.db import connection
 from django.db.models import (
+    CharField,
     Count,
     DurationField,
     Exists,
@@ -20,6 +22,7 @@ from django.db.models import (
     OuterRef,
     Q,
     Sum,
+    Value,
 )
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 from django.utils import timezone
@@ -334,16 +337,34 @@ def stage_reach(scope: Scope, received) -> list[dict]:
     """For each lead status in CRM order, the received leads that were ever in it (the
     status a lead was created in counts, the first one when its history lacks it)."""
     statuses = lead_statuses(scope.portal)
-    first = _first_crm_id(statuses)
-    counted = received.aggregate(
-        total=Count("pk"),
-        **{f"s{i}": Count("pk", filter=_reached(scope, s, first)) for i, s in enumerate(statuses)},
-    )
+    reached, total = _reached_counts(scope, received, _first_crm_id(statuses)), received.count()
     return [
-        {"id": s.crm_id, "name": s.name, "reached": counted[f"s{i}"],
-         "share": _percent(counted[f"s{i}"], counted["total"])}
-        for i, s in enumerate(statuses)
+        {"id": s.crm_id, "name": s.name, "reached": reached.get(s.crm_id, 0),
+         "share": _percent(reached.get(s.crm_id, 0), total)}
+        for s in statuses
     ]  # fmt: skip
+
+
+def _reached_counts(scope: Scope, received, first_crm_id: str | None) -> dict[str, int]:
+    """{status: received leads ever in it} by `_reached`'s definition, in one pass: the
+    distinct (lead, status) pairs of their history, their status now and, without a
+    creation row, the first status, counted by status. One EXISTS per lead and status made
+    a big portal's year take a second."""
+    leads = StageChange.objects.for_portal(scope.portal).filter(entity_type="lead")
+    history = leads.filter(owner_crm_id__in=received.values("crm_id"))
+    created = leads.filter(owner_crm_id=OuterRef("crm_id"), kind=StageChange.Kind.CREATED)
+    pairs = (
+        history.order_by().values(lead=F("owner_crm_id"), reached=F("stage_crm_id"))
+        .union(
+            received.order_by().values(lead=F("crm_id"), reached=F("status__crm_id")),
+            received.order_by().filter(~Exists(created))
+            .values(lead=F("crm_id"), reached=Value(first_crm_id, output_field=CharField())),
+        )
+    )  # fmt: skip
+    sql, params = pairs.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT reached, COUNT(*) FROM ({sql}) pairs GROUP BY reached", params)  # noqa: S608 (the ORM's SQL)
+        return {status: count for status, count in cursor.fetchall() if status is not None}
 
 
 def stage_reached_leads(scope: Scope, status_crm_id: str):
