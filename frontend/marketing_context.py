@@ -4,7 +4,6 @@ drill and filter links, the charts' descriptions and the dynamics by source."""
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
@@ -14,10 +13,20 @@ from django.utils.translation import gettext as _
 from frontend.report_request import SOURCE, BadFilter, viewer_of
 from frontend.templatetags.humanize_ru import period
 from reports.labels import column_label
-from reports.marketing import DYNAMICS_METRICS, ROW_FIGURES, STATES, marketing_dynamics
+from reports.marketing import (
+    DYNAMICS_METRICS,
+    ROW_FIGURES,
+    STATES,
+    marketing_dynamics,
+    marketing_margin,
+    marketing_months,
+    received_leads,
+    status_matrix,
+)
 from reports.marketing_tables import BLOCKS
 from reports.plan_input import month_add
 from reports.scope import UTM_FIELDS, Scope, scope_resolve, selection_token
+from reports.sources import source_names
 
 LEAD_COLUMNS = ("title", "source", "utm_source", "responsible", "status", "status_days",
                 "idle_days", "no_next_step")  # fmt: skip
@@ -27,22 +36,30 @@ COLORS = ("#2fc6f6", "#9dcf00", "#ff5752", "#ffa900", "#7a5af8", "#00b8a9", "#f7
           "#3d8bfd", "#a0a8b1", "#6c4f3d", "#1f2d3d")  # fmt: skip
 
 
-def marketing_context(request, scope: Scope, data: dict, query) -> dict:
-    """`query(request, session=..., **changes)` is the page's address builder."""
-    margin_set = data["margin"] is not None
-    columns = [c for c in ROW_FIGURES if c != "roi" or margin_set]
+MONTHS_BLOCK, MATRIX_BLOCK = "months", "matrix"  # a source's months; the matrix, below the fold
+PAGE_BLOCKS = (MONTHS_BLOCK, MATRIX_BLOCK)
+
+
+def _columns(margin: float | None) -> list[tuple[str, str]]:
+    return [(c, column_label(c)) for c in ROW_FIGURES if c != "roi" or margin is not None]
+
+
+def _drill_source_base(request, query) -> str:
     drill = reverse("report-drill", args=["marketing"])
-    without_source = f"{drill}?{query(request, session=False, **{SOURCE: []})}"
+    return f"{drill}?{query(request, session=False, **{SOURCE: []})}"
+
+
+def marketing_context(request, scope: Scope, data: dict, query) -> dict:
+    """`query(request, session=..., **changes)` is the page's address builder. A source's
+    months and the employee × status matrix are blocks of their own (`marketing_block_context`):
+    a year's months were two fifths of the page."""
+    drill = reverse("report-drill", args=["marketing"])
     without_utm = f"{drill}?{query(request, session=False, **dict.fromkeys(UTM_FIELDS, ''))}"
-    months = defaultdict(list)
-    for row in data["months"]:
-        months[row["id"]].append(
-            row | {"drill_params": _month_params(scope, row["month"], row["id"])}
-        )
     sources = [
-        row | {"token": selection_token(row["id"]), "months": months[row["id"]],
-               "filter_query": query(request, **{SOURCE: [selection_token(row["id"])]}),
-               "drill_params": "&" + urlencode({SOURCE: selection_token(row["id"])})}
+        row | {"token": (token := selection_token(row["id"])),
+               "filter_query": query(request, **{SOURCE: [token]}),
+               "months_query": query(request, session=False, **{SOURCE: [token]}),
+               "drill_params": "&" + urlencode({SOURCE: token})}
         for row in data["sources"]
     ]  # fmt: skip
     utm = [
@@ -53,11 +70,11 @@ def marketing_context(request, scope: Scope, data: dict, query) -> dict:
         for row in data["utm"]
     ]  # fmt: skip
     return {
-        "columns": [(c, column_label(c)) for c in columns],
+        "columns": _columns(data["margin"]),
         "tiles": [(c, column_label(c), data["totals"][c]) for c in TILES],
         "sources": sources,
         "utm_rows": utm,
-        "drill_source_base": without_source,
+        "drill_source_base": _drill_source_base(request, query),
         "drill_utm_base": without_utm,
         "blocks": BLOCKS,
         "selected_sources": set(request.GET.getlist(SOURCE)),
@@ -67,13 +84,33 @@ def marketing_context(request, scope: Scope, data: dict, query) -> dict:
         "leads": _sorted_leads(request, data["leads"]),
         "lead_sort": request.GET.get("lsort") or "-status_days",
         "calls": _calls_pivot(scope, data["calls"]),
-        "matrix_statuses": data["matrix"]["statuses"],
         "charts": _charts(data),
         "all_sources_query": query(request, **{SOURCE: []}),
         "lead_sort_query": query(request, lsort=""),
         "funnel_share": _share(data["funnel"]["won_count"], data["funnel"]["received"]),
         "calls_total": sum(row["calls"] for row in data["calls"]),
         **_dynamics(request, scope),
+    }
+
+
+def marketing_block_context(request, scope: Scope, block: str, query) -> dict:
+    """One block of the page alone: a source's months (the scope's one source filter names
+    it) or the employee × status matrix of the received leads."""
+    if block == MATRIX_BLOCK:
+        matrix = status_matrix(scope, received_leads(scope))
+        return {"matrix": matrix, "matrix_statuses": matrix["statuses"]}
+    if scope.sources is None or len(scope.sources) != 1:
+        raise BadFilter(_("Name the one source whose months to show"))
+    margin = marketing_margin(scope.portal)
+    months = [
+        row | {"drill_params": _month_params(scope, row["month"], row["id"])}
+        for row in marketing_months(scope, margin, source_names(scope.portal))
+    ]
+    return {
+        "months": months,
+        "source_token": selection_token(next(iter(scope.sources))),
+        "columns": _columns(margin),
+        "drill_source_base": _drill_source_base(request, query),
     }
 
 

@@ -27,7 +27,8 @@ from frontend.dynamics_page import (
     dynamics_options,
     dynamics_stage_context,
 )
-from frontend.marketing_context import marketing_context
+from frontend.marketing_context import PAGE_BLOCKS as MARKETING_BLOCKS
+from frontend.marketing_context import marketing_block_context, marketing_context
 from frontend.paging import page_number, page_rows, pager
 from frontend.plan_page import BLOCKS as PLAN_BLOCKS
 from frontend.plan_page import plan_block_context, plan_context
@@ -64,7 +65,7 @@ PAGE_PARAMS = (*FILTERS, "sort", "lsort", "age_min", "age_max")
 # What a drill-down's address adds to name a cell of a table wider than an employee.
 DRILL_OPTIONS = ("stage", "entity", "state")
 # A page's blocks of their own address (report_block).
-BLOCKS = {"plan": PLAN_BLOCKS, "dynamics": (STAGE_BLOCK,)}
+BLOCKS = {"plan": PLAN_BLOCKS, "dynamics": (STAGE_BLOCK,), "marketing": MARKETING_BLOCKS}
 LIST_LIMIT = 200
 # The reports that count from the mirror, where the leads' and deals' UTM fields are; the
 # aggregates the others read have no UTM dimension.
@@ -181,6 +182,8 @@ def report_block(request: HttpRequest, name: str, block: str) -> HttpResponse:
     scope = _scope(request, name)
     if name == "plan":
         context = plan_block_context(request, scope, block, _query)
+    elif name == "marketing":
+        context = marketing_block_context(request, scope, block, _query)
     else:
         context = dynamics_stage_context(request.GET, scope)
     context = _links(request, name, scope) | context
@@ -197,7 +200,7 @@ def _page_data(request: HttpRequest, name: str, scope: Scope) -> dict:
     if name == "quality":
         return quality(scope, limit=LIST_LIMIT, details=True)
     if name == "marketing":
-        return marketing(scope, lead_limit=LEAD_LIST_LIMIT)
+        return marketing(scope, lead_limit=LEAD_LIST_LIMIT, months=False, matrix=False)
     if name == "plan":
         return {}  # its page reads the plan's own selectors (_plan_context), not the rows
     return REPORTS[name](scope)

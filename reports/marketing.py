@@ -252,9 +252,11 @@ def _summed(counters) -> Counter:
     return total
 
 
-def marketing(scope: Scope, *, now: datetime | None = None, lead_limit: int | None = None) -> dict:
+def marketing(scope: Scope, *, now: datetime | None = None, lead_limit: int | None = None,
+              months: bool = True, matrix: bool = True) -> dict:  # fmt: skip
     """The report: per source and totals, the UTM tree, stage reach, the funnel, the top
-    five, calls by source, the lead list and the employee × status matrix."""
+    five, calls by source, the lead list and the employee × status matrix. Without `months`
+    or `matrix` (the page, which loads them when opened or scrolled to) those are None."""
     now = now or timezone.now()
     margin = marketing_margin(scope.portal)
     names = source_names(scope.portal)
@@ -268,8 +270,6 @@ def marketing(scope: Scope, *, now: datetime | None = None, lead_limit: int | No
         key=lambda row: (-row["received"], -row["won_sum"], row["name"].casefold()),
     )
     total = _summed(by_source.values())
-    months = marketing_numbers(scope, ("source",), by_month=True)
-    add_spend(scope, months, ("source",), by_month=True)
     received = received_leads(scope)
     return {
         "report": "marketing",
@@ -279,11 +279,7 @@ def marketing(scope: Scope, *, now: datetime | None = None, lead_limit: int | No
         "margin": margin,
         "sources": sources,
         "totals": marketing_row(total, margin),
-        "months": [
-            {"month": month.strftime("%Y-%m"), "id": source, "name": names.get(source, source)}
-            | marketing_row(numbers, margin)
-            for (month, source), numbers in sorted(months.items())
-        ],
+        "months": marketing_months(scope, margin, names) if months else None,
         "utm": utm_tree(scope, margin),
         "stages": stage_reach(scope, received),
         "funnel": {
@@ -296,8 +292,19 @@ def marketing(scope: Scope, *, now: datetime | None = None, lead_limit: int | No
         "calls": calls_by_source(scope, names),
         "leads": lead_list(scope, received, names, now=now, limit=lead_limit),
         "leads_total": total["received"],
-        "matrix": status_matrix(scope, received),
+        "matrix": status_matrix(scope, received) if matrix else None,
     }
+
+
+def marketing_months(scope: Scope, margin: float | None, names: dict[str, str]) -> list[dict]:
+    """The source table's rows by month of the period, each source's in month order."""
+    months = marketing_numbers(scope, ("source",), by_month=True)
+    add_spend(scope, months, ("source",), by_month=True)
+    return [
+        {"month": month.strftime("%Y-%m"), "id": source, "name": names.get(source, source)}
+        | marketing_row(numbers, margin)
+        for (month, source), numbers in sorted(months.items())
+    ]
 
 
 def marketing_margin(portal) -> float | None:

@@ -34,6 +34,21 @@ def test_the_admin_clicks_a_source_drills_exports_and_sees_romi_follow_the_spend
         assert app.locator(f".marketing [class*={block}], .marketing [data-block={block}]").count()
     page.screenshot(path=screenshot_path("marketing.png"), full_page=True)
 
+    # A source's "+" fetches its months once; a second click folds them, a third shows them.
+    opener = sources.first.locator("button[data-expands]")
+    line = opener.get_attribute("data-expands")
+    opener.click()
+    months = app.locator(f"tr.month-row[data-parent='{line}']")
+    months.first.wait_for()
+    assert months.count() >= 1
+    opener.click()
+    months.first.wait_for(state="hidden")
+    opener.click()
+    months.first.wait_for()
+    # The matrix loads when scrolled to.
+    app.locator("#marketing-matrix table").scroll_into_view_if_needed()
+    app.locator("#marketing-matrix tbody tr").first.wait_for()
+
     # A click on a source rebuilds the page for it.
     first = sources.first
     token = first.get_attribute("data-source")

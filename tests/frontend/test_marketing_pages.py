@@ -9,7 +9,7 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from reports.marketing import marketing
-from reports.scope import Viewer, period_preset, scope_resolve
+from reports.scope import Viewer, period_preset, scope_resolve, selection_token
 from tests.conftest import open_app
 from tests.frontend.test_app_page import _token
 from tests.frontend.test_report_pages import _get, _manager
@@ -139,6 +139,14 @@ def test_a_month_a_calls_cell_and_a_matrix_cell_drill_to_as_many_as_they_say(
 ):
     token = _token(open_app(client, bitrix24, user_id=1))
     body = _get(client, f"/app/reports/marketing/?{PERIOD}", token).content.decode()
+    # A source's months and the matrix come as blocks of their own, under the page's filters.
+    months = re.findall(r'hx-get="(/app/reports/marketing/block/months/\?[^"]+)"', body)
+    matrix = re.search(r'hx-get="(/app/reports/marketing/block/matrix/\?[^"]+)"', body).group(1)
+    assert months and 'hx-trigger="revealed"' in body and "month-row" not in body
+    for url in [*months, matrix]:
+        block = _get(client, url.replace("&amp;", "&"), token, **{"HX-Request": "true"})
+        assert block.status_code == 200
+        body += block.content.decode()
     for what, path in (("received&(?:amp;)?period=custom", "/crm/lead/details/"),
                        ("calls&(?:amp;)?period=custom", "/crm/"),
                        ("status:[^&]+&(?:amp;)?employee=", "/crm/lead/details/")):  # fmt: skip
@@ -147,3 +155,20 @@ def test_a_month_a_calls_cell_and_a_matrix_cell_drill_to_as_many_as_they_say(
         url, shown = max(links, key=lambda link: int(link[1].replace("\xa0", "")))
         listing = _get(client, url.replace("&amp;", "&"), token).content.decode()
         assert listing.count(f'data-crm-path="{path}') == int(shown.replace("\xa0", "")), what
+
+
+@pytest.mark.django_db
+def test_a_sources_months_block_holds_the_reports_month_rows_and_needs_one_source(
+    client, installed, bitrix24
+):
+    token = _token(open_app(client, bitrix24, user_id=1))
+    today = timezone.now().astimezone(ZoneInfo(installed.time_zone)).date()
+    start, end = period_preset("quarter", today)
+    months = marketing(scope_resolve(installed, Viewer.operator(), start=start, end=end))["months"]
+    source = max(months, key=lambda row: row["received"])["id"]
+    url = f"/app/reports/marketing/block/months/?{PERIOD}&source={selection_token(source)}"
+    block = _get(client, url, token, **{"HX-Request": "true"}).content.decode()
+    shown = re.findall(r'<tr class="month-row" data-parent="src-[^"]+">', block)
+    assert len(shown) == sum(1 for row in months if row["id"] == source) > 0
+    refused = _get(client, f"/app/reports/marketing/block/months/?{PERIOD}", token)
+    assert refused.status_code == 400
