@@ -401,21 +401,24 @@ def overview_timed(portal: Portal, client: Client, token: str, today) -> dict:
     return page_timed(client, "/app/", {"X-App-Session": token}, direct)
 
 
-PLAN_BLOCKS = ("period", "today", "completion", "dynamics")
+# The blocks a page loads on its own (scrolled to, or a line opened), each timed as a row:
+# (block, what it adds to the query, its name in the table).
+BLOCKS = {
+    "plan": [*((block, "", block) for block in ("period", "today", "completion", "dynamics")),
+             ("pipelines", "&line=department&department=1", "a department's pipelines")],
+    "marketing": [*((block, "", block) for block in ("stages", "utm", "matrix")),
+                  ("months", "&source=WEB", "a source's months")],
+}  # fmt: skip
 
 
-def plan_blocks_timed(client: Client, token: str, first, today, label: str, direct) -> dict:
-    """The plan page's blocks below the fold, each its own request once scrolled to, and a
-    line of the period table opened to its pipelines."""
+def blocks_timed(client: Client, token: str, report: str, first, today, label: str,
+                 direct) -> dict:  # fmt: skip
+    """A page's blocks, each its own request."""
     timings, headers = {}, {"X-App-Session": token, "HX-Request": "true"}
     query = f"period=custom&from={first}&to={today}"
-    for block in PLAN_BLOCKS:
-        url = f"/app/reports/plan/block/{block}/?{query}"
-        timings[f"plan block {block}, {label}"] = page_timed(client, url, headers, direct)
-    url = f"/app/reports/plan/block/pipelines/?{query}&line=department&department=1"
-    timings[f"plan block a department's pipelines, {label}"] = page_timed(
-        client, url, headers, direct
-    )
+    for block, narrowing, name in BLOCKS.get(report, ()):
+        url = f"/app/reports/{report}/block/{block}/?{query}{narrowing}"
+        timings[f"{report} block {name}, {label}"] = page_timed(client, url, headers, direct)
     return timings
 
 
@@ -446,8 +449,7 @@ def main() -> None:
 
             headers = {"X-App-Session": token}
             pages[f"{report}, {label}"] = page_timed(client, url, headers, baseline)
-            if report == "plan":
-                pages |= plan_blocks_timed(client, token, first, today, label, baseline)
+            pages |= blocks_timed(client, token, report, first, today, label, baseline)
     if not only or "overview" in only:
         pages["overview"] = overview_timed(portal, client, token, today)
     described = f"{DEALS // 1000}k deals, {ACTIVITIES // 1_000_000}M activities, PostgreSQL"

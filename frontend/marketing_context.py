@@ -15,13 +15,16 @@ from frontend.templatetags.humanize_ru import period
 from reports.labels import column_label
 from reports.marketing import (
     DYNAMICS_METRICS,
+    PARTS,
     ROW_FIGURES,
     STATES,
     marketing_dynamics,
     marketing_margin,
     marketing_months,
     received_leads,
+    stage_reach,
     status_matrix,
+    utm_tree,
 )
 from reports.marketing_tables import BLOCKS
 from reports.plan_input import month_add
@@ -36,8 +39,9 @@ COLORS = ("#2fc6f6", "#9dcf00", "#ff5752", "#ffa900", "#7a5af8", "#00b8a9", "#f7
           "#3d8bfd", "#a0a8b1", "#6c4f3d", "#1f2d3d")  # fmt: skip
 
 
-MONTHS_BLOCK, MATRIX_BLOCK = "months", "matrix"  # a source's months; the matrix, below the fold
-PAGE_BLOCKS = (MONTHS_BLOCK, MATRIX_BLOCK)
+# The parts loaded on their own: a source's months when its "+" is clicked, the rest when
+# scrolled to (a year's months were two fifths of the page, stage reach and UTM its slowest).
+PAGE_BLOCKS = PARTS
 
 
 def _columns(margin: float | None) -> list[tuple[str, str]]:
@@ -50,11 +54,8 @@ def _drill_source_base(request, query) -> str:
 
 
 def marketing_context(request, scope: Scope, data: dict, query) -> dict:
-    """`query(request, session=..., **changes)` is the page's address builder. A source's
-    months and the employee × status matrix are blocks of their own (`marketing_block_context`):
-    a year's months were two fifths of the page."""
-    drill = reverse("report-drill", args=["marketing"])
-    without_utm = f"{drill}?{query(request, session=False, **dict.fromkeys(UTM_FIELDS, ''))}"
+    """`query(request, session=..., **changes)` is the page's address builder; the
+    PAGE_BLOCKS are left to `marketing_block_context`."""
     sources = [
         row | {"token": (token := selection_token(row["id"])),
                "filter_query": query(request, **{SOURCE: [token]}),
@@ -62,20 +63,11 @@ def marketing_context(request, scope: Scope, data: dict, query) -> dict:
                "drill_params": "&" + urlencode({SOURCE: token})}
         for row in data["sources"]
     ]  # fmt: skip
-    utm = [
-        row | {"drill_params": "&" + urlencode({
-            name: selection_token(row[name]) for name in UTM_FIELDS if row[name] is not None
-        }), "key": "|".join(row[name] or "" for name in UTM_FIELDS[: row["level"]]),
-         "parent": "|".join(row[name] or "" for name in UTM_FIELDS[: row["level"] - 1])}
-        for row in data["utm"]
-    ]  # fmt: skip
     return {
         "columns": _columns(data["margin"]),
         "tiles": [(c, column_label(c), data["totals"][c]) for c in TILES],
         "sources": sources,
-        "utm_rows": utm,
         "drill_source_base": _drill_source_base(request, query),
-        "drill_utm_base": without_utm,
         "blocks": BLOCKS,
         "selected_sources": set(request.GET.getlist(SOURCE)),
         "utm_values": {name: request.GET.get(name, "") for name in UTM_FIELDS},
@@ -96,9 +88,20 @@ def marketing_context(request, scope: Scope, data: dict, query) -> dict:
 def marketing_block_context(request, scope: Scope, block: str, query) -> dict:
     """One block of the page alone: a source's months (the scope's one source filter names
     it) or the employee × status matrix of the received leads."""
-    if block == MATRIX_BLOCK:
+    if block == "matrix":
         matrix = status_matrix(scope, received_leads(scope))
         return {"matrix": matrix, "matrix_statuses": matrix["statuses"]}
+    if block == "stages":
+        return {"stages": stage_reach(scope, received_leads(scope))}
+    if block == "utm":
+        margin = marketing_margin(scope.portal)
+        drill = reverse("report-drill", args=["marketing"])
+        without_utm = query(request, session=False, **dict.fromkeys(UTM_FIELDS, ""))
+        return {
+            "utm_rows": [_utm_row(row) for row in utm_tree(scope, margin)],
+            "columns": _columns(margin),
+            "drill_utm_base": f"{drill}?{without_utm}",
+        }
     if scope.sources is None or len(scope.sources) != 1:
         raise BadFilter(_("Name the one source whose months to show"))
     margin = marketing_margin(scope.portal)
@@ -111,6 +114,19 @@ def marketing_block_context(request, scope: Scope, block: str, query) -> dict:
         "source_token": selection_token(next(iter(scope.sources))),
         "columns": _columns(margin),
         "drill_source_base": _drill_source_base(request, query),
+    }
+
+
+def _utm_row(row: dict) -> dict:
+    """A UTM tree row with its drill narrowing and its place among the rows it opens."""
+    level = row["level"]
+    return row | {
+        "drill_params": "&"
+        + urlencode(
+            {name: selection_token(row[name]) for name in UTM_FIELDS if row[name] is not None}
+        ),
+        "key": "|".join(row[name] or "" for name in UTM_FIELDS[:level]),
+        "parent": "|".join(row[name] or "" for name in UTM_FIELDS[: level - 1]),
     }
 
 

@@ -200,7 +200,7 @@ def _page_data(request: HttpRequest, name: str, scope: Scope) -> dict:
     if name == "quality":
         return quality(scope, limit=LIST_LIMIT, details=True)
     if name == "marketing":
-        return marketing(scope, lead_limit=LEAD_LIST_LIMIT, months=False, matrix=False)
+        return marketing(scope, lead_limit=LEAD_LIST_LIMIT, without=MARKETING_BLOCKS)
     if name == "plan":
         return {}  # its page reads the plan's own selectors (_plan_context), not the rows
     return REPORTS[name](scope)

@@ -9,6 +9,7 @@ shape; pages, exports, the API and the CLI render the same dict.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from datetime import date, datetime, timedelta
 
 from django.db import connection
@@ -252,11 +253,15 @@ def _summed(counters) -> Counter:
     return total
 
 
+# The report's parts a caller may leave out (the page loads them when opened or scrolled to).
+PARTS = ("months", "utm", "stages", "matrix")
+
+
 def marketing(scope: Scope, *, now: datetime | None = None, lead_limit: int | None = None,
-              months: bool = True, matrix: bool = True) -> dict:  # fmt: skip
+              without: Collection[str] = ()) -> dict:  # fmt: skip
     """The report: per source and totals, the UTM tree, stage reach, the funnel, the top
-    five, calls by source, the lead list and the employee × status matrix. Without `months`
-    or `matrix` (the page, which loads them when opened or scrolled to) those are None."""
+    five, calls by source, the lead list and the employee × status matrix; the PARTS named
+    in `without` are None."""
     now = now or timezone.now()
     margin = marketing_margin(scope.portal)
     names = source_names(scope.portal)
@@ -279,9 +284,9 @@ def marketing(scope: Scope, *, now: datetime | None = None, lead_limit: int | No
         "margin": margin,
         "sources": sources,
         "totals": marketing_row(total, margin),
-        "months": marketing_months(scope, margin, names) if months else None,
-        "utm": utm_tree(scope, margin),
-        "stages": stage_reach(scope, received),
+        "months": marketing_months(scope, margin, names) if "months" not in without else None,
+        "utm": utm_tree(scope, margin) if "utm" not in without else None,
+        "stages": stage_reach(scope, received) if "stages" not in without else None,
         "funnel": {
             "received": total["received"],
             "converted": total["qualified"],
@@ -292,7 +297,7 @@ def marketing(scope: Scope, *, now: datetime | None = None, lead_limit: int | No
         "calls": calls_by_source(scope, names),
         "leads": lead_list(scope, received, names, now=now, limit=lead_limit),
         "leads_total": total["received"],
-        "matrix": status_matrix(scope, received) if matrix else None,
+        "matrix": status_matrix(scope, received) if "matrix" not in without else None,
     }
 
 

@@ -172,3 +172,14 @@ def test_a_sources_months_block_holds_the_reports_month_rows_and_needs_one_sourc
     assert len(shown) == sum(1 for row in months if row["id"] == source) > 0
     refused = _get(client, f"/app/reports/marketing/block/months/?{PERIOD}", token)
     assert refused.status_code == 400
+
+    # Stage reach and the UTM tree, loaded when scrolled to, hold the report's rows.
+    report = marketing(scope_resolve(installed, Viewer.operator(), start=start, end=end))
+    hx = {"HX-Request": "true"}
+    stages = _get(client, f"/app/reports/marketing/block/stages/?{PERIOD}", token, **hx)
+    reached = re.findall(
+        r'what=reached:[^"]*" hx-target="#drill">([\d\xa0]+)<', stages.content.decode()
+    )
+    assert [int(n.replace("\xa0", "")) for n in reached] == [s["reached"] for s in report["stages"]]
+    utm = _get(client, f"/app/reports/marketing/block/utm/?{PERIOD}", token, **hx).content.decode()
+    assert len(re.findall(r'<tr class="utm-level-', utm)) == len(report["utm"]) > 0
