@@ -406,7 +406,7 @@ def overview_timed(portal: Portal, client: Client, token: str, today) -> dict:
 BLOCKS = {
     "plan": [*((block, "", block) for block in ("period", "today", "completion", "dynamics")),
              ("pipelines", "&line=department&department=1", "a department's pipelines")],
-    "marketing": [*((block, "", block) for block in ("stages", "utm", "matrix")),
+    "marketing": [*((block, "", block) for block in ("stages", "top", "utm", "matrix")),
                   ("months", "&source=WEB", "a source's months")],
 }  # fmt: skip
 

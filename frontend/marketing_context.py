@@ -24,6 +24,7 @@ from reports.marketing import (
     received_leads,
     stage_reach,
     status_matrix,
+    top_sources,
     utm_tree,
 )
 from reports.marketing_tables import BLOCKS
@@ -40,7 +41,8 @@ COLORS = ("#2fc6f6", "#9dcf00", "#ff5752", "#ffa900", "#7a5af8", "#00b8a9", "#f7
 
 
 # The parts loaded on their own: a source's months when its "+" is clicked, the rest when
-# scrolled to (a year's months were two fifths of the page, stage reach and UTM its slowest).
+# scrolled to (a year's months were two fifths of the page, stage reach, the top five and
+# UTM its slowest reads).
 PAGE_BLOCKS = PARTS
 
 
@@ -93,6 +95,13 @@ def marketing_block_context(request, scope: Scope, block: str, query) -> dict:
         return {"matrix": matrix, "matrix_statuses": matrix["statuses"]}
     if block == "stages":
         return {"stages": stage_reach(scope, received_leads(scope))}
+    if block == "top":
+        top = top_sources(scope, source_names(scope.portal))
+        return {
+            "top": top,
+            "top_chart": _top_chart(top),
+            "drill_source_base": _drill_source_base(request, query),
+        }
     if block == "utm":
         margin = marketing_margin(scope.portal)
         drill = reverse("report-drill", args=["marketing"])
@@ -178,7 +187,6 @@ def _calls_pivot(scope: Scope, calls: list[dict]) -> dict:
 def _charts(data: dict) -> dict:
     sources = data["sources"]
     names = [row["name"] for row in sources]
-    top = data["top"]
     return {
         "doughnut": json.dumps({"kind": "doughnut", "labels": names,
                                 "values": [row["received"] for row in sources],
@@ -186,9 +194,12 @@ def _charts(data: dict) -> dict:
         "states": json.dumps({"stacked": True, "labels": names, "datasets": [
             {"label": str(column_label(state)), "values": [row[state] for row in sources],
              "type": "bar"} for state in STATES]}),
-        "top": json.dumps({"labels": top["periods"], "datasets": [
-            {"label": row["name"], "values": row["values"]} for row in top["sources"]]}),
     }  # fmt: skip
+
+
+def _top_chart(top: dict) -> str:
+    return json.dumps({"labels": top["periods"], "datasets": [
+        {"label": row["name"], "values": row["values"]} for row in top["sources"]]})  # fmt: skip
 
 
 def _dynamics(request, scope: Scope) -> dict:

@@ -254,7 +254,7 @@ def _summed(counters) -> Counter:
 
 
 # The report's parts a caller may leave out (the page loads them when opened or scrolled to).
-PARTS = ("months", "utm", "stages", "matrix")
+PARTS = ("months", "stages", "top", "utm", "matrix")
 
 
 def marketing(scope: Scope, *, now: datetime | None = None, lead_limit: int | None = None,
@@ -293,7 +293,7 @@ def marketing(scope: Scope, *, now: datetime | None = None, lead_limit: int | No
             "won_count": total["cohort_count"],
             "won_sum": round(total["cohort_cents"] / 100, 2),
         },
-        "top": top_sources(scope, names),
+        "top": top_sources(scope, names) if "top" not in without else None,
         "calls": calls_by_source(scope, names),
         "leads": lead_list(scope, received, names, now=now, limit=lead_limit),
         "leads_total": total["received"],
