@@ -10,7 +10,14 @@ from django.utils.translation import gettext as _
 
 from frontend.report_request import BadFilter
 from frontend.templatetags.humanize_ru import period
-from reports.dynamics import DEAL_SORTS, EMPLOYEE_COLUMNS, stage_durations
+from reports.dynamics import (
+    DEAL_SORTS,
+    EMPLOYEE_COLUMNS,
+    PARTS,
+    period_list,
+    stage_durations,
+    stage_statistics,
+)
 from reports.efficiency import DYNAMICS
 from reports.labels import column_label
 from reports.models import NO_PIPELINE
@@ -18,6 +25,8 @@ from reports.scope import Scope
 
 GRAINS = ("month", "year")
 STAGE_BLOCK = "stage"  # a stage of the time in stages, opened to its employees
+# The page's blocks: those below the fold (loaded when scrolled to) and an opened stage.
+BLOCKS = (*PARTS, STAGE_BLOCK)
 # The deals list's columns, the sortable ones with their sort key.
 DEAL_HEADERS = [("title", "title"), ("responsible", ""), ("pipeline", ""), ("stage", ""),
                 ("amount", "amount"), ("created", "created"), ("closed", "closed"),
@@ -99,11 +108,8 @@ def dynamics_context(query, data: dict) -> dict:
                 "values": [m["share"] for m in data["long_cycles"]["months"]],
             }
         ),
-        "sort": options["sort"],
-        "deal_headers": [(key, column_label(key), sort) for key, sort in DEAL_HEADERS],
         "age_min": query.get("age_min", ""),
         "age_max": query.get("age_max", ""),
-        "pipelines_stages": _stages_by_pipeline(data),
         "durations": [
             (_("Deals"), "deal", data["durations"]["deal"]),
             (_("Leads"), "lead", data["durations"]["lead"]),
@@ -111,11 +117,33 @@ def dynamics_context(query, data: dict) -> dict:
     }
 
 
-def _stages_by_pipeline(data: dict) -> list[tuple[dict, list[dict]]]:
+def dynamics_block_context(request, scope: Scope, block: str, query, *, limit: int) -> dict:
+    """One block of the page alone: the period's deals (their first `limit`, in the page's
+    sort and age filter), the stage statistics, or a stage of the time in stages opened to
+    its employees. `query` is the page's address builder."""
+    now = timezone.now()
+    if block == STAGE_BLOCK:
+        return dynamics_stage_context(request.GET, scope)
+    if block == "stages":
+        stats = stage_statistics(scope, now=now)
+        return {"pipelines_stages": _stages_by_pipeline(stats), "stage_totals": stats["totals"]}
+    options = dynamics_options(request.GET)
+    ages = {key: options[key] for key in ("age_min", "age_max")}
+    return {
+        "data": period_list(scope, sort=options["sort"], now=now, limit=limit, **ages),
+        "sort": options["sort"],
+        "sort_query": query(request, sort=""),
+        "deal_headers": [(key, column_label(key), sort) for key, sort in DEAL_HEADERS],
+        "metric": options["metric"],
+        "grain": request.GET.get("grain") or "month",
+    }
+
+
+def _stages_by_pipeline(stats: dict) -> list[tuple[dict, list[dict]]]:
     stages: dict[str, list[dict]] = {}
-    for row in data["stages"]:
+    for row in stats["stages"]:
         stages.setdefault(row["pipeline_id"], []).append(row)
-    return [(pipeline, stages.get(pipeline["id"], [])) for pipeline in data["stage_pipelines"]]
+    return [(pipeline, stages.get(pipeline["id"], [])) for pipeline in stats["pipelines"]]
 
 
 def dynamics_stage_context(query, scope: Scope) -> dict:

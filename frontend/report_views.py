@@ -21,11 +21,11 @@ from django_htmx.http import push_url
 from crmapp.models import Department, Employee, Pipeline
 from crmapp.selectors import import_progress, portal_page_summary
 from frontend.caveats import crm_caveats
+from frontend.dynamics_page import BLOCKS as DYNAMICS_BLOCKS
 from frontend.dynamics_page import (
-    STAGE_BLOCK,
+    dynamics_block_context,
     dynamics_context,
     dynamics_options,
-    dynamics_stage_context,
 )
 from frontend.marketing_context import PAGE_BLOCKS as MARKETING_BLOCKS
 from frontend.marketing_context import marketing_block_context, marketing_context
@@ -37,6 +37,7 @@ from frontend.report_request import FILTERS, SOURCE, BadFilter, scope_from_query
 from frontend.session import DOWNLOAD_QUERY, Role, app_session_required, download_token_issue
 from frontend.templatetags.humanize_ru import period
 from reports.catalog import REPORTS, report_listing, report_listing_known
+from reports.dynamics import PARTS as DYNAMICS_PARTS
 from reports.dynamics import dynamics, dynamics_tables
 from reports.efficiency import COLUMN_GROUPS, COLUMNS, DYNAMICS, efficiency_dynamics
 from reports.export import report_xlsx
@@ -65,7 +66,7 @@ PAGE_PARAMS = (*FILTERS, "sort", "lsort", "age_min", "age_max")
 # What a drill-down's address adds to name a cell of a table wider than an employee.
 DRILL_OPTIONS = ("stage", "entity", "state")
 # A page's blocks of their own address (report_block).
-BLOCKS = {"plan": PLAN_BLOCKS, "dynamics": (STAGE_BLOCK,), "marketing": MARKETING_BLOCKS}
+BLOCKS = {"plan": PLAN_BLOCKS, "dynamics": DYNAMICS_BLOCKS, "marketing": MARKETING_BLOCKS}
 LIST_LIMIT = 200
 # The reports that count from the mirror, where the leads' and deals' UTM fields are; the
 # aggregates the others read have no UTM dimension.
@@ -149,7 +150,7 @@ def report_page(request: HttpRequest, name: str) -> HttpResponse:
     data = _page_data(request, name, scope)
     context = _context(request, name, scope) | {"data": data}
     if name == "dynamics":
-        context |= dynamics_context(request.GET, data) | {"sort_query": _query(request, sort="")}
+        context |= dynamics_context(request.GET, data)
         rows, employee_pager = _employee_page(request, data["employees"])
         context |= {"employee_rows": rows, "employee_pager": employee_pager}
     if name == "marketing":
@@ -185,7 +186,7 @@ def report_block(request: HttpRequest, name: str, block: str) -> HttpResponse:
     elif name == "marketing":
         context = marketing_block_context(request, scope, block, _query)
     else:
-        context = dynamics_stage_context(request.GET, scope)
+        context = dynamics_block_context(request, scope, block, _query, limit=LIST_LIMIT)
     context = _links(request, name, scope) | context
     return _render(request, f"frontend/report_{name}.html#{block}", context)
 
@@ -196,7 +197,9 @@ def _page_data(request: HttpRequest, name: str, scope: Scope) -> dict:
         return forgotten(scope, limit=LIST_LIMIT)
     if name == "dynamics":
         options = dynamics_options(request.GET)
-        return dynamics(scope, limit=LIST_LIMIT, stage_employees=False, **options)
+        return dynamics(
+            scope, limit=LIST_LIMIT, stage_employees=False, without=DYNAMICS_PARTS, **options
+        )
     if name == "quality":
         return quality(scope, limit=LIST_LIMIT, details=True)
     if name == "marketing":

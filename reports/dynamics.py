@@ -11,6 +11,7 @@ every move and every second.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
@@ -46,6 +47,8 @@ EMPLOYEE_COLUMNS = ["won_count", "won_sum", "lost_count", "in_work_count", "avg_
 DEAL_COLUMNS = ["title", "responsible", "pipeline", "stage", "amount", "created", "closed",
                 "age_days"]  # fmt: skip
 DEAL_SORTS = {"age_days", "amount", "created", "closed", "title"}
+# The report's parts a caller may leave out (the page loads them when scrolled to).
+PARTS = ("deals", "stages")
 # A cell is slow when its stays last half again as long as the stage's mean.
 SLOW_FACTOR = 1.5
 DAY = 86400
@@ -61,12 +64,23 @@ def dynamics(
     age_max: float | None = None,
     metric: str = "won_sum",
     stage_employees: bool = True,
+    without: Collection[str] = (),
 ) -> dict:
     """The report; `limit` caps the deals list (a page shows its first rows), never a count;
-    without `stage_employees` the time in stages holds each stage's total alone."""
+    without `stage_employees` the time in stages holds each stage's total alone; the PARTS
+    named in `without` are None (the page loads them when scrolled to)."""
     now = now or timezone.now()
     ages = {"age_min": age_min, "age_max": age_max}
-    stats = stage_statistics(scope, now=now)
+    deals = (
+        period_list(scope, sort=sort, now=now, limit=limit, **ages)
+        if "deals" not in without
+        else {"deals": None, "deals_total": None}
+    )
+    stats = (
+        stage_statistics(scope, now=now)
+        if "stages" not in without
+        else dict.fromkeys(("stages", "pipelines", "totals"))
+    )
     return {
         "report": "dynamics",
         "from": scope.start.isoformat(),
@@ -77,11 +91,7 @@ def dynamics(
         "years": sales_years(scope, now=now),
         "employees": employee_rows(scope),
         "employee_dynamics": efficiency_dynamics(year_scope(scope, now=now), metric),
-        "deals": deal_rows(scope, _first_deals(scope, sort, now=now, limit=limit, **ages), now=now),
-        # Without an age filter the stage statistics have counted the same deals already.
-        "deals_total": sum(part.count() for part in period_parts(scope, now=now, **ages))
-        if age_min is not None or age_max is not None
-        else stats["count"],
+        **deals,
         "stages": stats["stages"],
         "stage_pipelines": stats["pipelines"],
         "stage_totals": stats["totals"],
@@ -306,6 +316,15 @@ def period_deals(
     return _period(scope, created_in(span) | closed_in(span), now, age_min, age_max)
 
 
+def period_list(scope: Scope, *, sort: str, now: datetime, limit: int | None, **ages) -> dict:
+    """{"deals": the period's first `limit` deals in `sort` order, "deals_total": how many
+    there are}."""
+    return {
+        "deals": deal_rows(scope, _first_deals(scope, sort, now=now, limit=limit, **ages), now=now),
+        "deals_total": sum(part.count() for part in period_parts(scope, now=now, **ages)),
+    }
+
+
 def period_parts(scope: Scope, *, now: datetime, age_min=None, age_max=None) -> list:
     """The period's deals as two disjoint sets, those created in P and those closed in P
     but created outside it, each read from one index (creation, closing) alone: one OR of
@@ -467,7 +486,6 @@ def stage_statistics(scope: Scope, *, now: datetime) -> dict:
     if scope.pipeline is not None:
         stage_rows = [row for row in stage_rows if row["pipeline_id"] == str(scope.pipeline)]
     return {
-        "count": sum(row["count"] for row in grouped),
         "stages": stage_rows,
         "pipelines": pipeline_rows,
         "totals": {state: _stat(*numbers) for state, numbers in totals.items()},

@@ -90,7 +90,8 @@ def test_every_role_sees_every_block_and_a_phone_needs_no_sideways_scroll(
     page.set_viewport_size({"width": 390, "height": 844})
     app = _open_report(page, live_portal.url, _people(Portal.objects.get())[role], "Динамика")
     _quarter(page, app)
-    for block in BLOCKS:
+    for block in BLOCKS:  # the deals and the stage statistics load when scrolled to
+        app.locator(block).first.wait_for(state="attached")
         assert app.locator(block).count() == 1, block
     frame = page.frame(name="app")
     overflow = frame.evaluate(

@@ -106,11 +106,15 @@ def test_deals_sort_and_filter_by_age_and_tables_export_with_their_filters(
     client, installed, bitrix24
 ):
     token = _token(open_app(client, bitrix24, user_id=1))
-    page = _get(client, f"{URL}?{PERIOD}&sort=age_days&age_min=5&age_max=40", token,
-                HX_Request="true", HX_Target="report")  # fmt: skip
+    filters = f"{PERIOD}&sort=age_days&age_min=5&age_max=40"
+    page = _get(client, f"{URL}?{filters}", token, HX_Request="true", HX_Target="report")
     body = page.content.decode()
     assert body.strip().startswith('<section id="report" class="dynamics">')
     assert "age_min=5" in page["HX-Push-Url"]
+    # The deals come as a block of their own, with the page's sort and age filter.
+    block = re.search(r'hx-get="(/app/reports/dynamics/block/deals/\?[^"]+)"', body).group(1)
+    assert "sort=age_days" in block and "age_min=5" in block
+    body = _get(client, block.replace("&amp;", "&"), token, HX_Request="true").content.decode()
     ages = [float(a) for a in re.findall(r'data-age="([\d.]+)"', body)]
     assert ages and ages == sorted(ages) and 5 <= ages[0] and ages[-1] <= 40
 
@@ -121,7 +125,7 @@ def test_deals_sort_and_filter_by_age_and_tables_export_with_their_filters(
     sheet = book.worksheets[0]
     cells = [[c for c in row if c is not None] for row in sheet.iter_rows(values_only=True)]
     assert any("5" in map(str, row) for row in cells[:6])  # the filters on top
-    total = int(re.search(r'id="period-deals">[^<]*<span class="muted">\((\d+)\)', body).group(1))
+    total = int(re.search(r'id="period-deals-count" hx-swap-oob="true">\((\d+)\)', body).group(1))
     assert total >= len(ages)
     assert sheet.max_row - 5 - 1 == total  # title, period, 2 filters, blank, header
 
@@ -161,3 +165,10 @@ def test_a_manager_sees_his_own_dynamics_and_the_api_gives_the_same_data(
         headers={"X-App-Session": token},
     )
     assert drill.json()["total"] == data["stage_totals"]["won"]["count"]
+    # The stage statistics, loaded when scrolled to, say what the API says, for him alone.
+    stages = _get(client, f"{URL}block/stages/?{PERIOD}", token, HX_Request="true")
+    totals = re.findall(r'what=period_deals&state=(\w+)&age_min=&age_max=" hx-target="#drill">'
+                        r"([\d\xa0]+)<", stages.content.decode())  # fmt: skip
+    assert {state: int(n.replace("\xa0", "")) for state, n in totals} == {
+        state: numbers["count"] for state, numbers in data["stage_totals"].items()
+    }
