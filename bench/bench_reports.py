@@ -2,7 +2,7 @@
 marketing, and the overview that reads several of them) on a large portal: p95 time to
 render each page for a month and for a year (target < 300 ms), with the ratio to computing the
 same numbers straight from the mirror tables in the same run, printed first as one table. The
-blocks the plan and marketing pages load on their own (scrolled to, or a line opened) are
+blocks the plan, dynamics and marketing pages load on their own (scrolled to, or a line opened) are
 timed as rows of their own.
 `BENCH_REPORTS=dynamics` times only the named pages (comma-separated).
 
