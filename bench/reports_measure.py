@@ -407,7 +407,7 @@ BLOCKS = {
     "plan": [*((block, "", block) for block in ("period", "today", "completion", "dynamics")),
              ("pipelines", "&line=department&department=1", "a department's pipelines")],
     "dynamics": [("deals", "", "deals"), ("stages", "", "stage statistics"),
-                 ("stage", "&entity=deal&pipeline=0&stage=WORK", "a stage's employees")],
+                 ("stage", "&entity=deal&pipeline=0&stage=NEW", "a stage's employees")],
     "marketing": [*((block, "", block) for block in ("stages", "top", "utm", "matrix")),
                   ("months", "&source=WEB", "a source's months")],
 }  # fmt: skip

@@ -14,7 +14,7 @@ from django.utils import timezone
 from crmapp.models import Deal, Department, Employee, Lead, StageChange
 from reports.aggregates import facts_recount, facts_stored, facts_tracking
 from reports.drill import drill
-from reports.dynamics import dynamics, month_to_date, stage_durations
+from reports.dynamics import DEAL_SORTS, dynamics, month_to_date, stage_durations
 from reports.efficiency import efficiency
 from reports.models import NO_EMPLOYEE, NO_PIPELINE
 from reports.scope import ScopeRefused, Viewer, scope_resolve
@@ -186,6 +186,14 @@ def test_period_deals_are_created_or_closed_in_the_period_with_their_ages(instal
     )
     listing = drill(scope, "period_deals", now=now, options={"age_min": "10", "age_max": "60"})
     assert listing["total"] == len(listing["rows"]) == len(inside)
+
+    # A page's first rows, picked from each part and merged, are the whole list's first rows
+    # in every order (ties by CRM id, nulls last).
+    for column in DEAL_SORTS:
+        for sort in (column, f"-{column}"):
+            whole = [row["id"] for row in dynamics(scope, now=now, sort=sort)["deals"]]
+            first = [row["id"] for row in dynamics(scope, now=now, sort=sort, limit=7)["deals"]]
+            assert first == whole[:7], sort
 
 
 @pytest.mark.django_db
