@@ -70,15 +70,26 @@ def _missing(fixture: Any, ours: Any, path: str = "") -> set[str]:
 @pytest.fixture
 def prepared(amocrm_api: AmoAPI) -> AmoAPI:
     """An account with one hook, a trashed lead and moves of each kind; `api.ids` names a lead
-    with every embedded kind ("full") and the one with most notes ("noted"), found by what they hold
-    (the account's history is generated up to today, so fixed ids would hold other things)."""
+    with every embedded kind ("full"), the one with most notes ("noted") and three with
+    custom fields and a company ("tracked", as a filter: one a page, each page with a next),
+    found by what they hold (the account's history is generated up to today, so fixed ids
+    would hold other things)."""
     api = amocrm_api
     leads = api.all("leads", "leads", {"with": "contacts,loss_reason"})
     kinds = ("loss_reason", "companies", "contacts")
     notes = Counter(note["entity_id"] for note in api.all("leads/notes", "notes"))
+    # Leads holding custom (tracking) fields and a company, as the list fixtures' leads do.
+    tracked = [
+        lead["id"]
+        for lead in leads
+        if lead.get("custom_fields_values")
+        and lead["_embedded"].get("companies")
+        and lead["id"] != 20000004
+    ]  # fmt: skip  (trashed below)
     api.ids = {
         "full": next(lead["id"] for lead in leads if all(lead["_embedded"].get(k) for k in kinds)),
         "noted": notes.most_common(1)[0][0],
+        "tracked": "&".join(f"filter[id][]={crm_id}" for crm_id in tracked[:3]),
     }
     api.call(
         "POST", "webhooks", json={"destination": "https://x.example/h", "settings": ["add_lead"]}
@@ -112,14 +123,14 @@ API_FIXTURES = {
     "amocrm_api_v4_pipelines.json": ("leads/pipelines", set()),
     "amocrm_api_v4_leads_list_page2.json": ("leads?limit=2&page=2&with=source_id", set()),
     "amocrm_api_v4_leads_page.json": (
-        "leads?limit=2&page=1",
+        "leads?limit=1&page=1&{tracked}",
         NO_ENUMS | {"._embedded.leads[]._embedded.tags[]"},
     ),
     "amocrm_api_v4_lead_by_id_with_contacts_loss_reason.json": (
         "leads/{full}?with=contacts,loss_reason,source_id",
         {"._embedded.tags[]", "._embedded.catalog_elements"},
     ),
-    "amocrm_api_v4_lead_tracking_data_real.json": ("leads?limit=1&page=2", NO_ENUMS),
+    "amocrm_api_v4_lead_tracking_data_real.json": ("leads?limit=1&page=2&{tracked}", NO_ENUMS),
     "amocrm_api_v4_leads_only_deleted_constructed.json": ("leads?with=only_deleted", set()),
     "amocrm_api_v4_contacts_list.json": ("contacts?limit=2", set()),
     "amocrm_api_v4_contact_by_id_with_leads.json": (
