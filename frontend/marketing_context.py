@@ -89,7 +89,7 @@ def marketing_context(request, scope: Scope, data: dict, query) -> dict:
 
 def marketing_block_context(request, scope: Scope, block: str, query) -> dict:
     """One block of the page alone: a source's months (the scope's one source filter names
-    it) or the employee × status matrix of the received leads."""
+    it), stage reach, the top five, the UTM tree or the employee × status matrix."""
     if block == "matrix":
         matrix = status_matrix(scope, received_leads(scope))
         return {"matrix": matrix, "matrix_statuses": matrix["statuses"]}
