@@ -50,9 +50,14 @@ def _columns(margin: float | None) -> list[tuple[str, str]]:
     return [(c, column_label(c)) for c in ROW_FIGURES if c != "roi" or margin is not None]
 
 
-def _drill_source_base(request, query) -> str:
+def _drill_base(request, query, **changes) -> str:
+    """The drill-down's address under the page's filters, less those `changes` clear."""
     drill = reverse("report-drill", args=["marketing"])
-    return f"{drill}?{query(request, session=False, **{SOURCE: []})}"
+    return f"{drill}?{query(request, session=False, **changes)}"
+
+
+def _drill_source_base(request, query) -> str:
+    return _drill_base(request, query, **{SOURCE: []})
 
 
 def marketing_context(request, scope: Scope, data: dict, query) -> dict:
@@ -104,12 +109,10 @@ def marketing_block_context(request, scope: Scope, block: str, query) -> dict:
         }
     if block == "utm":
         margin = marketing_margin(scope.portal)
-        drill = reverse("report-drill", args=["marketing"])
-        without_utm = query(request, session=False, **dict.fromkeys(UTM_FIELDS, ""))
         return {
             "utm_rows": [_utm_row(row) for row in utm_tree(scope, margin)],
             "columns": _columns(margin),
-            "drill_utm_base": f"{drill}?{without_utm}",
+            "drill_utm_base": _drill_base(request, query, **dict.fromkeys(UTM_FIELDS, "")),
         }
     if scope.sources is None or len(scope.sources) != 1:
         raise BadFilter(_("Name the one source whose months to show"))

@@ -432,12 +432,10 @@ def stage_statistics(scope: Scope, *, now: datetime) -> dict:
         .annotate(count=Count("id"), amount=Sum("amount"), age_sum=Sum("age"))
         .order_by()
     ]
-    pipeline_ids = dict(Pipeline.objects.for_portal(scope.portal).values_list("pk", "crm_id"))
-    stage_ids = dict(
-        Stage.objects.for_portal(scope.portal)
-        .filter(entity_type="deal")
-        .values_list("pk", "crm_id")
-    )
+    pipelines = Pipeline.objects.for_portal(scope.portal).order_by("sort", "name")
+    stages = Stage.objects.for_portal(scope.portal).filter(entity_type="deal")
+    pipeline_ids = dict(pipelines.values_list("pk", "crm_id"))
+    stage_ids = dict(stages.values_list("pk", "crm_id"))
     by_stage: dict[tuple, list] = {}
     totals = {state: [0, 0, 0.0] for state in ("won", "lost", "in_work")}
     for row in grouped:
@@ -448,8 +446,6 @@ def stage_statistics(scope: Scope, *, now: datetime) -> dict:
         for index in range(3):
             had[index] += numbers[index]
             state[index] += numbers[index]
-    stages = Stage.objects.for_portal(scope.portal).filter(entity_type="deal")
-    pipelines = Pipeline.objects.for_portal(scope.portal).order_by("sort", "name")
     stage_rows, pipeline_rows = [], []
     for pipeline in pipelines:
         summed = [0, 0, 0.0]

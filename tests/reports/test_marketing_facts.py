@@ -19,6 +19,12 @@ from tests.reports.test_marketing import _assert_rows_match, _expected_by_source
 from tests.webhooks.test_bitrix24_events import APP_TOKEN, event_body, post
 
 
+def _deliver(client, portal, capture, fixture: str, crm_id: int) -> None:
+    """A real Bitrix24 event about `crm_id`, received and applied (its tasks run)."""
+    with capture(execute=True):
+        assert post(client, event_body(portal, fixture, entity_id=crm_id)).status_code == 200
+
+
 def lead_row(**fields) -> dict:
     return {"crm_id": 5, "semantic": "open", "amount": 0, "source": "WEB", "status": "IN_PROCESS",
             "created_at": at(2), "modified_at": at(4), "closed_at": None, "moved_at": at(4),
@@ -54,10 +60,9 @@ def test_lead_events_move_the_received_row_and_the_report_follows_the_mirror(
     moved, junked = recent.values_list("crm_id", flat=True)[:2]
     bitrix24.control.update("leads", moved, {"STATUS_ID": "IN_PROCESS", "SOURCE_ID": "WEB"})
     bitrix24.control.update("leads", junked, {"STATUS_ID": "JUNK"})
-    with django_capture_on_commit_callbacks(execute=True):
-        for lead in (moved, junked):
-            body = event_body(installed, "bitrix24_event_ONCRMLEADUPDATE.txt", entity_id=lead)
-            assert post(client, body).status_code == 200
+    for lead in (moved, junked):
+        _deliver(client, installed, django_capture_on_commit_callbacks,
+                 "bitrix24_event_ONCRMLEADUPDATE.txt", lead)  # fmt: skip
     assert Lead.objects.for_portal(installed).get(crm_id=junked).semantic == "lost"
     assert_facts_are_a_recount(installed)
     report = marketing(scope_resolve(installed, Viewer.operator(), start=start, end=today))
@@ -103,9 +108,8 @@ def test_a_deal_given_another_source_takes_its_calls_there_and_a_deleted_one_dro
 
     before = by_source()
     bitrix24.control.update("deals", moved, {"SOURCE_ID": other})
-    with django_capture_on_commit_callbacks(execute=True):
-        body = event_body(installed, "bitrix24_event_ONCRMDEALUPDATE.txt", entity_id=moved)
-        assert post(client, body).status_code == 200
+    _deliver(client, installed, django_capture_on_commit_callbacks,
+             "bitrix24_event_ONCRMDEALUPDATE.txt", moved)  # fmt: skip
     assert Deal.objects.for_portal(installed).get(crm_id=moved).source == other
     moved_to = by_source()
     assert moved_to[other] - before[other] == moved_calls
@@ -115,8 +119,7 @@ def test_a_deal_given_another_source_takes_its_calls_there_and_a_deleted_one_dro
     # The owner gone, its calls are bound to nothing the report counts.
     gone = Deal.objects.for_portal(installed).get(crm_id=deleted).source
     bitrix24.control.delete("deals", deleted)
-    with django_capture_on_commit_callbacks(execute=True):
-        body = event_body(installed, "bitrix24_event_ONCRMDEALDELETE.txt", entity_id=deleted)
-        assert post(client, body).status_code == 200
+    _deliver(client, installed, django_capture_on_commit_callbacks,
+             "bitrix24_event_ONCRMDEALDELETE.txt", deleted)  # fmt: skip
     assert moved_to[gone] - by_source()[gone] == deleted_calls
     assert_facts_are_a_recount(installed)
