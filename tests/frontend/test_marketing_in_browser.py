@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 from openpyxl import load_workbook
+from playwright.sync_api import expect
 
 from tests.conftest import screenshot_path
 from tests.frontend.test_reports_in_browser import _open_report
@@ -115,6 +116,8 @@ def test_the_marketing_page_fits_a_phone_without_sideways_scroll(live_portal, br
     page.set_viewport_size({"width": 390, "height": 844})
     app = _open_report(page, live_portal.url, 1, "Маркетинг")
     app.locator("table.marketing-leads").wait_for(timeout=60_000)
+    # Measured once the blocks below the fold are in: a page mid-swap is not what he sees.
+    expect(app.locator(".lazy-block")).to_have_count(0, timeout=60_000)
     frame = page.frame(name="app")
     overflow = frame.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
