@@ -14,6 +14,7 @@ from reports.dynamics import (
     DEAL_SORTS,
     EMPLOYEE_COLUMNS,
     PARTS,
+    employees_part,
     period_list,
     stage_durations,
     stage_statistics,
@@ -67,7 +68,6 @@ def dynamics_context(query, data: dict) -> dict:
         raise BadFilter(_("Unknown metric or grain"))
     sales = data["months"] if grain == "month" else data["years"]
     label = "month" if grain == "month" else "year"
-    employee_dynamics = data["employee_dynamics"]
     options = dynamics_options(query)
     return {
         "grain": grain,
@@ -90,17 +90,7 @@ def dynamics_context(query, data: dict) -> dict:
                 ],
             }
         ),
-        "employee_columns": [(key, column_label(key)) for key in EMPLOYEE_COLUMNS],
         "metric": options["metric"],
-        "dynamics_metrics": [(m, column_label(m)) for m in DYNAMICS],
-        "dynamics": employee_dynamics,
-        "chart": json.dumps(
-            {
-                "labels": [period(label) for label in employee_dynamics["periods"]],
-                "label": str(column_label(options["metric"])),
-                "values": employee_dynamics["totals"],
-            }
-        ),
         "long_chart": json.dumps(
             {
                 "labels": [period(m["month"]) for m in data["long_cycles"]["months"]],
@@ -118,9 +108,10 @@ def dynamics_context(query, data: dict) -> dict:
 
 
 def dynamics_block_context(request, scope: Scope, block: str, query, *, limit: int) -> dict:
-    """One block of the page alone: the period's deals (their first `limit`, in the page's
-    sort and age filter), the stage statistics, or a stage of the time in stages opened to
-    its employees. `query` is the page's address builder."""
+    """One block of the page alone: the employees (all their rows, for the caller to page)
+    with one metric's chart, the period's deals (their first `limit`, in the page's sort and
+    age filter), the stage statistics, or a stage of the time in stages opened to its
+    employees. `query` is the page's address builder."""
     now = timezone.now()
     if block == STAGE_BLOCK:
         return dynamics_stage_context(request.GET, scope)
@@ -128,6 +119,10 @@ def dynamics_block_context(request, scope: Scope, block: str, query, *, limit: i
         stats = stage_statistics(scope, now=now)
         return {"pipelines_stages": _stages_by_pipeline(stats), "stage_totals": stats["totals"]}
     options = dynamics_options(request.GET)
+    if block == "employees":
+        return _employees_context(scope, options["metric"], now=now) | {
+            "grain": request.GET.get("grain") or "month"
+        }
     ages = {key: options[key] for key in ("age_min", "age_max")}
     return {
         "data": period_list(scope, sort=options["sort"], now=now, limit=limit, **ages),
@@ -136,6 +131,24 @@ def dynamics_block_context(request, scope: Scope, block: str, query, *, limit: i
         "deal_headers": [(key, column_label(key), sort) for key, sort in DEAL_HEADERS],
         "metric": options["metric"],
         "grain": request.GET.get("grain") or "month",
+    }
+
+
+def _employees_context(scope: Scope, metric: str, *, now) -> dict:
+    part = employees_part(scope, metric=metric, now=now)
+    dynamics = part["employee_dynamics"]
+    return {
+        "employees": part["employees"],
+        "employee_columns": [(key, column_label(key)) for key in EMPLOYEE_COLUMNS],
+        "metric": metric,
+        "dynamics_metrics": [(m, column_label(m)) for m in DYNAMICS],
+        "chart": json.dumps(
+            {
+                "labels": [period(label) for label in dynamics["periods"]],
+                "label": str(column_label(metric)),
+                "values": dynamics["totals"],
+            }
+        ),
     }
 
 

@@ -151,8 +151,6 @@ def report_page(request: HttpRequest, name: str) -> HttpResponse:
     context = _context(request, name, scope) | {"data": data}
     if name == "dynamics":
         context |= dynamics_context(request.GET, data)
-        rows, employee_pager = _employee_page(request, data["employees"])
-        context |= {"employee_rows": rows, "employee_pager": employee_pager}
     if name == "marketing":
         context |= marketing_context(request, scope, data, _query)
     if name == "efficiency":
@@ -175,6 +173,7 @@ def report_page(request: HttpRequest, name: str) -> HttpResponse:
 @require_GET
 @app_session_required
 @_guarded
+@_sellers_once
 def report_block(request: HttpRequest, name: str, block: str) -> HttpResponse:
     """One block of a report page alone, under the page's session, role and filters: one
     loaded when scrolled to, or another page of a long table."""
@@ -187,6 +186,12 @@ def report_block(request: HttpRequest, name: str, block: str) -> HttpResponse:
         context = marketing_block_context(request, scope, block, _query)
     else:
         context = dynamics_block_context(request, scope, block, _query, limit=LIST_LIMIT)
+    if (name, block) == ("dynamics", "employees"):
+        # The block pages its own table, in place, keeping the charted metric.
+        rows, employee_pager = _employee_page(
+            request, context.pop("employees"), target=f"#{name}-{block}", keep=("metric", "grain")
+        )
+        context |= {"employee_rows": rows, "employee_pager": employee_pager}
     context = _links(request, name, scope) | context
     return _render(request, f"frontend/report_{name}.html#{block}", context)
 
@@ -497,18 +502,22 @@ def _bars(label, values: list) -> dict:
     return {"label": str(label), "values": values, "type": "bar"}
 
 
-def _employee_page(request: HttpRequest, rows: list[dict]) -> tuple[list[dict], dict | None]:
+def _employee_page(
+    request: HttpRequest, rows: list[dict], *, target: str = "#report", keep: tuple = ()
+) -> tuple[list[dict], dict | None]:
     """The page of a report's employee rows asked for (`page`) and its pager, which
-    replaces the whole report; the export holds every row."""
+    replaces `target` (the whole report, or the block that holds the table) with the
+    request's `keep` parameters; the export holds every row."""
     number = page_number(request.GET, "page", len(rows))
+    kept = {key: request.GET[key] for key in keep if request.GET.get(key)}
 
     def link(page: int) -> tuple[str, str]:
         return (
-            f"{request.path}?{_query(request, page=page)}",
-            f"{request.path}?{_query(request, session=False, page=page)}",
+            f"{request.path}?{_query(request, page=page, **kept)}",
+            f"{request.path}?{_query(request, session=False, page=page, **kept)}",
         )
 
-    return page_rows(rows, number), pager("employees", number, len(rows), target="#report",
+    return page_rows(rows, number), pager("employees", number, len(rows), target=target,
                                           link=link)  # fmt: skip
 
 

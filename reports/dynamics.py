@@ -48,7 +48,7 @@ DEAL_COLUMNS = ["title", "responsible", "pipeline", "stage", "amount", "created"
                 "age_days"]  # fmt: skip
 DEAL_SORTS = {"age_days", "amount", "created", "closed", "title"}
 # The report's parts a caller may leave out (the page loads them when scrolled to).
-PARTS = ("deals", "stages")
+PARTS = ("employees", "deals", "stages")
 # A cell is slow when its stays last half again as long as the stage's mean.
 SLOW_FACTOR = 1.5
 DAY = 86400
@@ -81,6 +81,11 @@ def dynamics(
         if "stages" not in without
         else dict.fromkeys(("stages", "pipelines", "totals"))
     )
+    people = (
+        employees_part(scope, metric=metric, now=now)
+        if "employees" not in without
+        else dict.fromkeys(("employees", "employee_dynamics"))
+    )
     return {
         "report": "dynamics",
         "from": scope.start.isoformat(),
@@ -89,8 +94,7 @@ def dynamics(
         "tiles": tiles(scope, now=now),
         "months": sales_months(scope, now=now),
         "years": sales_years(scope, now=now),
-        "employees": employee_rows(scope),
-        "employee_dynamics": efficiency_dynamics(year_scope(scope, now=now), metric),
+        **people,
         **deals,
         "stages": stats["stages"],
         "stage_pipelines": stats["pipelines"],
@@ -261,6 +265,15 @@ def sales_years(scope: Scope, *, now: datetime) -> list[dict]:
         }
         for y in range(year - 2, year + 1)
     ]
+
+
+def employees_part(scope: Scope, *, metric: str, now: datetime) -> dict:
+    """The employees' rows of the period, and one metric of theirs month by month over
+    the year ending with it."""
+    return {
+        "employees": employee_rows(scope),
+        "employee_dynamics": efficiency_dynamics(year_scope(scope, now=now), metric),
+    }
 
 
 def employee_rows(scope: Scope) -> list[dict]:

@@ -11,6 +11,7 @@ from tests.frontend.test_reports_in_browser import _open_report, _people
 
 BLOCKS = (
     "table.sales-table",
+    "#dynamics-employees canvas[data-chart]",
     "table.deals-table",
     "table.stage-table",
     "table.durations-table[data-entity=deal]",
@@ -90,9 +91,10 @@ def test_every_role_sees_every_block_and_a_phone_needs_no_sideways_scroll(
     page.set_viewport_size({"width": 390, "height": 844})
     app = _open_report(page, live_portal.url, _people(Portal.objects.get())[role], "Динамика")
     _quarter(page, app)
-    for block in BLOCKS:  # the deals and the stage statistics load when scrolled to
+    for block in BLOCKS:  # the employees, deals and stage statistics load when scrolled to
         app.locator(block).first.wait_for(state="attached")
         assert app.locator(block).count() == 1, block
+    expect(app.locator(".lazy-block")).to_have_count(0)  # measured once every block is in
     frame = page.frame(name="app")
     overflow = frame.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"

@@ -44,6 +44,13 @@ def test_the_admin_sees_every_block_and_every_number_drills_to_as_many(client, i
                   "Длинные циклы", "Время в стадиях", 'class="tab active"'):  # fmt: skip
         assert block in body, block
     assert ">Динамика<" in body  # the tab
+    # The employees load when scrolled to, and page in place keeping the charted metric.
+    lazy = re.search(r'hx-get="(/app/reports/dynamics/block/employees/\?[^"]+)"', body).group(1)
+    employees = _get(client, html.unescape(lazy), token, HX_Request="true")
+    assert employees.status_code == 200, employees.content[:300]
+    employees = employees.content.decode()
+    assert employees.startswith('\n<div id="dynamics-employees">') and "data-chart=" in employees
+    body += employees
     checked = 0
     for what in ("created_leads", "won_count", "period_deals", "stage_exits", "stage_now",
                  "long_cycles", "converted_leads"):  # fmt: skip
