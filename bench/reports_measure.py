@@ -406,7 +406,8 @@ def overview_timed(portal: Portal, client: Client, token: str, today) -> dict:
 BLOCKS = {
     "plan": [*((block, "", block) for block in ("period", "today", "completion", "dynamics")),
              ("pipelines", "&line=department&department=1", "a department's pipelines")],
-    "dynamics": [("deals", "", "deals"), ("stages", "", "stage statistics"),
+    "dynamics": [("employees", "", "employees"), ("deals", "", "deals"),
+                 ("stages", "", "stage statistics"),
                  ("stage", "&entity=deal&pipeline=0&stage=NEW", "a stage's employees")],
     "marketing": [*((block, "", block) for block in ("stages", "top", "utm", "matrix")),
                   ("months", "&source=WEB", "a source's months")],

@@ -19,7 +19,7 @@ from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum,
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from crmapp.models import Deal, Pipeline, Stage
+from crmapp.models import DEAL_DURATION, Deal, Pipeline, Stage
 from crmapp.tiers import window_start
 from reports.efficiency import efficiency, efficiency_dynamics
 from reports.facts import STATE_DAY
@@ -332,9 +332,14 @@ def period_deals(
 def period_list(scope: Scope, *, sort: str, now: datetime, limit: int | None, **ages) -> dict:
     """{"deals": the period's first `limit` deals in `sort` order, "deals_total": how many
     there are}."""
+    created, closed = period_parts(scope, now=now, **ages)
+    if all(bound is None for bound in ages.values()):  # the creations' aggregate counts them
+        created_total = _summed(scope, [DEAL_CREATED]).get((DEAL_CREATED,), [0])[0]
+    else:
+        created_total = created.count()
     return {
         "deals": deal_rows(scope, _first_deals(scope, sort, now=now, limit=limit, **ages), now=now),
-        "deals_total": sum(part.count() for part in period_parts(scope, now=now, **ages)),
+        "deals_total": created_total + closed.count(),
     }
 
 
@@ -370,15 +375,32 @@ def _first_deals(scope: Scope, sort: str, *, now: datetime, limit: int | None, *
     if limit is None or column == "title":  # no index holds the title
         return rows[:limit] if limit is not None else rows
     field = {"age_days": "age", "created": "created_at", "closed": "closed_at"}.get(column, column)
+    created, closed = period_parts(scope, now=now, **ages)
+    if column == "age_days":  # ordered by age, each piece by the index that holds that order
+        pieces = [_by_age(created, sort, closed=False), _by_age(created, sort, closed=True),
+                  _by_age(closed, sort, closed=True)]  # fmt: skip
+    else:
+        pieces = [sorted_deals(part, sort) for part in (created, closed)]
     picked = []
-    for part in period_parts(scope, now=now, **ages):
-        picked += sorted_deals(part, sort).values_list("pk", field, "crm_id")[:limit]
+    for piece in pieces:
+        picked += piece.values_list("pk", field, "crm_id")[:limit]
     # The database's order: the value (nulls last either way), then the CRM id.
     picked.sort(key=lambda row: row[2])
     present = [row for row in picked if row[1] is not None]
     present.sort(key=lambda row: row[1], reverse=sort.startswith("-"))
     first = [row[0] for row in (present + [row for row in picked if row[1] is None])[:limit]]
     return rows.filter(pk__in=first)
+
+
+def _by_age(rows, sort: str, *, closed: bool):
+    """`rows` of one state in age order, then by CRM id: a closed deal's age is its fixed
+    duration, an open one's grows from its creation (the older, the longer)."""
+    descending = sort.startswith("-")
+    if closed:
+        order = DEAL_DURATION.desc() if descending else DEAL_DURATION.asc()
+    else:
+        order = F("created_at").asc() if descending else F("created_at").desc()
+    return rows.filter(closed_at__isnull=not closed).order_by(order, "crm_id")
 
 
 def responsible_in(scope: Scope) -> Q:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from crmapp.models.mirror import (
+    DEAL_DURATION,
     Activity,
     Deal,
     Department,
@@ -16,6 +17,7 @@ from crmapp.models.mirror import (
 from crmapp.models.portal import ImportLane, InstallRecord, Portal
 
 __all__ = [
+    "DEAL_DURATION",
     "Activity",
     "Deal",
     "Department",
