@@ -47,9 +47,10 @@ from reports.labels import MARKETING_LABELS, QUALITY_LABELS, column_label, repor
 from reports.marketing import LEAD_LIST_LIMIT, marketing
 from reports.marketing_tables import marketing_tables
 from reports.notify import forgotten_notify
-from reports.people import employee_labels, sellers_read_once
+from reports.people import employee_labels
 from reports.quality import COUNTS as QUALITY_COUNTS
 from reports.quality import quality, quality_reasons
+from reports.read_once import read_once
 from reports.scope import (
     PRESETS,
     Scope,
@@ -103,12 +104,12 @@ def _guarded(view):
     return wrapped
 
 
-def _sellers_once(view):
-    """A page composes several reports (a table and its dynamics): they name their people
-    from one read of the portal's sellers."""
+def _read_once(view):
+    """A page composes several reports (a table and its dynamics): they read the portal's
+    settings, sellers and names once."""
 
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        with sellers_read_once():
+        with read_once():
             return view(request, *args, **kwargs)
 
     wrapped.__name__ = view.__name__
@@ -137,7 +138,7 @@ def _query(request: HttpRequest, *, session: bool = True, **changes) -> str:
 @require_GET
 @app_session_required
 @_guarded
-@_sellers_once
+@_read_once
 def report_page(request: HttpRequest, name: str) -> HttpResponse:
     if name not in REPORTS:
         raise Http404(name)
@@ -173,7 +174,7 @@ def report_page(request: HttpRequest, name: str) -> HttpResponse:
 @require_GET
 @app_session_required
 @_guarded
-@_sellers_once
+@_read_once
 def report_block(request: HttpRequest, name: str, block: str) -> HttpResponse:
     """One block of a report page alone, under the page's session, role and filters: one
     loaded when scrolled to, or another page of a long table."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.db import models
 
 from crmapp.scoping import PortalOwned
+from reports.read_once import remembered
 
 NO_EMPLOYEE = 0
 NO_PIPELINE = -1  # a CRM's default pipeline may have id 0
@@ -146,7 +147,10 @@ class ReportSettings(PortalOwned):
 
     @classmethod
     def of(cls, portal) -> ReportSettings:
-        return cls.objects.for_portal(portal).get_or_create(portal=portal)[0]
+        return remembered(
+            ("settings", portal.pk),
+            lambda: cls.objects.for_portal(portal).get_or_create(portal=portal)[0],
+        )
 
     def quality_rules_enabled(self) -> list[str]:
         return [rule for rule in QUALITY_RULES if self.quality_rules.get(rule, True)]

@@ -17,10 +17,10 @@ from crmapp.models import Portal
 from reports.efficiency import efficiency, happened_totals
 from reports.forgotten import forgotten
 from reports.models import PlanMetric
-from reports.people import sellers_read_once
 from reports.plan_fact import plan_fact
 from reports.plan_today import plan_today
 from reports.quality import quality
+from reports.read_once import read_once
 from reports.scope import Viewer, default_period, period_preset, scope_resolve
 
 RANKED = 3  # the top and the bottom three
@@ -36,7 +36,7 @@ def overview(portal: Portal, viewer: Viewer, *, now: datetime) -> dict:
     "yesterday": {"count", "sum"}}, "changes": [{"column", "today", "yesterday", "change"}],
     "forgotten": {"deals", "deals_sum", "leads", "from"}, "quality": {"deals", "checked"} or
     None with every rule off, "completion" and "activity": {"top", "bottom"}, "people"}."""
-    with sellers_read_once():  # its four reports name their people from one read
+    with read_once():  # its four reports read the settings, sellers and names once
         return _overview(portal, viewer, now=now)
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Iterable
 from datetime import date
 
 from django.db.models import Q
@@ -15,30 +13,29 @@ from crmapp.models import Department, Employee, Portal
 from crmapp.tiers import window_start
 from reports.metrics import ACTIVITY_KEYS, DEAL_CREATED, DEAL_LOST, DEAL_WON, LEAD_CREATED
 from reports.models import NO_EMPLOYEE, MonthFact, ReportSettings
+from reports.read_once import remembered
 from reports.scope import Scope
 
 # What makes an employee a seller by default: a lead, a deal or an activity of his own.
 _SELLING = [LEAD_CREATED, DEAL_CREATED, DEAL_WON, DEAL_LOST, *ACTIVITY_KEYS.values()]
-# The window's sellers already read in this request, by (portal, window start).
-_sellers_read: ContextVar[dict | None] = ContextVar("sellers_read", default=None)
 
 
 def employee_labels(portal: Portal, crm_ids: Iterable[int]) -> dict[int, str]:
     """{CRM id: the name to show}: two "Анна Егорова" are told apart by their departments
     (the same in every language, so pages, exports and the CLI print the same data)."""
-    wanted = set(crm_ids)
-    everyone = Employee.objects.for_portal(portal)
-    repeated = {
-        name
-        for name, count in Counter(everyone.values_list("name", flat=True)).items()
-        if count > 1
+    labels = remembered(("labels", portal.pk), lambda: _labels(portal))
+    return {crm_id: labels[crm_id] for crm_id in set(crm_ids) if crm_id in labels}
+
+
+def _labels(portal: Portal) -> dict[int, str]:
+    everyone = list(
+        Employee.objects.for_portal(portal).values_list("crm_id", "name", "department__name")
+    )
+    counted = Counter(name for _crm_id, name, _department in everyone)
+    return {
+        crm_id: f"{name} ({department})" if counted[name] > 1 and department else name
+        for crm_id, name, department in everyone
     }
-    labels = {}
-    for crm_id, name, department in everyone.filter(crm_id__in=wanted).values_list(
-        "crm_id", "name", "department__name"
-    ):
-        labels[crm_id] = f"{name} ({department})" if name in repeated and department else name
-    return labels
 
 
 def participants(portal: Portal) -> frozenset[int] | None:
@@ -91,29 +88,15 @@ def report_people(scope: Scope, with_numbers: set[int]) -> dict[int, str]:
     return names
 
 
-@contextmanager
-def sellers_read_once() -> Iterator[None]:
-    """Within it, each portal's sellers are read once: a page that composes several reports
-    (the overview four, the efficiency table and its dynamics two) names its people from
-    one scan of the window's monthly aggregates (about 50 ms on a 200-seller portal)."""
-    token = _sellers_read.set({})
-    try:
-        yield
-    finally:
-        _sellers_read.reset(token)
-
-
 def _window_sellers(portal: Portal, since: date) -> set[int]:
-    """The employees with a selling aggregate from `since` on."""
-    read = _sellers_read.get()
-    if read is not None and (portal.pk, since) in read:
-        return read[(portal.pk, since)]
-    sellers = set(
-        MonthFact.objects.for_portal(portal)
-        .filter(metric__in=_SELLING, month__gte=since)
-        .values_list("employee_crm_id", flat=True)
-        .distinct()
+    """The employees with a selling aggregate from `since` on (about 50 ms on a 200-seller
+    portal: read once per request)."""
+    return remembered(
+        ("sellers", portal.pk, since),
+        lambda: set(
+            MonthFact.objects.for_portal(portal)
+            .filter(metric__in=_SELLING, month__gte=since)
+            .values_list("employee_crm_id", flat=True)
+            .distinct()
+        ),
     )
-    if read is not None:
-        read[(portal.pk, since)] = sellers
-    return sellers
