@@ -225,6 +225,22 @@ class Deal(PortalOwned, Utm):
                 condition=models.Q(closed_at__isnull=False),
                 name="deal_duration",
             ),
+            # The marketing UTM tree's won deals of a period, by their own source and UTM.
+            models.Index(
+                fields=["portal", "closed_at"],
+                include=[
+                    "id",
+                    "amount",
+                    "responsible",
+                    "pipeline",
+                    "source",
+                    "utm_source",
+                    "utm_medium",
+                    "utm_campaign",
+                ],
+                condition=models.Q(semantic=Semantic.WON),
+                name="deal_won",
+            ),  # fmt: skip
             models.Index(
                 fields=["portal", "semantic", "closed_at"],
                 include=list(dict.fromkeys([*QUALITY_DEAL_COLUMNS, "stage", "created_at"])),
