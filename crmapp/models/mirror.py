@@ -240,7 +240,7 @@ class Deal(PortalOwned, Utm):
                 ],
                 condition=models.Q(semantic=Semantic.WON),
                 name="deal_won",
-            ),  # fmt: skip
+            ),
             models.Index(
                 fields=["portal", "semantic", "closed_at"],
                 include=list(dict.fromkeys([*QUALITY_DEAL_COLUMNS, "stage", "created_at"])),
