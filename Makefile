@@ -35,8 +35,9 @@ test: lint
 # 0 runs each pass in one process (the durability test drops only its Celery worker's named
 # connections, so no later test on the same xdist worker finds its own connections dead).
 PYTEST_WORKERS ?= 2
-# Whole files to a worker, so module-scoped fixtures are built once.
-PYTEST := $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+# Whole files to a worker, so module-scoped fixtures are built once; each pass names its
+# slowest steps (the suite's time is spent in a few fixtures and browser tests).
+PYTEST := $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=15
 
 # The sandbox generates its history from the day it runs, so its and the reports' tests also
 # run with the clock moved to a leap day, which would catch a test that holds only today.
