@@ -38,7 +38,7 @@ from frontend.session import DOWNLOAD_QUERY, Role, app_session_required, downloa
 from frontend.templatetags.humanize_ru import period
 from reports.catalog import REPORTS, report_listing, report_listing_known
 from reports.dynamics import PARTS as DYNAMICS_PARTS
-from reports.dynamics import dynamics, dynamics_tables
+from reports.dynamics import dynamics, dynamics_tables, parts_unneeded
 from reports.efficiency import COLUMN_GROUPS, COLUMNS, DYNAMICS, efficiency_dynamics
 from reports.export import report_xlsx
 from reports.forgotten import COUNTS as FORGOTTEN_COUNTS
@@ -223,9 +223,10 @@ def _export_data(request: HttpRequest, name: str, scope: Scope) -> dict:
         return _marketing_export(request, scope)
     if name != "dynamics":
         return REPORTS[name](scope)
-    data = dynamics(scope, **dynamics_options(request.GET))
+    table = request.GET.get("table") or None
     try:  # one block's table (its own export button), or every block
-        return dynamics_tables(data, request.GET.get("table") or None)
+        data = dynamics(scope, without=parts_unneeded(table), **dynamics_options(request.GET))
+        return dynamics_tables(data, table)
     except ValueError as error:
         raise BadFilter(str(error)) from error
 

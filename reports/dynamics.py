@@ -636,28 +636,48 @@ TABLES = ("tiles", "months", "years", "employees", "deals", "stages", "stage_pip
           "long_cycles", "deal_durations", "lead_durations")  # fmt: skip
 
 
+# The tables each part a caller may leave out (PARTS) is the only source of.
+PART_TABLES = {"employees": ("employees",), "deals": ("deals",),
+               "stages": ("stages", "stage_pipelines")}  # fmt: skip
+
+
+def parts_unneeded(table: str | None) -> tuple[str, ...]:
+    """The PARTS one table's export can leave out (a year's deals list is ~600k rows)."""
+    return tuple(part for part in PARTS if table is not None and table not in PART_TABLES[part])
+
+
 def dynamics_tables(data: dict, table: str | None = None) -> dict[str, list[dict]]:
-    """The report's blocks as flat tables (one .xlsx sheet each), or only `table`."""
+    """The report's blocks as flat tables (one .xlsx sheet each), or only `table` (then the
+    parts it needs not, `parts_unneeded(table)`, may be missing from `data`)."""
     if table is not None and table not in TABLES:
         raise ValueError(f"no table {table!r}; tables: {', '.join(TABLES)}")
-    tiles = dict(data["tiles"])
-    month_to_date = tiles.pop("month_to_date")
+
+    def tiles() -> list[dict]:
+        numbers = dict(data["tiles"])
+        month_to_date = numbers.pop("month_to_date")
+        return [{"metric": key, "value": value} for key, value in numbers.items()] + [
+            {"metric": f"month_to_date_{key}", "value": v} for key, v in month_to_date.items()
+        ]
+
+    def long_rows() -> list[dict]:
+        cycles = data["long_cycles"]
+        return [{"month": "", **{k: v for k, v in cycles.items() if k != "months"}},
+                *cycles["months"]]  # fmt: skip
+
     tables = {
-        "tiles": [{"metric": key, "value": value} for key, value in tiles.items()]
-        + [{"metric": f"month_to_date_{key}", "value": v} for key, v in month_to_date.items()],
-        "months": data["months"],
-        "years": data["years"],
-        "employees": data["employees"],
-        "deals": data["deals"],
-        "stages": data["stages"],
-        "stage_pipelines": data["stage_pipelines"]
+        "tiles": tiles,
+        "months": lambda: data["months"],
+        "years": lambda: data["years"],
+        "employees": lambda: data["employees"],
+        "deals": lambda: data["deals"],
+        "stages": lambda: data["stages"],
+        "stage_pipelines": lambda: data["stage_pipelines"]
         + [{"id": "", "name": state, **numbers} for state, numbers in data["stage_totals"].items()],
-        "long_cycles": [{"month": "", **{k: v for k, v in data["long_cycles"].items()
-                                         if k != "months"}}, *data["long_cycles"]["months"]],
-        "deal_durations": [_flat(row) for row in data["durations"]["deal"]],
-        "lead_durations": [_flat(row) for row in data["durations"]["lead"]],
+        "long_cycles": long_rows,
+        "deal_durations": lambda: [_flat(row) for row in data["durations"]["deal"]],
+        "lead_durations": lambda: [_flat(row) for row in data["durations"]["lead"]],
     }  # fmt: skip
-    return tables if table is None else {table: tables[table]}
+    return {name: build() for name, build in tables.items() if table in (None, name)}
 
 
 def _flat(row: dict) -> dict:

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from openpyxl import load_workbook
 
+from reports.dynamics import TABLES
 from tests.conftest import open_app
 from tests.frontend.test_app_page import _token
 from tests.frontend.test_report_pages import _get, _manager
@@ -137,8 +138,15 @@ def test_deals_sort_and_filter_by_age_and_tables_export_with_their_filters(
     assert sheet.max_row - 5 - 1 == total  # title, period, 2 filters, blank, header
 
     whole = client.get(f"{URL}?{PERIOD}&format=xlsx&s={token}")
-    names = load_workbook(BytesIO(whole.content)).sheetnames
-    assert len(names) == 10
+    whole = load_workbook(BytesIO(whole.content))
+    assert len(whole.sheetnames) == len(TABLES) == 10
+    # Each block's own button exports its one table (reading only the parts it needs), the
+    # same rows as that table's sheet of the whole file.
+    for table, sheet in zip(TABLES, whole.worksheets, strict=True):
+        one = client.get(f"{URL}?{PERIOD}&format=xlsx&table={table}&s={token}")
+        book = load_workbook(BytesIO(one.content))
+        assert len(book.worksheets) == 1 and book.worksheets[0].title == sheet.title, table
+        assert book.worksheets[0].max_row == sheet.max_row > 6, table
 
     bad = _get(client, f"{URL}?{PERIOD}&age_min=abc", token)
     assert bad.status_code == 400
