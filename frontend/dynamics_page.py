@@ -119,10 +119,9 @@ def dynamics_block_context(request, scope: Scope, block: str, query, *, limit: i
         stats = stage_statistics(scope, now=now)
         return {"pipelines_stages": _stages_by_pipeline(stats), "stage_totals": stats["totals"]}
     options = dynamics_options(request.GET)
+    grain = request.GET.get("grain") or "month"
     if block == "employees":
-        return _employees_context(scope, options["metric"], now=now) | {
-            "grain": request.GET.get("grain") or "month"
-        }
+        return _employees_context(scope, options["metric"], now=now) | {"grain": grain}
     ages = {key: options[key] for key in ("age_min", "age_max")}
     return {
         "data": period_list(scope, sort=options["sort"], now=now, limit=limit, **ages),
@@ -130,7 +129,7 @@ def dynamics_block_context(request, scope: Scope, block: str, query, *, limit: i
         "sort_query": query(request, sort=""),
         "deal_headers": [(key, column_label(key), sort) for key, sort in DEAL_HEADERS],
         "metric": options["metric"],
-        "grain": request.GET.get("grain") or "month",
+        "grain": grain,
     }
 
 

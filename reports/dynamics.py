@@ -332,13 +332,15 @@ def period_deals(
 def period_list(scope: Scope, *, sort: str, now: datetime, limit: int | None, **ages) -> dict:
     """{"deals": the period's first `limit` deals in `sort` order, "deals_total": how many
     there are}."""
-    created, closed = period_parts(scope, now=now, **ages)
+    parts = period_parts(scope, now=now, **ages)
+    created, closed = parts
     if all(bound is None for bound in ages.values()):  # the creations' aggregate counts them
         created_total = _summed(scope, [DEAL_CREATED]).get((DEAL_CREATED,), [0])[0]
     else:
         created_total = created.count()
+    first = _first_deals(scope, sort, parts, now=now, limit=limit, **ages)
     return {
-        "deals": deal_rows(scope, _first_deals(scope, sort, now=now, limit=limit, **ages), now=now),
+        "deals": deal_rows(scope, first, now=now),
         "deals_total": created_total + closed.count(),
     }
 
@@ -367,15 +369,16 @@ def _period(scope: Scope, where: Q, now: datetime, age_min, age_max):
     return rows
 
 
-def _first_deals(scope: Scope, sort: str, *, now: datetime, limit: int | None, **ages):
-    """The period's deals in `sort` order (the first `limit`): each part's first rows are
-    picked from its index, merged, and only the page's rows read whole."""
+def _first_deals(scope: Scope, sort: str, parts: list, *, now: datetime, limit: int | None,
+                 **ages):  # fmt: skip
+    """The period's deals in `sort` order (the first `limit`): each of `parts` (period_parts)
+    has its first rows picked from its index, merged, and only the page's rows read whole."""
     rows = sorted_deals(period_deals(scope, now=now, **ages), sort)
     column = sort.removeprefix("-")
     if limit is None or column == "title":  # no index holds the title
         return rows[:limit] if limit is not None else rows
     field = {"age_days": "age", "created": "created_at", "closed": "closed_at"}.get(column, column)
-    created, closed = period_parts(scope, now=now, **ages)
+    created, closed = parts
     if column == "age_days":  # ordered by age, each piece by the index that holds that order
         pieces = [_by_age(created, sort, closed=False), _by_age(created, sort, closed=True),
                   _by_age(closed, sort, closed=True)]  # fmt: skip
